@@ -1,0 +1,1 @@
+//! Criterion benchmarks of the pos8583 crates; see `benches/README.md`.

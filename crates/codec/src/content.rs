@@ -1,0 +1,306 @@
+//! Content-class checks, shared by the decoder (on wire bytes) and the builder (on values).
+//!
+//! A field's *logical value* is what a user sets and reads: characters for text and numeric
+//! classes (ASCII, or Latin-1 for what EBCDIC maps above 0x7F), the separator of BCD track data
+//! as `D`, and raw bytes for class `b`. The decoder checks wire bytes in whatever encoding the
+//! spec names; the builder checks logical values before it will write them.
+//!
+//! The hot loops fold a verdict over every byte without stopping early, which lets the compiler
+//! vectorise them; only when the fold says something is wrong do we look for where.
+
+use crate::ebcdic::{CP037_TO_LATIN1, CP1047_TO_LATIN1};
+use crate::error::Expected;
+use crate::spec::{Charset, CodePage, ContentClass, Pad};
+
+/// Verdict of one character: fine, fine but flagged (non-ASCII text), or not allowed.
+const OK: u8 = 0;
+const HIGH: u8 = 1;
+const BAD: u8 = 2;
+
+/// What the checks found wrong: the index of the first bad unit and what was expected there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bad {
+    pub(crate) index: usize,
+    pub(crate) expected: Expected,
+}
+
+/// Result of a successful check: whether anything non-canonical but accepted was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Seen {
+    /// Text bytes above 0x7F in an `ans` field.
+    pub(crate) non_ascii: bool,
+    /// Lower-case hex digits.
+    pub(crate) lower_hex: bool,
+    /// A filler nibble other than the spec's.
+    pub(crate) odd_filler: bool,
+}
+
+const fn verdicts(class: ContentClass) -> [u8; 256] {
+    let mut t = [BAD; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let digit = c.is_ascii_digit();
+        let alpha = c.is_ascii_alphabetic();
+        let space = c == b' ';
+        let printable = c >= 0x20 && c < 0x7F;
+        t[i] = match class {
+            ContentClass::N | ContentClass::XN => {
+                if digit {
+                    OK
+                } else {
+                    BAD
+                }
+            }
+            ContentClass::Z => {
+                if digit || c == b'=' || c == b'D' {
+                    OK
+                } else {
+                    BAD
+                }
+            }
+            ContentClass::A => {
+                if alpha || space {
+                    OK
+                } else {
+                    BAD
+                }
+            }
+            ContentClass::An => {
+                if alpha || digit || space {
+                    OK
+                } else {
+                    BAD
+                }
+            }
+            ContentClass::Ans => {
+                if printable {
+                    OK
+                } else if c >= 0x80 {
+                    HIGH
+                } else {
+                    BAD
+                }
+            }
+            ContentClass::B => OK,
+        };
+        i += 1;
+    }
+    t
+}
+
+static N_TABLE: [u8; 256] = verdicts(ContentClass::N);
+static Z_TABLE: [u8; 256] = verdicts(ContentClass::Z);
+static A_TABLE: [u8; 256] = verdicts(ContentClass::A);
+static AN_TABLE: [u8; 256] = verdicts(ContentClass::An);
+static ANS_TABLE: [u8; 256] = verdicts(ContentClass::Ans);
+static B_TABLE: [u8; 256] = verdicts(ContentClass::B);
+
+fn table(class: ContentClass) -> &'static [u8; 256] {
+    match class {
+        ContentClass::N | ContentClass::XN => &N_TABLE,
+        ContentClass::Z => &Z_TABLE,
+        ContentClass::A => &A_TABLE,
+        ContentClass::An => &AN_TABLE,
+        ContentClass::Ans => &ANS_TABLE,
+        ContentClass::B => &B_TABLE,
+    }
+}
+
+/// The Latin-1 meaning of each byte of a charset; `None` for ASCII (identity).
+pub(crate) fn to_latin1(charset: Charset) -> Option<&'static [u8; 256]> {
+    match charset {
+        Charset::Ascii => None,
+        Charset::Ebcdic(CodePage::Cp037) => Some(&CP037_TO_LATIN1),
+        Charset::Ebcdic(CodePage::Cp1047) => Some(&CP1047_TO_LATIN1),
+    }
+}
+
+fn verdict_of(class: ContentClass, c: u8) -> u8 {
+    table(class).get(usize::from(c)).copied().unwrap_or(BAD)
+}
+
+/// Checks characters (already Latin-1/ASCII, or mapped through `map`) against a class.
+///
+/// `x+n` is checked here without its sign: callers strip and check the sign first.
+pub(crate) fn check_chars(
+    class: ContentClass,
+    map: Option<&[u8; 256]>,
+    data: &[u8],
+    strict: bool,
+) -> Result<Seen, Bad> {
+    let t = table(class);
+    let look = |b: u8| -> u8 {
+        let c = match map {
+            Some(m) => m.get(usize::from(b)).copied().unwrap_or(b),
+            None => b,
+        };
+        t.get(usize::from(c)).copied().unwrap_or(BAD)
+    };
+
+    // Numeric text in ASCII is the common case: a range check the compiler can vectorise.
+    let acc = if map.is_none() && matches!(class, ContentClass::N | ContentClass::XN) {
+        let bad = data.iter().fold(false, |bad, &b| bad | (b.wrapping_sub(b'0') > 9));
+        if bad {
+            BAD
+        } else {
+            OK
+        }
+    } else {
+        data.iter().fold(OK, |acc, &b| acc | look(b))
+    };
+
+    let high_is_bad = strict && acc & HIGH != 0;
+    if acc & BAD == 0 && !high_is_bad {
+        return Ok(Seen { non_ascii: acc & HIGH != 0, ..Seen::default() });
+    }
+    let worst = if strict { HIGH } else { BAD };
+    let index = data.iter().position(|&b| look(b) & (worst | BAD) != 0).unwrap_or(0);
+    let c = data.get(index).map(|&b| map.and_then(|m| m.get(usize::from(b)).copied()).unwrap_or(b));
+    let expected = match c {
+        Some(c) if verdict_of(class, c) == HIGH => Expected::Ascii,
+        _ => Expected::Class(class),
+    };
+    Err(Bad { index, expected })
+}
+
+/// True for the byte values of the sign of an `x+n` amount (as Latin-1).
+pub(crate) fn is_sign(c: u8) -> bool {
+    c == b'C' || c == b'D'
+}
+
+/// Checks packed BCD: `units` digits in `data`, with the filler nibble where `pad` says.
+///
+/// The index in a [`Bad`] is a byte index into `data`.
+pub(crate) fn check_bcd(
+    data: &[u8],
+    units: usize,
+    pad: Pad,
+    filler: u8,
+    track: bool,
+    strict: bool,
+) -> Result<Seen, Bad> {
+    let odd = units % 2 == 1;
+    let digit_ok = |n: u8| n <= 9 || (track && n == 0xD);
+    let byte_ok = |b: u8| digit_ok(b >> 4) & digit_ok(b & 0x0F);
+
+    // Every byte but the one holding the filler nibble carries two digits.
+    let (pad_index, body) = match (odd, pad) {
+        (false, _) => (None, data),
+        (true, Pad::Left) => (Some(0), data.get(1..).unwrap_or(&[])),
+        (true, Pad::Right) => (data.len().checked_sub(1), data.get(..data.len().saturating_sub(1)).unwrap_or(&[])),
+    };
+    let body_offset = usize::from(matches!((odd, pad), (true, Pad::Left)));
+    let bad = if track {
+        body.iter().fold(false, |bad, &b| bad | !byte_ok(b))
+    } else {
+        body.iter().fold(false, |bad, &b| bad | ((b >> 4) > 9) | ((b & 0x0F) > 9))
+    };
+    if bad {
+        let index = body.iter().position(|&b| !byte_ok(b)).unwrap_or(0) + body_offset;
+        return Err(Bad { index, expected: Expected::BcdDigit });
+    }
+
+    let mut seen = Seen::default();
+    if let Some(i) = pad_index {
+        let b = data.get(i).copied().unwrap_or(0);
+        let (fill, digit) = match pad {
+            Pad::Left => (b >> 4, b & 0x0F),
+            Pad::Right => (b & 0x0F, b >> 4),
+        };
+        if !digit_ok(digit) {
+            return Err(Bad { index: i, expected: Expected::BcdDigit });
+        }
+        if fill != filler {
+            if strict {
+                return Err(Bad { index: i, expected: Expected::Filler(filler) });
+            }
+            seen.odd_filler = true;
+        }
+    }
+    Ok(seen)
+}
+
+/// Value of a hex digit written in `charset`, and whether it was lower case.
+pub(crate) fn hex_value(b: u8, charset: Charset) -> Option<(u8, bool)> {
+    let c = match charset {
+        Charset::Ascii => b,
+        Charset::Ebcdic(_) => to_latin1(charset)?.get(usize::from(b)).copied()?,
+    };
+    match c {
+        b'0'..=b'9' => Some((c - b'0', false)),
+        b'A'..=b'F' => Some((c - b'A' + 10, false)),
+        b'a'..=b'f' => Some((c - b'a' + 10, true)),
+        _ => None,
+    }
+}
+
+/// Checks hex characters; lower case is accepted and flagged unless strict.
+pub(crate) fn check_hex(data: &[u8], charset: Charset, strict: bool) -> Result<Seen, Bad> {
+    let mut seen = Seen::default();
+    for (index, &b) in data.iter().enumerate() {
+        match hex_value(b, charset) {
+            Some((_, false)) => {}
+            Some((_, true)) if !strict => seen.lower_hex = true,
+            _ => return Err(Bad { index, expected: Expected::HexDigit }),
+        }
+    }
+    Ok(seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_classes() {
+        assert!(check_chars(ContentClass::N, None, b"0123456789", false).is_ok());
+        let bad = check_chars(ContentClass::N, None, b"12a4", false).unwrap_err();
+        assert_eq!(bad.index, 2);
+        assert!(check_chars(ContentClass::A, None, b"AB cd", false).is_ok());
+        assert!(check_chars(ContentClass::A, None, b"AB1", false).is_err());
+        assert!(check_chars(ContentClass::An, None, b"AB 1", false).is_ok());
+        assert!(check_chars(ContentClass::An, None, b"AB-1", false).is_err());
+        assert!(check_chars(ContentClass::Ans, None, b"A-1 ~", false).is_ok());
+        assert!(check_chars(ContentClass::Ans, None, b"A\x01", false).is_err());
+        assert!(check_chars(ContentClass::Z, None, b"4111=2812", false).is_ok());
+    }
+
+    #[test]
+    fn gbk_text_is_flagged_or_refused() {
+        let gbk = [b'A', 0xD6, 0xD0, b'B'];
+        let seen = check_chars(ContentClass::Ans, None, &gbk, false).unwrap();
+        assert!(seen.non_ascii);
+        let bad = check_chars(ContentClass::Ans, None, &gbk, true).unwrap_err();
+        assert_eq!(bad, Bad { index: 1, expected: Expected::Ascii });
+    }
+
+    #[test]
+    fn ebcdic_text_goes_through_the_code_page() {
+        let map = to_latin1(Charset::Ebcdic(CodePage::Cp037));
+        assert!(check_chars(ContentClass::N, map, &[0xF0, 0xF9], false).is_ok());
+        assert!(check_chars(ContentClass::N, map, &[0xF0, 0xC1], false).is_err());
+    }
+
+    #[test]
+    fn bcd_digits_and_fillers() {
+        assert!(check_bcd(&[0x00, 0x51], 3, Pad::Left, 0, false, true).is_ok());
+        assert!(check_bcd(&[0x05, 0x10], 3, Pad::Right, 0, false, true).is_ok());
+        let seen = check_bcd(&[0x05, 0x1F], 3, Pad::Right, 0, false, false).unwrap();
+        assert!(seen.odd_filler);
+        let strict = check_bcd(&[0x05, 0x1F], 3, Pad::Right, 0, false, true).unwrap_err();
+        assert_eq!(strict.expected, Expected::Filler(0));
+        let bad = check_bcd(&[0x05, 0xA0], 4, Pad::Right, 0, false, false).unwrap_err();
+        assert_eq!(bad.index, 1);
+        assert!(check_bcd(&[0x41, 0xD2], 4, Pad::Right, 0, true, true).is_ok());
+        assert!(check_bcd(&[0x41, 0xD2], 4, Pad::Right, 0, false, true).is_err());
+    }
+
+    #[test]
+    fn hex_digits() {
+        assert!(check_hex(b"09AF", Charset::Ascii, true).is_ok());
+        assert!(check_hex(b"09af", Charset::Ascii, false).unwrap().lower_hex);
+        assert_eq!(check_hex(b"09aF", Charset::Ascii, true).unwrap_err().index, 2);
+        assert_eq!(check_hex(b"0G", Charset::Ascii, false).unwrap_err().index, 1);
+    }
+}

@@ -1,0 +1,480 @@
+//! Decoding: bytes in, a borrowing [`Message`] (or "need more bytes") out.
+//!
+//! The walk follows the wire: MTI, primary bitmap, then every set bit in ascending order. Bit 1
+//! is the secondary bitmap (it comes first, so it sits right after the primary one) and, in specs
+//! with a tertiary bitmap, bit 65 is that bitmap, written where field 65 would stand.
+//!
+//! No input makes this code panic, loop without bound or allocate: every read goes through
+//! `slice::get`, every announced length is checked against the spec's maximum before anything
+//! else is done with it, and the field spans live in a fixed-size array inside the message.
+//! When the input ends early the answer is [`Decoded::Incomplete`] with how many more bytes
+//! are needed at least; problems with bytes that *are* present are reported first, so a length
+//! prefix above the maximum is an error even when the data after it is missing too.
+
+use arrayvec::ArrayVec;
+
+use crate::content::{self, Bad, Seen};
+use crate::error::{BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, WhichBitmap};
+use crate::message::{Bitmap, Message, Mti, Quirk, Quirks, Span};
+use crate::spec::{
+    BitmapEncoding, Charset, ContentClass, DataEncoding, FieldSpec, LengthKind, MtiEncoding,
+    Prefix, PrefixCounts, PrefixEncoding, Spec,
+};
+
+/// Outcome of decoding bytes that may not hold a whole message yet.
+#[derive(Debug, Clone)]
+pub enum Decoded<'a> {
+    /// A whole message.
+    Complete(Message<'a>),
+    /// The input ends inside the message.
+    Incomplete(Incomplete),
+}
+
+/// Where the input ended and how many more bytes are needed at least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incomplete {
+    /// At least this many more bytes are needed (more may be needed after them).
+    pub needed: usize,
+    /// The field being read, or `None` for the MTI and primary bitmap.
+    pub field: Option<FieldPath>,
+    /// Offset of the item (MTI, bitmap, or field with its prefix) being read.
+    pub offset: usize,
+}
+
+impl From<Incomplete> for Error {
+    fn from(i: Incomplete) -> Error {
+        Error::Truncated { field: i.field, offset: i.offset, needed: i.needed }
+    }
+}
+
+impl<'a> Decoded<'a> {
+    /// The message, treating input that ends early as [`Error::Truncated`]: for callers that
+    /// know the input is all there is (a whole frame, a file).
+    pub fn complete(self) -> Result<Message<'a>, Error> {
+        match self {
+            Decoded::Complete(message) => Ok(message),
+            Decoded::Incomplete(incomplete) => Err(incomplete.into()),
+        }
+    }
+}
+
+/// Decoding options; [`Spec::decoder`] starts from the defaults (lenient, no trailing bytes,
+/// full content checks).
+#[derive(Debug, Clone, Copy)]
+pub struct Decoder<'s> {
+    spec: &'s Spec,
+    strict: bool,
+    keep_trailing: bool,
+    check_content: bool,
+}
+
+impl Spec {
+    /// Decodes one message with the default options (see [`Decoder`]).
+    ///
+    /// ```
+    /// use iso8583_codec::{Decoded, Spec};
+    ///
+    /// let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let bytes = b"08000020000000000000000123";
+    /// let Decoded::Complete(message) = spec.decode(bytes)? else { panic!("whole message") };
+    /// assert_eq!(message.mti().as_str(), "0800");
+    /// assert_eq!(message.field(11).and_then(|f| f.as_str()), Some("000123"));
+    /// assert!(matches!(spec.decode(&bytes[..10])?, Decoded::Incomplete(_)));
+    /// # Ok::<(), iso8583_codec::Error>(())
+    /// ```
+    pub fn decode<'a>(&'a self, input: &'a [u8]) -> Result<Decoded<'a>, Error> {
+        self.decoder().decode(input)
+    }
+
+    /// A decoder with options to set.
+    pub fn decoder(&self) -> Decoder<'_> {
+        Decoder { spec: self, strict: false, keep_trailing: false, check_content: true }
+    }
+}
+
+/// Why the walk stopped early: more input needed, or an error.
+enum Stop {
+    Need(Incomplete),
+    Fail(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Fail(e)
+    }
+}
+
+type Step<T> = Result<T, Stop>;
+
+impl<'s> Decoder<'s> {
+    /// Refuse non-canonical input (lower-case hex, unexpected filler nibbles, an empty secondary
+    /// or tertiary bitmap, bytes above 0x7F in text) instead of accepting and flagging it.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Accept bytes after the last field ([`Message::trailing`]) instead of failing with
+    /// [`Error::TrailingData`].
+    pub fn keep_trailing(mut self, keep: bool) -> Self {
+        self.keep_trailing = keep;
+        self
+    }
+
+    /// Check only the structure (MTI, bitmaps, length prefixes), not each field's content:
+    /// cheaper, for callers that route on a few fields and check those themselves.
+    pub fn structure_only(mut self, structure_only: bool) -> Self {
+        self.check_content = !structure_only;
+        self
+    }
+
+    /// Decodes one message from the start of `input`.
+    pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Decoded<'a>, Error>
+    where
+        's: 'a,
+    {
+        if u32::try_from(input.len()).is_err() {
+            return Err(Error::InvalidLength {
+                field: FieldPath::field(0),
+                offset: 0,
+                problem: LengthProblem::InputTooLarge { found: input.len() as u64 },
+            });
+        }
+        let mut walk = Walk {
+            spec: self.spec,
+            opts: *self,
+            input,
+            pos: 0,
+            bitmap: Bitmap::new(),
+            spans: ArrayVec::new(),
+            quirks: Quirks::default(),
+        };
+        match walk.run() {
+            Ok(mti) => Ok(Decoded::Complete(Message {
+                spec: self.spec,
+                input,
+                mti,
+                bitmap: walk.bitmap,
+                spans: walk.spans,
+                end: walk.pos,
+                quirks: walk.quirks,
+            })),
+            Err(Stop::Need(incomplete)) => Ok(Decoded::Incomplete(incomplete)),
+            Err(Stop::Fail(error)) => Err(error),
+        }
+    }
+}
+
+struct Walk<'a, 's> {
+    spec: &'s Spec,
+    opts: Decoder<'s>,
+    input: &'a [u8],
+    pos: usize,
+    bitmap: Bitmap,
+    spans: ArrayVec<Span, 192>,
+    quirks: Quirks,
+}
+
+impl<'a> Walk<'a, '_> {
+    fn run(&mut self) -> Step<Mti> {
+        let mti = self.mti()?;
+
+        let primary = self.bitmap_word(WhichBitmap::Primary)?;
+        self.bitmap.set_word(0, primary);
+
+        for word in 0..3 {
+            let mut bits = self.bitmap.word(word);
+            while bits != 0 {
+                let lead = bits.leading_zeros();
+                bits &= !(1u64 << (63 - lead));
+                let n = (word as u16) * 64 + lead as u16 + 1;
+                self.item(n)?;
+            }
+        }
+
+        if self.pos < self.input.len() && !self.opts.keep_trailing {
+            return Err(Stop::Fail(Error::TrailingData {
+                offset: self.pos,
+                count: self.input.len() - self.pos,
+            }));
+        }
+        Ok(mti)
+    }
+
+    /// The next `len` bytes, or a request for what is missing.
+    fn take(&self, len: usize, field: Option<u16>, item_start: usize) -> Step<&'a [u8]> {
+        let end = self.pos.saturating_add(len);
+        self.input.get(self.pos..end).ok_or_else(|| {
+            Stop::Need(Incomplete {
+                needed: end - self.input.len(),
+                field: field.map(FieldPath::field),
+                offset: item_start,
+            })
+        })
+    }
+
+    /// The bytes that are there of the next `len`, for checking before asking for more.
+    fn available(&self, len: usize) -> &'a [u8] {
+        let end = self.pos.saturating_add(len).min(self.input.len());
+        self.input.get(self.pos..end).unwrap_or(&[])
+    }
+
+    fn mti(&mut self) -> Step<Mti> {
+        let width = self.spec.mti.width();
+        let present = self.available(width);
+        let mut digits = [b'0'; 4];
+        let bad = |i: usize, found: Found| Error::InvalidMti { offset: i, found };
+        match self.spec.mti {
+            MtiEncoding::Ascii | MtiEncoding::Ebcdic => {
+                let zero = if self.spec.mti == MtiEncoding::Ascii { b'0' } else { 0xF0 };
+                for (i, (&b, d)) in present.iter().zip(digits.iter_mut()).enumerate() {
+                    match b.wrapping_sub(zero) {
+                        v @ 0..=9 => *d = b'0' + v,
+                        _ => return Err(bad(i, Found::Byte(b)).into()),
+                    }
+                }
+            }
+            MtiEncoding::Bcd => {
+                for (i, &b) in present.iter().enumerate() {
+                    for (k, nibble) in [b >> 4, b & 0x0F].into_iter().enumerate() {
+                        if nibble > 9 {
+                            return Err(bad(i, Found::Nibble(nibble)).into());
+                        }
+                        if let Some(d) = digits.get_mut(2 * i + k) {
+                            *d = b'0' + nibble;
+                        }
+                    }
+                }
+            }
+        }
+        self.take(width, None, 0)?;
+        self.pos += width;
+        // Every digit was checked above.
+        Ok(Mti(digits))
+    }
+
+    fn bitmap_word(&mut self, which: WhichBitmap) -> Step<u64> {
+        let start = self.pos;
+        let field = match which {
+            WhichBitmap::Primary => None,
+            WhichBitmap::Secondary => Some(1),
+            WhichBitmap::Tertiary => Some(65),
+        };
+        let word = match self.spec.bitmap {
+            BitmapEncoding::Binary => {
+                let bytes = self.take(8, field, start)?;
+                let mut word = [0u8; 8];
+                word.copy_from_slice(bytes);
+                u64::from_be_bytes(word)
+            }
+            BitmapEncoding::Hex(charset) => self.hex_bitmap(which, charset, field, start)?,
+        };
+        self.pos = start + self.spec.bitmap.width();
+
+        if word == 0 && which != WhichBitmap::Primary {
+            if self.opts.strict {
+                let problem = BitmapProblem::Empty;
+                return Err(Error::InvalidBitmap { which, offset: start, problem }.into());
+            }
+            self.quirks.note(Quirk::EmptyBitmap, field, start);
+        }
+        Ok(word)
+    }
+
+    fn hex_bitmap(
+        &mut self,
+        which: WhichBitmap,
+        charset: Charset,
+        field: Option<u16>,
+        start: usize,
+    ) -> Step<u64> {
+        let mut word = 0u64;
+        let present = self.available(16);
+        for (i, &b) in present.iter().enumerate() {
+            let offset = start + i;
+            let (value, lower) = content::hex_value(b, charset).ok_or_else(|| {
+                let problem = BitmapProblem::NotHex(Found::Byte(b));
+                Error::InvalidBitmap { which, offset, problem }
+            })?;
+            if lower {
+                if self.opts.strict {
+                    let problem = BitmapProblem::LowerCaseHex(Found::Byte(b));
+                    return Err(Error::InvalidBitmap { which, offset, problem }.into());
+                }
+                self.quirks.note(Quirk::LowerCaseHex, field, offset);
+            }
+            word = (word << 4) | u64::from(value);
+        }
+        self.take(16, field, start)?;
+        Ok(word)
+    }
+
+    /// One set bit: a further bitmap or a field.
+    fn item(&mut self, n: u16) -> Step<()> {
+        let start = self.pos;
+        if n == 1 || (n == 65 && self.spec.tertiary) {
+            let (which, word) = if n == 1 {
+                (WhichBitmap::Secondary, 1)
+            } else {
+                (WhichBitmap::Tertiary, 2)
+            };
+            let value = self.bitmap_word(which)?;
+            self.bitmap.set_word(word, value);
+            return self.push(n, start, 8);
+        }
+
+        let field = FieldPath::field(n);
+        let Some(spec) = self.spec.field(n) else {
+            return Err(Error::UnknownField { field, offset: start }.into());
+        };
+        let units = match spec.length {
+            LengthKind::Fixed(len) => len as usize,
+            LengthKind::Variable { prefix, max } => self.prefix(spec, &prefix, max, start)?,
+        };
+        let data_start = self.pos;
+        let data = self.take(spec.wire_len(units), Some(n), start)?;
+        if self.opts.check_content {
+            self.check(spec, data, units, data_start)?;
+        }
+        self.pos = data_start + data.len();
+        self.push(n, data_start, units)
+    }
+
+    fn push(&mut self, n: u16, start: usize, units: usize) -> Step<()> {
+        let span = Span { start: start as u32, units: units as u32 };
+        // At most 192 bits can be set, and each is visited once.
+        self.spans.try_push(span).map_err(|_| {
+            Stop::Fail(Error::UnknownField { field: FieldPath::field(n), offset: start })
+        })
+    }
+
+    /// Reads a length prefix and returns the field's length in units.
+    fn prefix(&mut self, spec: &FieldSpec, prefix: &Prefix, max: u32, start: usize) -> Step<usize> {
+        let n = spec.number;
+        let field = FieldPath::field(n);
+        let sensitive = false; // a length is never secret
+        let width = prefix.width();
+        let present = self.available(width);
+        let limit = match prefix.counts {
+            PrefixCounts::Units => u64::from(max),
+            PrefixCounts::Bytes => spec.wire_len(max as usize) as u64,
+        };
+        let length_error = |problem| Error::InvalidLength { field, offset: start, problem };
+
+        // Read the digits that are there; a partial prefix whose digits already exceed the
+        // maximum, whatever follows, is an error now rather than a request for more bytes.
+        let mut count: u64 = 0;
+        for (i, &b) in present.iter().enumerate() {
+            count = match prefix.encoding {
+                PrefixEncoding::Binary => (count << 8) | u64::from(b),
+                PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
+                    let zero = if prefix.encoding == PrefixEncoding::Ascii { b'0' } else { 0xF0 };
+                    let d = b.wrapping_sub(zero);
+                    if d > 9 {
+                        let found = Found::byte(b, sensitive);
+                        return Err(length_error(LengthProblem::PrefixNotDecimal { found }).into());
+                    }
+                    count * 10 + u64::from(d)
+                }
+                PrefixEncoding::Bcd => {
+                    let (hi, lo) = (b >> 4, b & 0x0F);
+                    let odd_top = i == 0 && prefix.digits % 2 == 1;
+                    if hi > 9 || lo > 9 || (odd_top && hi != 0) {
+                        let found = Found::byte(b, sensitive);
+                        return Err(length_error(LengthProblem::PrefixNotDecimal { found }).into());
+                    }
+                    count * 100 + u64::from(hi) * 10 + u64::from(lo)
+                }
+            };
+        }
+        let missing = width - present.len();
+        let scale = match prefix.encoding {
+            PrefixEncoding::Binary => 256u64,
+            PrefixEncoding::Bcd => 100,
+            PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => 10,
+        };
+        let smallest = count.saturating_mul(scale.saturating_pow(missing as u32));
+        if smallest > limit {
+            let problem = LengthProblem::TooLong { found: smallest, max: limit };
+            return Err(length_error(problem).into());
+        }
+        self.take(width, Some(n), start)?;
+        self.pos += width;
+
+        match prefix.counts {
+            PrefixCounts::Units => Ok(count as usize),
+            PrefixCounts::Bytes => spec.units_in(count as usize).ok_or_else(|| {
+                Stop::Fail(length_error(LengthProblem::NotWholeUnits { found: count }))
+            }),
+        }
+    }
+
+    /// Checks a field's data against its class and encoding, noting accepted quirks.
+    fn check(&mut self, spec: &FieldSpec, data: &[u8], units: usize, at: usize) -> Step<()> {
+        let strict = self.opts.strict;
+        let class = spec.class;
+        let sensitive = spec.sensitivity.is_sensitive();
+        let signed = class == ContentClass::XN;
+
+        // The sign of an x+n amount is one character before the digits, in every encoding.
+        let (body, body_at) = if signed {
+            let sign = data.first().copied().unwrap_or(0);
+            let as_latin1 = match spec.encoding {
+                DataEncoding::Text(charset) => content::to_latin1(charset)
+                    .and_then(|m| m.get(usize::from(sign)).copied())
+                    .unwrap_or(sign),
+                _ => sign,
+            };
+            if !content::is_sign(as_latin1) {
+                return Err(Error::InvalidContent {
+                    field: FieldPath::field(spec.number),
+                    offset: at,
+                    expected: Expected::Sign,
+                    found: Found::byte(sign, sensitive),
+                }
+                .into());
+            }
+            (data.get(1..).unwrap_or(&[]), at + 1)
+        } else {
+            (data, at)
+        };
+
+        let result = match spec.encoding {
+            DataEncoding::Text(charset) => {
+                content::check_chars(class, content::to_latin1(charset), body, strict)
+            }
+            DataEncoding::Bcd { pad, filler } => {
+                let digits = units;
+                content::check_bcd(body, digits, pad, filler, class == ContentClass::Z, strict)
+            }
+            DataEncoding::Hex(charset) => content::check_hex(body, charset, strict),
+            DataEncoding::Binary => Ok(Seen::default()),
+        };
+        match result {
+            Ok(seen) => {
+                let field = Some(spec.number);
+                if seen.non_ascii {
+                    self.quirks.note(Quirk::NonAsciiText, field, at);
+                }
+                if seen.lower_hex {
+                    self.quirks.note(Quirk::LowerCaseHex, field, at);
+                }
+                if seen.odd_filler {
+                    self.quirks.note(Quirk::FillerNibble, field, at);
+                }
+                Ok(())
+            }
+            Err(Bad { index, expected }) => {
+                let b = body.get(index).copied().unwrap_or(0);
+                let found = Found::byte(b, sensitive);
+                Err(Error::InvalidContent {
+                    field: FieldPath::field(spec.number),
+                    offset: body_at + index,
+                    expected,
+                    found,
+                }
+                .into())
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The decoded message: MTI, bitmaps, and where each present field lies in the input.
+//!
+//! A [`Message`] borrows the input and the spec; it copies no field data. Field lookup is O(1):
+//! the spans of present fields are stored in bit order, and a field's index is the number of
+//! bits set before it (a popcount over at most three words).
+
+use std::fmt;
+use std::ops::Range;
+
+use arrayvec::ArrayVec;
+
+use crate::error::FieldPath;
+use crate::field::Field;
+use crate::spec::Spec;
+
+/// A message type indicator: four decimal digits (version, class, function, origin).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Mti(pub(crate) [u8; 4]);
+
+/// The ISO 8583 version named by the first MTI digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MtiVersion {
+    /// `0`: ISO 8583:1987.
+    Iso1987,
+    /// `1`: ISO 8583:1993.
+    Iso1993,
+    /// `2`: ISO 8583:2003.
+    Iso2003,
+    /// `3`-`7`: reserved by ISO.
+    Reserved(u8),
+    /// `8`: national use.
+    National,
+    /// `9`: private use.
+    Private,
+}
+
+impl Mti {
+    /// An MTI from its four ASCII digits, or `None` if they are not digits.
+    pub fn new(text: &str) -> Option<Mti> {
+        let bytes: [u8; 4] = text.as_bytes().try_into().ok()?;
+        Mti::from_digits(bytes)
+    }
+
+    /// An MTI from four ASCII digit bytes.
+    pub fn from_digits(digits: [u8; 4]) -> Option<Mti> {
+        digits.iter().all(u8::is_ascii_digit).then_some(Mti(digits))
+    }
+
+    /// The four ASCII digits.
+    pub fn digits(&self) -> [u8; 4] {
+        self.0
+    }
+
+    /// The MTI as text, such as `"0200"`.
+    pub fn as_str(&self) -> &str {
+        // The four bytes are ASCII digits by construction.
+        std::str::from_utf8(&self.0).unwrap_or("????")
+    }
+
+    fn digit(&self, i: usize) -> u8 {
+        self.0.get(i).map_or(0, |d| d - b'0')
+    }
+
+    /// The version digit as an ISO version.
+    pub fn version(&self) -> MtiVersion {
+        match self.digit(0) {
+            0 => MtiVersion::Iso1987,
+            1 => MtiVersion::Iso1993,
+            2 => MtiVersion::Iso2003,
+            8 => MtiVersion::National,
+            9 => MtiVersion::Private,
+            d => MtiVersion::Reserved(d),
+        }
+    }
+
+    /// The message class digit (1 authorisation, 2 financial, 3 file action, 4 reversal,
+    /// 5 reconciliation, 6 administrative, 8 network management).
+    pub fn class(&self) -> u8 {
+        self.digit(1)
+    }
+
+    /// The message function digit (0 request, 1 response, 2 advice, 3 advice response, ...).
+    pub fn function(&self) -> u8 {
+        self.digit(2)
+    }
+
+    /// The origin digit (0 acquirer, 1 acquirer repeat, 2 issuer, ...).
+    pub fn origin(&self) -> u8 {
+        self.digit(3)
+    }
+
+    /// True for requests and advices (an even function digit).
+    pub fn expects_response(&self) -> bool {
+        self.function() % 2 == 0
+    }
+
+    /// The MTI of the response to this request or advice (`0200` → `0210`), or `None` if this
+    /// is itself a response.
+    pub fn response(&self) -> Option<Mti> {
+        if !self.expects_response() {
+            return None;
+        }
+        let mut digits = self.0;
+        let function = digits.get_mut(2)?;
+        *function += 1;
+        Some(Mti(digits))
+    }
+}
+
+impl fmt::Display for Mti {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Mti {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mti({})", self.as_str())
+    }
+}
+
+/// Up to three bitmaps: which of fields 1-192 are present. Bit 1 and bit 65 (with a tertiary
+/// bitmap) announce the next bitmap.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Bitmap {
+    words: [u64; 3],
+}
+
+impl Bitmap {
+    /// An empty bitmap.
+    pub fn new() -> Bitmap {
+        Bitmap::default()
+    }
+
+    fn locate(n: u16) -> Option<(usize, u64)> {
+        let i = usize::from(n.checked_sub(1)?);
+        (i < 192).then(|| (i / 64, 1u64 << (63 - i % 64)))
+    }
+
+    /// True if bit `n` (1-192) is set.
+    pub fn contains(&self, n: u16) -> bool {
+        Bitmap::locate(n)
+            .and_then(|(w, bit)| self.words.get(w).map(|word| word & bit != 0))
+            .unwrap_or(false)
+    }
+
+    /// Sets bit `n`; numbers outside 1-192 are ignored.
+    pub fn insert(&mut self, n: u16) {
+        if let Some((w, bit)) = Bitmap::locate(n) {
+            if let Some(word) = self.words.get_mut(w) {
+                *word |= bit;
+            }
+        }
+    }
+
+    /// Clears bit `n`.
+    pub fn remove(&mut self, n: u16) {
+        if let Some((w, bit)) = Bitmap::locate(n) {
+            if let Some(word) = self.words.get_mut(w) {
+                *word &= !bit;
+            }
+        }
+    }
+
+    /// The bitmap of fields `64 * index + 1 ..= 64 * index + 64` as a big-endian word.
+    pub fn word(&self, index: usize) -> u64 {
+        self.words.get(index).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn set_word(&mut self, index: usize, value: u64) {
+        if let Some(word) = self.words.get_mut(index) {
+            *word = value;
+        }
+    }
+
+    /// Number of set bits below `n`.
+    pub(crate) fn rank(&self, n: u16) -> usize {
+        let Some(i) = n.checked_sub(1).map(usize::from) else {
+            return 0;
+        };
+        let full = (i / 64).min(3);
+        let mut count: u32 = self.words.iter().take(full).map(|w| w.count_ones()).sum();
+        if let Some(word) = self.words.get(full) {
+            // The bits before `i` in its word are the top `i % 64` bits.
+            count += word.checked_shr((64 - i % 64) as u32).unwrap_or(0).count_ones();
+        }
+        count as usize
+    }
+
+    /// Set bit numbers in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (1..=192u16).filter(|&n| self.contains(n))
+    }
+
+    /// True if no bit is set.
+    pub fn is_empty(&self) -> bool {
+        self.words == [0; 3]
+    }
+}
+
+impl fmt::Debug for Bitmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Non-canonical forms a lenient decode accepted; re-encoding writes the canonical form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quirk {
+    /// Lower-case hexadecimal digits in a bitmap or hex field.
+    LowerCaseHex,
+    /// A BCD filler nibble other than the spec's.
+    FillerNibble,
+    /// Bit 1 (or 65) set over a bitmap with no bit set.
+    EmptyBitmap,
+    /// Bytes above 0x7F in an `ans` field (GBK text from UnionPay hosts, for instance).
+    NonAsciiText,
+}
+
+const QUIRKS: [Quirk; 4] =
+    [Quirk::LowerCaseHex, Quirk::FillerNibble, Quirk::EmptyBitmap, Quirk::NonAsciiText];
+
+/// The quirks seen in a message, each with the place it was first seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Quirks {
+    first: [Option<QuirkAt>; 4],
+}
+
+/// Where a quirk was first seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuirkAt {
+    /// The field, or `None` for a bitmap.
+    pub field: Option<FieldPath>,
+    /// Byte offset in the input.
+    pub offset: usize,
+}
+
+impl Quirks {
+    pub(crate) fn note(&mut self, quirk: Quirk, field: Option<u16>, offset: usize) {
+        let slot = QUIRKS.iter().position(|q| *q == quirk).and_then(|i| self.first.get_mut(i));
+        if let Some(slot @ None) = slot {
+            *slot = Some(QuirkAt { field: field.map(FieldPath::field), offset });
+        }
+    }
+
+    /// True when the message was canonical.
+    pub fn is_empty(&self) -> bool {
+        self.first.iter().all(Option::is_none)
+    }
+
+    /// Where `quirk` was first seen, if it was.
+    pub fn first(&self, quirk: Quirk) -> Option<QuirkAt> {
+        let i = QUIRKS.iter().position(|q| *q == quirk)?;
+        self.first.get(i).copied().flatten()
+    }
+
+    /// Every quirk seen, with where it was first seen.
+    pub fn iter(&self) -> impl Iterator<Item = (Quirk, QuirkAt)> + '_ {
+        QUIRKS.iter().zip(self.first.iter()).filter_map(|(q, at)| at.map(|at| (*q, at)))
+    }
+}
+
+/// Where a present field's data lies: offset of its first data byte and its length in units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) units: u32,
+}
+
+/// A decoded message that borrows its input.
+///
+/// `Debug` and `Display` mask every field the spec marks sensitive.
+#[derive(Clone)]
+pub struct Message<'a> {
+    pub(crate) spec: &'a Spec,
+    pub(crate) input: &'a [u8],
+    pub(crate) mti: Mti,
+    pub(crate) bitmap: Bitmap,
+    /// One span per set bit, in bit order (bitmap bits included).
+    pub(crate) spans: ArrayVec<Span, 192>,
+    /// Offset just past the last field.
+    pub(crate) end: usize,
+    pub(crate) quirks: Quirks,
+}
+
+impl<'a> Message<'a> {
+    /// The spec the message was decoded with.
+    pub fn spec(&self) -> &'a Spec {
+        self.spec
+    }
+
+    /// The MTI.
+    pub fn mti(&self) -> Mti {
+        self.mti
+    }
+
+    /// The bitmaps as read (bit 1 and bit 65 included as they were).
+    pub fn bitmap(&self) -> &Bitmap {
+        &self.bitmap
+    }
+
+    /// True if field `n` is present.
+    pub fn has(&self, n: u16) -> bool {
+        self.bitmap.contains(n) && !self.spec.is_bitmap_bit(n)
+    }
+
+    /// Field `n`, if present. Bits 1 and 65 (when it is the tertiary bitmap) are bitmaps, not
+    /// fields, and give `None`.
+    pub fn field(&self, n: u16) -> Option<Field<'a>> {
+        if !self.has(n) {
+            return None;
+        }
+        let span = self.spans.get(self.bitmap.rank(n))?;
+        let spec = self.spec.field(n)?;
+        let start = span.start as usize;
+        let units = span.units as usize;
+        let data = self.input.get(start..start + spec.wire_len(units))?;
+        Some(Field::new(spec, data, units, start))
+    }
+
+    /// Every present field in number order.
+    pub fn fields(&self) -> impl Iterator<Item = Field<'a>> + '_ {
+        self.bitmap.iter().filter_map(move |n| self.field(n))
+    }
+
+    /// Byte range of field `n` as written, length prefix included.
+    pub fn span_of(&self, n: u16) -> Option<Range<usize>> {
+        let field = self.field(n)?;
+        let prefix = field.spec().prefix().map_or(0, |p| p.width());
+        Some(field.offset() - prefix..field.offset() + field.raw().len())
+    }
+
+    /// The bytes from the MTI up to the start of field `n` (prefix included), or to the end of
+    /// the message if `n` is absent: the input of a MAC carried in field `n` (64 or 128).
+    pub fn bytes_before(&self, n: u16) -> &'a [u8] {
+        let end = self.span_of(n).map_or(self.end, |r| r.start);
+        self.input.get(..end).unwrap_or(self.input)
+    }
+
+    /// The message's bytes, MTI to last field.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.input.get(..self.end).unwrap_or(self.input)
+    }
+
+    /// Bytes after the last field, when the decoder was told to keep them.
+    pub fn trailing(&self) -> &'a [u8] {
+        self.input.get(self.end..).unwrap_or(&[])
+    }
+
+    /// Non-canonical forms the decoder accepted.
+    pub fn quirks(&self) -> &Quirks {
+        &self.quirks
+    }
+}
+
+impl fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Message");
+        s.field("spec", &self.spec.name()).field("mti", &self.mti);
+        s.field("fields", &DebugFields(self));
+        if !self.quirks.is_empty() {
+            s.field("quirks", &self.quirks);
+        }
+        s.finish()
+    }
+}
+
+struct DebugFields<'m, 'a>(&'m Message<'a>);
+
+impl fmt::Debug for DebugFields<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.fields().map(|field| (field.number(), field.masked().to_string())))
+            .finish()
+    }
+}
+
+/// A readable table, one field a line, sensitive fields masked.
+impl fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "MTI {}  ({})", self.mti, self.spec.name())?;
+        for field in self.fields() {
+            writeln!(
+                f,
+                "{:>5}  {:<40} [{}]",
+                field.number(),
+                truncate(&field.spec().name, 40),
+                field.masked()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mti_parts_and_response() {
+        let mti = Mti::new("0200").unwrap();
+        assert_eq!(mti.version(), MtiVersion::Iso1987);
+        assert_eq!((mti.class(), mti.function(), mti.origin()), (2, 0, 0));
+        assert_eq!(mti.response(), Mti::new("0210"));
+        assert_eq!(Mti::new("0210").unwrap().response(), None);
+        assert_eq!(Mti::new("1420").unwrap().version(), MtiVersion::Iso1993);
+        assert!(Mti::new("02A0").is_none());
+        assert!(Mti::new("020").is_none());
+    }
+
+    #[test]
+    fn bitmap_rank_counts_bits_below() {
+        let mut b = Bitmap::new();
+        for n in [1, 2, 3, 64, 65, 70, 128, 129, 192] {
+            b.insert(n);
+        }
+        assert_eq!(b.rank(1), 0);
+        assert_eq!(b.rank(2), 1);
+        assert_eq!(b.rank(64), 3);
+        assert_eq!(b.rank(65), 4);
+        assert_eq!(b.rank(70), 5);
+        assert_eq!(b.rank(129), 7);
+        assert_eq!(b.rank(192), 8);
+        assert_eq!(b.iter().collect::<Vec<_>>(), vec![1, 2, 3, 64, 65, 70, 128, 129, 192]);
+        assert!(!b.contains(0) && !b.contains(193));
+    }
+}
