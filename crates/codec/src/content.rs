@@ -35,6 +35,8 @@ pub(crate) struct Seen {
     pub(crate) odd_filler: bool,
 }
 
+// Runs at compile time over indices 0-255 of a 256-entry array; `get_mut` is not const.
+#[allow(clippy::indexing_slicing)]
 const fn verdicts(class: ContentClass) -> [u8; 256] {
     let mut t = [BAD; 256];
     let mut i = 0;
@@ -140,7 +142,9 @@ pub(crate) fn check_chars(
 
     // Numeric text in ASCII is the common case: a range check the compiler can vectorise.
     let acc = if map.is_none() && matches!(class, ContentClass::N | ContentClass::XN) {
-        let bad = data.iter().fold(false, |bad, &b| bad | (b.wrapping_sub(b'0') > 9));
+        let bad = data
+            .iter()
+            .fold(false, |bad, &b| bad | (b.wrapping_sub(b'0') > 9));
         if bad {
             BAD
         } else {
@@ -152,11 +156,20 @@ pub(crate) fn check_chars(
 
     let high_is_bad = strict && acc & HIGH != 0;
     if acc & BAD == 0 && !high_is_bad {
-        return Ok(Seen { non_ascii: acc & HIGH != 0, ..Seen::default() });
+        return Ok(Seen {
+            non_ascii: acc & HIGH != 0,
+            ..Seen::default()
+        });
     }
     let worst = if strict { HIGH } else { BAD };
-    let index = data.iter().position(|&b| look(b) & (worst | BAD) != 0).unwrap_or(0);
-    let c = data.get(index).map(|&b| map.and_then(|m| m.get(usize::from(b)).copied()).unwrap_or(b));
+    let index = data
+        .iter()
+        .position(|&b| look(b) & (worst | BAD) != 0)
+        .unwrap_or(0);
+    let c = data.get(index).map(|&b| {
+        map.and_then(|m| m.get(usize::from(b)).copied())
+            .unwrap_or(b)
+    });
     let expected = match c {
         Some(c) if verdict_of(class, c) == HIGH => Expected::Ascii,
         _ => Expected::Class(class),
@@ -188,17 +201,24 @@ pub(crate) fn check_bcd(
     let (pad_index, body) = match (odd, pad) {
         (false, _) => (None, data),
         (true, Pad::Left) => (Some(0), data.get(1..).unwrap_or(&[])),
-        (true, Pad::Right) => (data.len().checked_sub(1), data.get(..data.len().saturating_sub(1)).unwrap_or(&[])),
+        (true, Pad::Right) => (
+            data.len().checked_sub(1),
+            data.get(..data.len().saturating_sub(1)).unwrap_or(&[]),
+        ),
     };
     let body_offset = usize::from(matches!((odd, pad), (true, Pad::Left)));
     let bad = if track {
         body.iter().fold(false, |bad, &b| bad | !byte_ok(b))
     } else {
-        body.iter().fold(false, |bad, &b| bad | ((b >> 4) > 9) | ((b & 0x0F) > 9))
+        body.iter()
+            .fold(false, |bad, &b| bad | ((b >> 4) > 9) | ((b & 0x0F) > 9))
     };
     if bad {
         let index = body.iter().position(|&b| !byte_ok(b)).unwrap_or(0) + body_offset;
-        return Err(Bad { index, expected: Expected::BcdDigit });
+        return Err(Bad {
+            index,
+            expected: Expected::BcdDigit,
+        });
     }
 
     let mut seen = Seen::default();
@@ -209,11 +229,17 @@ pub(crate) fn check_bcd(
             Pad::Right => (b & 0x0F, b >> 4),
         };
         if !digit_ok(digit) {
-            return Err(Bad { index: i, expected: Expected::BcdDigit });
+            return Err(Bad {
+                index: i,
+                expected: Expected::BcdDigit,
+            });
         }
         if fill != filler {
             if strict {
-                return Err(Bad { index: i, expected: Expected::Filler(filler) });
+                return Err(Bad {
+                    index: i,
+                    expected: Expected::Filler(filler),
+                });
             }
             seen.odd_filler = true;
         }
@@ -242,7 +268,12 @@ pub(crate) fn check_hex(data: &[u8], charset: Charset, strict: bool) -> Result<S
         match hex_value(b, charset) {
             Some((_, false)) => {}
             Some((_, true)) if !strict => seen.lower_hex = true,
-            _ => return Err(Bad { index, expected: Expected::HexDigit }),
+            _ => {
+                return Err(Bad {
+                    index,
+                    expected: Expected::HexDigit,
+                })
+            }
         }
     }
     Ok(seen)
@@ -272,7 +303,13 @@ mod tests {
         let seen = check_chars(ContentClass::Ans, None, &gbk, false).unwrap();
         assert!(seen.non_ascii);
         let bad = check_chars(ContentClass::Ans, None, &gbk, true).unwrap_err();
-        assert_eq!(bad, Bad { index: 1, expected: Expected::Ascii });
+        assert_eq!(
+            bad,
+            Bad {
+                index: 1,
+                expected: Expected::Ascii
+            }
+        );
     }
 
     #[test]
@@ -300,7 +337,13 @@ mod tests {
     fn hex_digits() {
         assert!(check_hex(b"09AF", Charset::Ascii, true).is_ok());
         assert!(check_hex(b"09af", Charset::Ascii, false).unwrap().lower_hex);
-        assert_eq!(check_hex(b"09aF", Charset::Ascii, true).unwrap_err().index, 2);
-        assert_eq!(check_hex(b"0G", Charset::Ascii, false).unwrap_err().index, 1);
+        assert_eq!(
+            check_hex(b"09aF", Charset::Ascii, true).unwrap_err().index,
+            2
+        );
+        assert_eq!(
+            check_hex(b"0G", Charset::Ascii, false).unwrap_err().index,
+            1
+        );
     }
 }

@@ -22,6 +22,9 @@ use crate::spec::{
 };
 
 /// Outcome of decoding bytes that may not hold a whole message yet.
+///
+/// The message is held inline, not boxed: the decode path allocates nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Decoded<'a> {
     /// A whole message.
@@ -43,7 +46,11 @@ pub struct Incomplete {
 
 impl From<Incomplete> for Error {
     fn from(i: Incomplete) -> Error {
-        Error::Truncated { field: i.field, offset: i.offset, needed: i.needed }
+        Error::Truncated {
+            field: i.field,
+            offset: i.offset,
+            needed: i.needed,
+        }
     }
 }
 
@@ -88,7 +95,12 @@ impl Spec {
 
     /// A decoder with options to set.
     pub fn decoder(&self) -> Decoder<'_> {
-        Decoder { spec: self, strict: false, keep_trailing: false, check_content: true }
+        Decoder {
+            spec: self,
+            strict: false,
+            keep_trailing: false,
+            check_content: true,
+        }
     }
 }
 
@@ -137,7 +149,9 @@ impl<'s> Decoder<'s> {
             return Err(Error::InvalidLength {
                 field: FieldPath::field(0),
                 offset: 0,
-                problem: LengthProblem::InputTooLarge { found: input.len() as u64 },
+                problem: LengthProblem::InputTooLarge {
+                    found: input.len() as u64,
+                },
             });
         }
         let mut walk = Walk {
@@ -226,7 +240,11 @@ impl<'a> Walk<'a, '_> {
         let bad = |i: usize, found: Found| Error::InvalidMti { offset: i, found };
         match self.spec.mti {
             MtiEncoding::Ascii | MtiEncoding::Ebcdic => {
-                let zero = if self.spec.mti == MtiEncoding::Ascii { b'0' } else { 0xF0 };
+                let zero = if self.spec.mti == MtiEncoding::Ascii {
+                    b'0'
+                } else {
+                    0xF0
+                };
                 for (i, (&b, d)) in present.iter().zip(digits.iter_mut()).enumerate() {
                     match b.wrapping_sub(zero) {
                         v @ 0..=9 => *d = b'0' + v,
@@ -274,7 +292,12 @@ impl<'a> Walk<'a, '_> {
         if word == 0 && which != WhichBitmap::Primary {
             if self.opts.strict {
                 let problem = BitmapProblem::Empty;
-                return Err(Error::InvalidBitmap { which, offset: start, problem }.into());
+                return Err(Error::InvalidBitmap {
+                    which,
+                    offset: start,
+                    problem,
+                }
+                .into());
             }
             self.quirks.note(Quirk::EmptyBitmap, field, start);
         }
@@ -294,12 +317,21 @@ impl<'a> Walk<'a, '_> {
             let offset = start + i;
             let (value, lower) = content::hex_value(b, charset).ok_or_else(|| {
                 let problem = BitmapProblem::NotHex(Found::Byte(b));
-                Error::InvalidBitmap { which, offset, problem }
+                Error::InvalidBitmap {
+                    which,
+                    offset,
+                    problem,
+                }
             })?;
             if lower {
                 if self.opts.strict {
                     let problem = BitmapProblem::LowerCaseHex(Found::Byte(b));
-                    return Err(Error::InvalidBitmap { which, offset, problem }.into());
+                    return Err(Error::InvalidBitmap {
+                        which,
+                        offset,
+                        problem,
+                    }
+                    .into());
                 }
                 self.quirks.note(Quirk::LowerCaseHex, field, offset);
             }
@@ -325,7 +357,11 @@ impl<'a> Walk<'a, '_> {
 
         let field = FieldPath::field(n);
         let Some(spec) = self.spec.field(n) else {
-            return Err(Error::UnknownField { field, offset: start }.into());
+            return Err(Error::UnknownField {
+                field,
+                offset: start,
+            }
+            .into());
         };
         let units = match spec.length {
             LengthKind::Fixed(len) => len as usize,
@@ -341,10 +377,16 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn push(&mut self, n: u16, start: usize, units: usize) -> Step<()> {
-        let span = Span { start: start as u32, units: units as u32 };
+        let span = Span {
+            start: start as u32,
+            units: units as u32,
+        };
         // At most 192 bits can be set, and each is visited once.
         self.spans.try_push(span).map_err(|_| {
-            Stop::Fail(Error::UnknownField { field: FieldPath::field(n), offset: start })
+            Stop::Fail(Error::UnknownField {
+                field: FieldPath::field(n),
+                offset: start,
+            })
         })
     }
 
@@ -359,7 +401,11 @@ impl<'a> Walk<'a, '_> {
             PrefixCounts::Units => u64::from(max),
             PrefixCounts::Bytes => spec.wire_len(max as usize) as u64,
         };
-        let length_error = |problem| Error::InvalidLength { field, offset: start, problem };
+        let length_error = |problem| Error::InvalidLength {
+            field,
+            offset: start,
+            problem,
+        };
 
         // Read the digits that are there; a partial prefix whose digits already exceed the
         // maximum, whatever follows, is an error now rather than a request for more bytes.
@@ -368,7 +414,11 @@ impl<'a> Walk<'a, '_> {
             count = match prefix.encoding {
                 PrefixEncoding::Binary => (count << 8) | u64::from(b),
                 PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
-                    let zero = if prefix.encoding == PrefixEncoding::Ascii { b'0' } else { 0xF0 };
+                    let zero = if prefix.encoding == PrefixEncoding::Ascii {
+                        b'0'
+                    } else {
+                        0xF0
+                    };
                     let d = b.wrapping_sub(zero);
                     if d > 9 {
                         let found = Found::byte(b, sensitive);
@@ -395,7 +445,10 @@ impl<'a> Walk<'a, '_> {
         };
         let smallest = count.saturating_mul(scale.saturating_pow(missing as u32));
         if smallest > limit {
-            let problem = LengthProblem::TooLong { found: smallest, max: limit };
+            let problem = LengthProblem::TooLong {
+                found: smallest,
+                max: limit,
+            };
             return Err(length_error(problem).into());
         }
         self.take(width, Some(n), start)?;

@@ -50,6 +50,8 @@ pub(crate) const LATIN1_TO_CP037: [u8; 256] = invert(&CP037_TO_LATIN1);
 /// Latin-1 to code page 1047.
 pub(crate) const LATIN1_TO_CP1047: [u8; 256] = invert(&CP1047_TO_LATIN1);
 
+// Runs at compile time; a u8 always indexes a 256-entry array.
+#[allow(clippy::indexing_slicing)]
 const fn invert(table: &[u8; 256]) -> [u8; 256] {
     let mut out = [0u8; 256];
     let mut i = 0;
@@ -67,8 +69,14 @@ mod tests {
     #[test]
     fn tables_are_inverse_permutations() {
         for b in 0..=255u8 {
-            assert_eq!(LATIN1_TO_CP037[usize::from(CP037_TO_LATIN1[usize::from(b)])], b);
-            assert_eq!(LATIN1_TO_CP1047[usize::from(CP1047_TO_LATIN1[usize::from(b)])], b);
+            assert_eq!(
+                LATIN1_TO_CP037[usize::from(CP037_TO_LATIN1[usize::from(b)])],
+                b
+            );
+            assert_eq!(
+                LATIN1_TO_CP1047[usize::from(CP1047_TO_LATIN1[usize::from(b)])],
+                b
+            );
         }
     }
 

@@ -45,7 +45,12 @@ pub struct Builder<'s, 'v> {
 impl<'s, 'v> Builder<'s, 'v> {
     /// An empty message of type `mti`.
     pub fn new(spec: &'s Spec, mti: Mti) -> Self {
-        Builder { spec, mti, values: Vec::new(), strict: false }
+        Builder {
+            spec,
+            mti,
+            values: Vec::new(),
+            strict: false,
+        }
     }
 
     /// Refuse values that are accepted but non-canonical in a lenient decode: bytes above
@@ -126,7 +131,10 @@ impl<'s, 'v> Builder<'s, 'v> {
     }
 
     fn field_spec(&self, n: u16) -> Result<&'s FieldSpec, Error> {
-        let unknown = Error::UnknownField { field: FieldPath::field(n), offset: 0 };
+        let unknown = Error::UnknownField {
+            field: FieldPath::field(n),
+            offset: 0,
+        };
         if self.spec.is_bitmap_bit(n) {
             return Err(unknown);
         }
@@ -252,7 +260,9 @@ struct DebugMap<'a>(Vec<(u16, MaskedBytes<'a>)>);
 
 impl fmt::Debug for DebugMap<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter().map(|(n, v)| (n, v))).finish()
+        f.debug_map()
+            .entries(self.0.iter().map(|(n, v)| (n, v)))
+            .finish()
     }
 }
 
@@ -264,21 +274,33 @@ fn check_value(spec: &FieldSpec, value: &[u8], strict: bool) -> Result<(), Error
     }
 
     let units = units_of(spec, value);
-    let length_error = |problem| Error::InvalidLength { field, offset: 0, problem };
+    let length_error = |problem| Error::InvalidLength {
+        field,
+        offset: 0,
+        problem,
+    };
     match spec.length {
         LengthKind::Fixed(len) if units != len as usize => {
-            let problem = LengthProblem::NotFixed { found: units as u64, expected: len.into() };
+            let problem = LengthProblem::NotFixed {
+                found: units as u64,
+                expected: len.into(),
+            };
             return Err(length_error(problem));
         }
         LengthKind::Variable { max, prefix } => {
             if units > max as usize {
-                let problem = LengthProblem::TooLong { found: units as u64, max: max.into() };
+                let problem = LengthProblem::TooLong {
+                    found: units as u64,
+                    max: max.into(),
+                };
                 return Err(length_error(problem));
             }
             let bcd = matches!(spec.encoding, DataEncoding::Bcd { .. });
             if prefix.counts == PrefixCounts::Bytes && bcd && units % 2 == 1 {
                 // A prefix counting BCD bytes cannot say that a digit is filler.
-                let problem = LengthProblem::NotWholeUnits { found: units as u64 };
+                let problem = LengthProblem::NotWholeUnits {
+                    found: units as u64,
+                };
                 return Err(length_error(problem));
             }
         }
@@ -305,7 +327,9 @@ fn check_value(spec: &FieldSpec, value: &[u8], strict: bool) -> Result<(), Error
         (ContentClass::B, _) => Ok(Default::default()),
         (class, _) => content::check_chars(class, None, body, strict),
     };
-    result.map(|_| ()).map_err(|Bad { index, expected }| content_error(index + skip, expected))
+    result
+        .map(|_| ())
+        .map_err(|Bad { index, expected }| content_error(index + skip, expected))
 }
 
 /// Length of a logical value in units of its class.
@@ -351,7 +375,11 @@ fn write_prefix(out: &mut BytesMut, prefix: &Prefix, count: u64) {
     let digits = u32::from(prefix.digits);
     match prefix.encoding {
         PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
-            let zero = if prefix.encoding == PrefixEncoding::Ascii { b'0' } else { 0xF0 };
+            let zero = if prefix.encoding == PrefixEncoding::Ascii {
+                b'0'
+            } else {
+                0xF0
+            };
             for i in (0..digits).rev() {
                 out.put_u8(zero + ((count / 10u64.pow(i)) % 10) as u8);
             }

@@ -157,7 +157,10 @@ impl fmt::Display for LengthProblem {
                 write!(f, "length {found} does not hold a whole number of units")
             }
             LengthProblem::InputTooLarge { found } => {
-                write!(f, "input of {found} bytes is above the 4 GiB the decoder indexes")
+                write!(
+                    f,
+                    "input of {found} bytes is above the 4 GiB the decoder indexes"
+                )
             }
         }
     }
@@ -319,7 +322,10 @@ impl fmt::Display for BitmapProblem {
         match self {
             BitmapProblem::NotHex(found) => write!(f, "expected a hex digit, found {found}"),
             BitmapProblem::LowerCaseHex(found) => {
-                write!(f, "expected an upper-case hex digit (strict), found {found}")
+                write!(
+                    f,
+                    "expected an upper-case hex digit (strict), found {found}"
+                )
             }
             BitmapProblem::Empty => f.write_str("announced but empty (strict)"),
         }
@@ -364,9 +370,15 @@ mod tests {
     #[test]
     fn paths_display_like_the_specs_write_them() {
         assert_eq!(FieldPath::field(35).to_string(), "35");
-        let sub = FieldPath { field: 60, sub: Some(SubPath::Position(3)) };
+        let sub = FieldPath {
+            field: 60,
+            sub: Some(SubPath::Position(3)),
+        };
         assert_eq!(sub.to_string(), "60.3");
-        let tag = FieldPath { field: 55, sub: Some(SubPath::Tag(0x9F26)) };
+        let tag = FieldPath {
+            field: 55,
+            sub: Some(SubPath::Tag(0x9F26)),
+        };
         assert_eq!(tag.to_string(), "55.9F26");
     }
 

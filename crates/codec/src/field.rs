@@ -24,7 +24,12 @@ pub struct Field<'a> {
 
 impl<'a> Field<'a> {
     pub(crate) fn new(spec: &'a FieldSpec, data: &'a [u8], units: usize, offset: usize) -> Self {
-        Field { spec, data, units, offset }
+        Field {
+            spec,
+            data,
+            units,
+            offset,
+        }
     }
 
     /// The field number.
@@ -66,11 +71,19 @@ impl<'a> Field<'a> {
             DataEncoding::Bcd { pad, .. } => {
                 let sign = self.spec.class == ContentClass::XN;
                 let skip = pad == Pad::Left && self.units % 2 == 1;
-                let form = Form::Bcd { sign, first_nibble: usize::from(skip) };
+                let form = Form::Bcd {
+                    sign,
+                    first_nibble: usize::from(skip),
+                };
                 (form, usize::from(sign) + self.units)
             }
         };
-        Value { data: self.data, form, next: 0, len }
+        Value {
+            data: self.data,
+            form,
+            next: 0,
+            len,
+        }
     }
 
     /// The value as `&str` when the wire bytes are themselves the value in ASCII (ASCII text and
@@ -88,7 +101,10 @@ impl<'a> Field<'a> {
     /// ASCII bytes; `None` for other classes.
     pub fn digits(&self) -> Option<impl Iterator<Item = u8> + 'a> {
         let skip = usize::from(self.spec.class == ContentClass::XN);
-        self.spec.class.is_numeric().then(|| self.value().skip(skip))
+        self.spec
+            .class
+            .is_numeric()
+            .then(|| self.value().skip(skip))
     }
 
     /// The digits of an `n` field as a number, or `None` for other classes, more than 19
@@ -114,7 +130,10 @@ impl<'a> Field<'a> {
         }
         let minor = parse_u64(value)?;
         let minor = i64::try_from(minor).ok()?;
-        Some(Amount { minor: if credit == Some(false) { -minor } else { minor }, signed: credit.is_some() })
+        Some(Amount {
+            minor: if credit == Some(false) { -minor } else { minor },
+            signed: credit.is_some(),
+        })
     }
 
     /// The value with sensitive content masked, for display.
@@ -178,11 +197,15 @@ impl Value<'_> {
         match self.form {
             Form::Text(map) => {
                 let b = self.data.get(i).copied().unwrap_or(0);
-                map.and_then(|m| m.get(usize::from(b)).copied()).unwrap_or(b)
+                map.and_then(|m| m.get(usize::from(b)).copied())
+                    .unwrap_or(b)
             }
             Form::Hex(charset) => {
                 let nibble = |k: usize| {
-                    self.data.get(k).and_then(|&b| hex_value(b, charset)).map_or(0, |(v, _)| v)
+                    self.data
+                        .get(k)
+                        .and_then(|&b| hex_value(b, charset))
+                        .map_or(0, |(v, _)| v)
                 };
                 (nibble(2 * i) << 4) | nibble(2 * i + 1)
             }
@@ -336,8 +359,14 @@ mod tests {
         }
     }
 
-    const BCD_RIGHT: DataEncoding = DataEncoding::Bcd { pad: Pad::Right, filler: 0 };
-    const BCD_LEFT: DataEncoding = DataEncoding::Bcd { pad: Pad::Left, filler: 0 };
+    const BCD_RIGHT: DataEncoding = DataEncoding::Bcd {
+        pad: Pad::Right,
+        filler: 0,
+    };
+    const BCD_LEFT: DataEncoding = DataEncoding::Bcd {
+        pad: Pad::Left,
+        filler: 0,
+    };
 
     #[test]
     fn bcd_digits_skip_the_filler() {
@@ -359,21 +388,51 @@ mod tests {
 
     #[test]
     fn amounts() {
-        let f = spec(ContentClass::N, DataEncoding::Text(Charset::Ascii), Sensitivity::None);
+        let f = spec(
+            ContentClass::N,
+            DataEncoding::Text(Charset::Ascii),
+            Sensitivity::None,
+        );
         let field = Field::new(&f, b"000000001000", 12, 0);
-        assert_eq!(field.amount(), Some(Amount { minor: 1000, signed: false }));
-        let f = spec(ContentClass::XN, DataEncoding::Text(Charset::Ascii), Sensitivity::None);
+        assert_eq!(
+            field.amount(),
+            Some(Amount {
+                minor: 1000,
+                signed: false
+            })
+        );
+        let f = spec(
+            ContentClass::XN,
+            DataEncoding::Text(Charset::Ascii),
+            Sensitivity::None,
+        );
         let field = Field::new(&f, b"D00000150", 8, 0);
-        assert_eq!(field.amount(), Some(Amount { minor: -150, signed: true }));
+        assert_eq!(
+            field.amount(),
+            Some(Amount {
+                minor: -150,
+                signed: true
+            })
+        );
         let f = spec(ContentClass::XN, BCD_LEFT, Sensitivity::None);
         let field = Field::new(&f, &[b'C', 0x00, 0x01, 0x50], 5, 0);
         assert_eq!(field.to_vec(), b"C00150");
-        assert_eq!(field.amount(), Some(Amount { minor: 150, signed: true }));
+        assert_eq!(
+            field.amount(),
+            Some(Amount {
+                minor: 150,
+                signed: true
+            })
+        );
     }
 
     #[test]
     fn hex_fields_decode_to_bytes() {
-        let f = spec(ContentClass::B, DataEncoding::Hex(Charset::Ascii), Sensitivity::None);
+        let f = spec(
+            ContentClass::B,
+            DataEncoding::Hex(Charset::Ascii),
+            Sensitivity::None,
+        );
         let field = Field::new(&f, b"9F2a", 2, 0);
         assert_eq!(field.to_vec(), vec![0x9F, 0x2A]);
         assert_eq!(field.masked().to_string(), "9F2A");
@@ -381,13 +440,21 @@ mod tests {
 
     #[test]
     fn masking() {
-        let f = spec(ContentClass::N, DataEncoding::Text(Charset::Ascii), Sensitivity::Pan);
+        let f = spec(
+            ContentClass::N,
+            DataEncoding::Text(Charset::Ascii),
+            Sensitivity::Pan,
+        );
         let field = Field::new(&f, b"6212345678901234", 16, 0);
         assert_eq!(field.masked().to_string(), "621234******1234");
         let short = Field::new(&f, b"123456789012", 12, 0);
         assert_eq!(short.masked().to_string(), "************");
 
-        let f = spec(ContentClass::Z, DataEncoding::Text(Charset::Ascii), Sensitivity::Track);
+        let f = spec(
+            ContentClass::Z,
+            DataEncoding::Text(Charset::Ascii),
+            Sensitivity::Track,
+        );
         let field = Field::new(&f, b"4111111111111111=2812101", 23, 0);
         assert_eq!(field.masked().to_string(), "411111******1111=*******");
 

@@ -103,8 +103,13 @@ pub fn from_json<'s>(
     text: &str,
 ) -> Result<(Builder<'s, 'static>, Vec<u8>), JsonError> {
     let json: Json = serde_json::from_str(text)?;
-    let shape = |path: &str, expected| JsonError::Shape { path: path.into(), expected };
-    let object = json.as_object().ok_or_else(|| shape("top level", "an object"))?;
+    let shape = |path: &str, expected| JsonError::Shape {
+        path: path.into(),
+        expected,
+    };
+    let object = json
+        .as_object()
+        .ok_or_else(|| shape("top level", "an object"))?;
 
     let mti_text = object.get("mti").and_then(Json::as_str);
     let mti_text = mti_text.ok_or_else(|| shape("mti", "a string of four digits"))?;
@@ -145,19 +150,30 @@ fn field_bytes(spec: &Spec, n: u16, value: &Json) -> Result<Vec<u8>, JsonError> 
         Json::String(s) => s
             .chars()
             .enumerate()
-            .map(|(index, c)| u8::try_from(u32::from(c)).map_err(|_| JsonError::Character { field, index }))
+            .map(|(index, c)| {
+                u8::try_from(u32::from(c)).map_err(|_| JsonError::Character { field, index })
+            })
             .collect(),
         Json::Object(o) => match o.get("hex").and_then(Json::as_str) {
             Some(h) if masked(h) => Err(Error::MaskedValue { field }.into()),
             Some(h) => parse_hex(h).map_err(|index| hex_error(&path, index)),
-            None => Err(JsonError::Shape { path, expected: "{\"hex\": \"...\"}" }),
+            None => Err(JsonError::Shape {
+                path,
+                expected: "{\"hex\": \"...\"}",
+            }),
         },
-        _ => Err(JsonError::Shape { path, expected: "a string or {\"hex\": \"...\"}" }),
+        _ => Err(JsonError::Shape {
+            path,
+            expected: "a string or {\"hex\": \"...\"}",
+        }),
     }
 }
 
 fn hex_error(path: &str, index: usize) -> JsonError {
-    JsonError::Hex { path: path.into(), index }
+    JsonError::Hex {
+        path: path.into(),
+        index,
+    }
 }
 
 /// Upper-case hex of `bytes`.
@@ -166,7 +182,9 @@ pub fn upper_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
         for nibble in [b >> 4, b & 0x0F] {
-            out.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
         }
     }
     out
@@ -176,11 +194,18 @@ pub fn upper_hex(bytes: &[u8]) -> String {
 /// the length, for an odd count).
 fn parse_hex(text: &str) -> Result<Vec<u8>, usize> {
     let digit = |(i, c): (usize, char)| c.to_digit(16).map(|d| d as u8).ok_or(i);
-    let nibbles: Vec<u8> = text.chars().enumerate().map(digit).collect::<Result<_, _>>()?;
+    let nibbles: Vec<u8> = text
+        .chars()
+        .enumerate()
+        .map(digit)
+        .collect::<Result<_, _>>()?;
     if nibbles.len() % 2 == 1 {
         return Err(nibbles.len());
     }
-    Ok(nibbles.chunks_exact(2).map(|p| (p.first().copied().unwrap_or(0) << 4) | p.get(1).copied().unwrap_or(0)).collect())
+    Ok(nibbles
+        .chunks_exact(2)
+        .map(|p| (p.first().copied().unwrap_or(0) << 4) | p.get(1).copied().unwrap_or(0))
+        .collect())
 }
 
 #[cfg(test)]
@@ -191,7 +216,10 @@ mod tests {
     fn json_round_trip_reveals_only_on_request() {
         let spec = Spec::builtin("iso87-ascii").unwrap();
         let mut b = Builder::new(spec, Mti::new("0200").unwrap());
-        b.set_str(2, "4111111111111111").unwrap().set_str(3, "000000").unwrap();
+        b.set_str(2, "4111111111111111")
+            .unwrap()
+            .set_str(3, "000000")
+            .unwrap();
         let wire = b.to_bytes();
         let message = spec.decode(&wire).unwrap().complete().unwrap();
 
@@ -205,6 +233,9 @@ mod tests {
         assert_eq!(&back.to_bytes()[..], &wire[..]);
 
         let refused = from_json(spec, &masked.to_string()).unwrap_err();
-        assert!(matches!(refused, JsonError::Codec(Error::MaskedValue { .. })), "{refused}");
+        assert!(
+            matches!(refused, JsonError::Codec(Error::MaskedValue { .. })),
+            "{refused}"
+        );
     }
 }

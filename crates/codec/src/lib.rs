@@ -56,7 +56,12 @@
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
-    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
 )]
 
 mod content;
@@ -72,7 +77,9 @@ mod spec;
 
 pub use decode::{Decoded, Decoder, Incomplete};
 pub use encode::Builder;
-pub use error::{BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, SubPath, WhichBitmap};
+pub use error::{
+    BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, SubPath, WhichBitmap,
+};
 pub use field::{Amount, Field, Masked, Value};
 pub use message::{Bitmap, Message, Mti, MtiVersion, Quirk, QuirkAt, Quirks};
 pub use spec::{

@@ -182,7 +182,10 @@ impl Bitmap {
         let mut count: u32 = self.words.iter().take(full).map(|w| w.count_ones()).sum();
         if let Some(word) = self.words.get(full) {
             // The bits before `i` in its word are the top `i % 64` bits.
-            count += word.checked_shr((64 - i % 64) as u32).unwrap_or(0).count_ones();
+            count += word
+                .checked_shr((64 - i % 64) as u32)
+                .unwrap_or(0)
+                .count_ones();
         }
         count as usize
     }
@@ -217,8 +220,12 @@ pub enum Quirk {
     NonAsciiText,
 }
 
-const QUIRKS: [Quirk; 4] =
-    [Quirk::LowerCaseHex, Quirk::FillerNibble, Quirk::EmptyBitmap, Quirk::NonAsciiText];
+const QUIRKS: [Quirk; 4] = [
+    Quirk::LowerCaseHex,
+    Quirk::FillerNibble,
+    Quirk::EmptyBitmap,
+    Quirk::NonAsciiText,
+];
 
 /// The quirks seen in a message, each with the place it was first seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -237,9 +244,15 @@ pub struct QuirkAt {
 
 impl Quirks {
     pub(crate) fn note(&mut self, quirk: Quirk, field: Option<u16>, offset: usize) {
-        let slot = QUIRKS.iter().position(|q| *q == quirk).and_then(|i| self.first.get_mut(i));
+        let slot = QUIRKS
+            .iter()
+            .position(|q| *q == quirk)
+            .and_then(|i| self.first.get_mut(i));
         if let Some(slot @ None) = slot {
-            *slot = Some(QuirkAt { field: field.map(FieldPath::field), offset });
+            *slot = Some(QuirkAt {
+                field: field.map(FieldPath::field),
+                offset,
+            });
         }
     }
 
@@ -256,7 +269,10 @@ impl Quirks {
 
     /// Every quirk seen, with where it was first seen.
     pub fn iter(&self) -> impl Iterator<Item = (Quirk, QuirkAt)> + '_ {
-        QUIRKS.iter().zip(self.first.iter()).filter_map(|(q, at)| at.map(|at| (*q, at)))
+        QUIRKS
+            .iter()
+            .zip(self.first.iter())
+            .filter_map(|(q, at)| at.map(|at| (*q, at)))
     }
 }
 
@@ -370,7 +386,11 @@ struct DebugFields<'m, 'a>(&'m Message<'a>);
 impl fmt::Debug for DebugFields<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.0.fields().map(|field| (field.number(), field.masked().to_string())))
+            .entries(
+                self.0
+                    .fields()
+                    .map(|field| (field.number(), field.masked().to_string())),
+            )
             .finish()
     }
 }
@@ -428,7 +448,10 @@ mod tests {
         assert_eq!(b.rank(70), 5);
         assert_eq!(b.rank(129), 7);
         assert_eq!(b.rank(192), 8);
-        assert_eq!(b.iter().collect::<Vec<_>>(), vec![1, 2, 3, 64, 65, 70, 128, 129, 192]);
+        assert_eq!(
+            b.iter().collect::<Vec<_>>(),
+            vec![1, 2, 3, 64, 65, 70, 128, 129, 192]
+        );
         assert!(!b.contains(0) && !b.contains(193));
     }
 }

@@ -4,7 +4,11 @@
 use iso8583_codec::{json, Builder, Spec};
 
 fn unhex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.trim().bytes().map(|c| (c as char).to_digit(16).unwrap() as u8).collect();
+    let digits: Vec<u8> = text
+        .trim()
+        .bytes()
+        .map(|c| (c as char).to_digit(16).unwrap() as u8)
+        .collect();
     digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
 }
 

@@ -9,15 +9,29 @@ use super::Spec;
 
 /// Name and TOML text of every built-in spec, in the order `iso8583 specs` lists them.
 const FILES: [(&str, &str); 5] = [
-    ("iso87-ascii", include_str!("../../../../specs/iso87-ascii.toml")),
-    ("iso87-binary", include_str!("../../../../specs/iso87-binary.toml")),
-    ("iso93-ascii", include_str!("../../../../specs/iso93-ascii.toml")),
+    (
+        "iso87-ascii",
+        include_str!("../../../../specs/iso87-ascii.toml"),
+    ),
+    (
+        "iso87-binary",
+        include_str!("../../../../specs/iso87-binary.toml"),
+    ),
+    (
+        "iso93-ascii",
+        include_str!("../../../../specs/iso93-ascii.toml"),
+    ),
     ("cup-pos", include_str!("../../../../specs/cup-pos.toml")),
     ("intl-pos", include_str!("../../../../specs/intl-pos.toml")),
 ];
 
-static LOADED: [OnceLock<Option<Spec>>; 5] =
-    [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+static LOADED: [OnceLock<Option<Spec>>; 5] = [
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+];
 
 impl Spec {
     /// The built-in spec called `name` (`iso87-ascii`, `iso87-binary`, `iso93-ascii`,
@@ -30,7 +44,10 @@ impl Spec {
     pub fn builtin(name: &str) -> Option<&'static Spec> {
         let index = FILES.iter().position(|(n, _)| *n == name)?;
         let (_, text) = FILES.get(index)?;
-        LOADED.get(index)?.get_or_init(|| Spec::from_toml_str(text).ok()).as_ref()
+        LOADED
+            .get(index)?
+            .get_or_init(|| Spec::from_toml_str(text).ok())
+            .as_ref()
     }
 
     /// Names of the built-in specs.
@@ -40,7 +57,10 @@ impl Spec {
 
     /// The TOML text a built-in spec was loaded from.
     pub fn builtin_source(name: &str) -> Option<&'static str> {
-        FILES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+        FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| *text)
     }
 }
 

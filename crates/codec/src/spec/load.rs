@@ -151,7 +151,10 @@ struct Problems {
 
 impl Problems {
     fn add(&mut self, field: Option<u16>, message: impl Into<String>) {
-        self.list.push(SpecProblem { field, message: message.into() });
+        self.list.push(SpecProblem {
+            field,
+            message: message.into(),
+        });
     }
 }
 
@@ -173,7 +176,10 @@ fn lint(raw: RawFile) -> Result<Spec, SpecError> {
         "hex" => Some(BitmapEncoding::Hex(Charset::Ascii)),
         "hex-ebcdic" => Some(BitmapEncoding::Hex(Charset::Ebcdic(CodePage::Cp037))),
         other => {
-            p.add(None, format!("bitmap {other:?} is not binary, hex or hex-ebcdic"));
+            p.add(
+                None,
+                format!("bitmap {other:?} is not binary, hex or hex-ebcdic"),
+            );
             None
         }
     };
@@ -213,14 +219,20 @@ fn lint(raw: RawFile) -> Result<Spec, SpecError> {
             tertiary: raw.spec.tertiary_bitmap,
             fields,
         }),
-        _ => Err(SpecError::Lint { name: raw.spec.name, problems: p.list }),
+        _ => Err(SpecError::Lint {
+            name: raw.spec.name,
+            problems: p.list,
+        }),
     }
 }
 
 fn check_number(p: &mut Problems, number: i64, tertiary: bool) -> Option<u16> {
     let top = if tertiary { MAX_FIELD } else { 128 };
     let Ok(n) = u16::try_from(number) else {
-        p.add(None, format!("field number {number} is out of range 2-{top}"));
+        p.add(
+            None,
+            format!("field number {number} is out of range 2-{top}"),
+        );
         return None;
     };
     if n < 2 || n > top {
@@ -228,7 +240,10 @@ fn check_number(p: &mut Problems, number: i64, tertiary: bool) -> Option<u16> {
         return None;
     }
     if n == 65 && tertiary {
-        p.add(Some(n), "field 65 is the tertiary bitmap in this spec and cannot be defined");
+        p.add(
+            Some(n),
+            "field 65 is the tertiary bitmap in this spec and cannot be defined",
+        );
         return None;
     }
     Some(n)
@@ -266,7 +281,10 @@ fn parse_class(p: &mut Problems, n: u16, text: &str) -> Option<ContentClass> {
         "z" => ContentClass::Z,
         "x+n" => ContentClass::XN,
         other => {
-            p.add(Some(n), format!("class {other:?} is not one of n, a, an, ans, b, z, x+n"));
+            p.add(
+                Some(n),
+                format!("class {other:?} is not one of n, a, an, ans, b, z, x+n"),
+            );
             return None;
         }
     };
@@ -286,7 +304,11 @@ fn parse_encoding(
         _ => d.numeric.as_deref().unwrap_or("ascii"),
     };
     let name = rf.encoding.as_deref().unwrap_or(default);
-    let pad_default = if rf.length.is_some() { Pad::Left } else { Pad::Right };
+    let pad_default = if rf.length.is_some() {
+        Pad::Left
+    } else {
+        Pad::Right
+    };
     let encoding = match name {
         "ascii" => DataEncoding::Text(Charset::Ascii),
         "ebcdic" | "ebcdic-037" => DataEncoding::Text(Charset::Ebcdic(CodePage::Cp037)),
@@ -319,9 +341,11 @@ fn parse_encoding(
             return None;
         }
     };
-    if !matches!(encoding, DataEncoding::Bcd { .. }) && (rf.pad.is_some() || rf.filler.is_some())
-    {
-        p.add(Some(n), format!("pad and filler apply to bcd only, not {name}"));
+    if !matches!(encoding, DataEncoding::Bcd { .. }) && (rf.pad.is_some() || rf.filler.is_some()) {
+        p.add(
+            Some(n),
+            format!("pad and filler apply to bcd only, not {name}"),
+        );
     }
     let allowed = match class {
         ContentClass::B => matches!(encoding, DataEncoding::Binary | DataEncoding::Hex(_)),
@@ -329,7 +353,10 @@ fn parse_encoding(
         _ => matches!(encoding, DataEncoding::Text(_) | DataEncoding::Bcd { .. }),
     };
     if !allowed {
-        p.add(Some(n), format!("class {class} cannot be written as {name}"));
+        p.add(
+            Some(n),
+            format!("class {class} cannot be written as {name}"),
+        );
         return None;
     }
     Some(encoding)
@@ -344,7 +371,7 @@ fn parse_length(
     d: &RawDefaults,
 ) -> Option<LengthKind> {
     let positive = |p: &mut Problems, key: &str, v: i64| match u32::try_from(v) {
-        Ok(v) if v >= 1 && v <= 999_999 => Some(v),
+        Ok(v) if (1..=999_999).contains(&v) => Some(v),
         _ => {
             p.add(Some(n), format!("{key} {v} is not between 1 and 999999"));
             None
@@ -388,11 +415,17 @@ fn parse_length(
             Some(LengthKind::Variable { prefix, max })
         }
         (Some(_), Some(_)) => {
-            p.add(Some(n), "give either length (fixed) or max (variable), not both");
+            p.add(
+                Some(n),
+                "give either length (fixed) or max (variable), not both",
+            );
             None
         }
         (None, None) => {
-            p.add(Some(n), "needs length (fixed) or max with prefix (variable)");
+            p.add(
+                Some(n),
+                "needs length (fixed) or max with prefix (variable)",
+            );
             None
         }
     }
@@ -409,15 +442,25 @@ fn parse_prefix(
     let digits = match rf.prefix {
         Some(v @ 1..=6) => v as u8,
         Some(v) => {
-            p.add(Some(n), format!("prefix of {v} digits is not between 1 and 6"));
+            p.add(
+                Some(n),
+                format!("prefix of {v} digits is not between 1 and 6"),
+            );
             return None;
         }
         None => {
-            p.add(Some(n), "a variable field (max) needs prefix = number of length digits");
+            p.add(
+                Some(n),
+                "a variable field (max) needs prefix = number of length digits",
+            );
             return None;
         }
     };
-    let enc_name = rf.prefix_encoding.as_deref().or(d.prefix.as_deref()).unwrap_or("ascii");
+    let enc_name = rf
+        .prefix_encoding
+        .as_deref()
+        .or(d.prefix.as_deref())
+        .unwrap_or("ascii");
     let prefix_encoding = match enc_name {
         "ascii" => PrefixEncoding::Ascii,
         "ebcdic" => PrefixEncoding::Ebcdic,
@@ -434,17 +477,27 @@ fn parse_prefix(
         "characters" if class.is_text() => PrefixCounts::Units,
         "bytes" => PrefixCounts::Bytes,
         other => {
-            p.add(Some(n), format!("prefix_counts {other:?} does not fit class {class}"));
+            p.add(
+                Some(n),
+                format!("prefix_counts {other:?} does not fit class {class}"),
+            );
             return None;
         }
     };
     if counts == PrefixCounts::Bytes && class == ContentClass::XN {
         if let DataEncoding::Bcd { .. } = encoding {
-            p.add(Some(n), "an x+n field in bcd cannot count bytes (the digit count is lost)");
+            p.add(
+                Some(n),
+                "an x+n field in bcd cannot count bytes (the digit count is lost)",
+            );
             return None;
         }
     }
-    Some(Prefix { digits, encoding: prefix_encoding, counts })
+    Some(Prefix {
+        digits,
+        encoding: prefix_encoding,
+        counts,
+    })
 }
 
 fn parse_sensitivity(p: &mut Problems, n: u16, text: Option<&str>) -> Option<Sensitivity> {
@@ -457,7 +510,10 @@ fn parse_sensitivity(p: &mut Problems, n: u16, text: Option<&str>) -> Option<Sen
         Some("cvv") => Sensitivity::Cvv,
         Some("emv") => Sensitivity::Emv,
         Some(other) => {
-            p.add(Some(n), format!("sensitive {other:?} is not pan, track, pin, key, cvv or emv"));
+            p.add(
+                Some(n),
+                format!("sensitive {other:?} is not pan, track, pin, key, cvv or emv"),
+            );
             return None;
         }
     };
@@ -514,8 +570,16 @@ mod tests {
             "#,
         );
         let fields: Vec<_> = found.iter().map(|p| p.field).collect();
-        assert_eq!(fields, vec![Some(2), Some(2), Some(3), Some(200)], "{found:?}");
-        assert!(found[0].message.contains("prefix holds at most 99"), "{}", found[0]);
+        assert_eq!(
+            fields,
+            vec![Some(2), Some(2), Some(3), Some(200)],
+            "{found:?}"
+        );
+        assert!(
+            found[0].message.contains("prefix holds at most 99"),
+            "{}",
+            found[0]
+        );
         assert!(found[1].message.contains("more than once"));
         assert!(found[2].message.contains("cannot be written as bcd"));
         assert!(found[3].message.contains("out of range"));
@@ -562,7 +626,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_syntax_errors() {
-        let text = format!("{HEAD}\n[[field]]\nnumber = 2\nname = \"x\"\nclass = \"n\"\nsize = 3\n");
-        assert!(matches!(Spec::from_toml_str(&text), Err(SpecError::Syntax(_))));
+        let text =
+            format!("{HEAD}\n[[field]]\nnumber = 2\nname = \"x\"\nclass = \"n\"\nsize = 3\n");
+        assert!(matches!(
+            Spec::from_toml_str(&text),
+            Err(SpecError::Syntax(_))
+        ));
     }
 }

@@ -359,7 +359,9 @@ impl Spec {
 
     /// The definition of field `number`, if the spec has one.
     pub fn field(&self, number: u16) -> Option<&FieldSpec> {
-        self.fields.get(usize::from(number)).and_then(Option::as_ref)
+        self.fields
+            .get(usize::from(number))
+            .and_then(Option::as_ref)
     }
 
     /// Every defined field, in number order.
