@@ -125,6 +125,7 @@ fn verdict_of(class: ContentClass, c: u8) -> u8 {
 /// Checks characters (already Latin-1/ASCII, or mapped through `map`) against a class.
 ///
 /// `x+n` is checked here without its sign: callers strip and check the sign first.
+#[inline]
 pub(crate) fn check_chars(
     class: ContentClass,
     map: Option<&[u8; 256]>,
@@ -185,6 +186,7 @@ pub(crate) fn is_sign(c: u8) -> bool {
 /// Checks packed BCD: `units` digits in `data`, with the filler nibble where `pad` says.
 ///
 /// The index in a [`Bad`] is a byte index into `data`.
+#[inline]
 pub(crate) fn check_bcd(
     data: &[u8],
     units: usize,
@@ -194,57 +196,78 @@ pub(crate) fn check_bcd(
     strict: bool,
 ) -> Result<Seen, Bad> {
     let odd = units % 2 == 1;
-    let digit_ok = |n: u8| n <= 9 || (track && n == 0xD);
-    let byte_ok = |b: u8| digit_ok(b >> 4) & digit_ok(b & 0x0F);
-
     // Every byte but the one holding the filler nibble carries two digits.
-    let (pad_index, body) = match (odd, pad) {
-        (false, _) => (None, data),
-        (true, Pad::Left) => (Some(0), data.get(1..).unwrap_or(&[])),
-        (true, Pad::Right) => (
-            data.len().checked_sub(1),
-            data.get(..data.len().saturating_sub(1)).unwrap_or(&[]),
-        ),
+    let (body, body_offset) = match (odd, pad) {
+        (false, _) => (data, 0),
+        (true, Pad::Left) => (data.get(1..).unwrap_or(&[]), 1),
+        (true, Pad::Right) => (data.get(..data.len().saturating_sub(1)).unwrap_or(&[]), 0),
     };
-    let body_offset = usize::from(matches!((odd, pad), (true, Pad::Left)));
     let bad = if track {
-        body.iter().fold(false, |bad, &b| bad | !byte_ok(b))
+        body.iter()
+            .fold(false, |bad, &b| bad | !bcd_byte_ok(b, true))
     } else {
+        // Both nibbles at most 9: the compiler turns this into a vector compare.
         body.iter()
             .fold(false, |bad, &b| bad | ((b >> 4) > 9) | ((b & 0x0F) > 9))
     };
     if bad {
-        let index = body.iter().position(|&b| !byte_ok(b)).unwrap_or(0) + body_offset;
+        let index = body
+            .iter()
+            .position(|&b| !bcd_byte_ok(b, track))
+            .unwrap_or(0)
+            + body_offset;
         return Err(Bad {
             index,
             expected: Expected::BcdDigit,
         });
     }
-
-    let mut seen = Seen::default();
-    if let Some(i) = pad_index {
-        let b = data.get(i).copied().unwrap_or(0);
-        let (fill, digit) = match pad {
-            Pad::Left => (b >> 4, b & 0x0F),
-            Pad::Right => (b & 0x0F, b >> 4),
-        };
-        if !digit_ok(digit) {
-            return Err(Bad {
-                index: i,
-                expected: Expected::BcdDigit,
-            });
-        }
-        if fill != filler {
-            if strict {
-                return Err(Bad {
-                    index: i,
-                    expected: Expected::Filler(filler),
-                });
-            }
-            seen.odd_filler = true;
-        }
+    if odd {
+        return check_filler(data, pad, filler, track, strict);
     }
-    Ok(seen)
+    Ok(Seen::default())
+}
+
+fn bcd_digit_ok(n: u8, track: bool) -> bool {
+    n <= 9 || (track && n == 0xD)
+}
+
+fn bcd_byte_ok(b: u8, track: bool) -> bool {
+    bcd_digit_ok(b >> 4, track) & bcd_digit_ok(b & 0x0F, track)
+}
+
+/// The byte holding the filler nibble of an odd digit count: its digit must be a digit, its
+/// filler the spec's (or it is a quirk).
+fn check_filler(data: &[u8], pad: Pad, filler: u8, track: bool, strict: bool) -> Result<Seen, Bad> {
+    let (i, b) = match pad {
+        Pad::Left => (0, data.first().copied().unwrap_or(0)),
+        Pad::Right => (
+            data.len().saturating_sub(1),
+            data.last().copied().unwrap_or(0),
+        ),
+    };
+    let (fill, digit) = match pad {
+        Pad::Left => (b >> 4, b & 0x0F),
+        Pad::Right => (b & 0x0F, b >> 4),
+    };
+    if !bcd_digit_ok(digit, track) {
+        return Err(Bad {
+            index: i,
+            expected: Expected::BcdDigit,
+        });
+    }
+    if fill == filler {
+        return Ok(Seen::default());
+    }
+    if strict {
+        return Err(Bad {
+            index: i,
+            expected: Expected::Filler(filler),
+        });
+    }
+    Ok(Seen {
+        odd_filler: true,
+        ..Seen::default()
+    })
 }
 
 /// Value of a hex digit written in `charset`, and whether it was lower case.
@@ -262,7 +285,15 @@ pub(crate) fn hex_value(b: u8, charset: Charset) -> Option<(u8, bool)> {
 }
 
 /// Checks hex characters; lower case is accepted and flagged unless strict.
+#[inline]
 pub(crate) fn check_hex(data: &[u8], charset: Charset, strict: bool) -> Result<Seen, Bad> {
+    // Upper-case ASCII hex is the common case: one vectorisable pass says whether it is all.
+    if charset == Charset::Ascii {
+        let upper = |b: u8| b.wrapping_sub(b'0') < 10 || b.wrapping_sub(b'A') < 6;
+        if !data.iter().fold(false, |bad, &b| bad | !upper(b)) {
+            return Ok(Seen::default());
+        }
+    }
     let mut seen = Seen::default();
     for (index, &b) in data.iter().enumerate() {
         match hex_value(b, charset) {

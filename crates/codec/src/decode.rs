@@ -15,11 +15,9 @@ use arrayvec::ArrayVec;
 
 use crate::content::{self, Bad, Seen};
 use crate::error::{BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, WhichBitmap};
-use crate::message::{Bitmap, Message, Mti, Quirk, Quirks, Span};
-use crate::spec::{
-    BitmapEncoding, Charset, ContentClass, DataEncoding, FieldSpec, LengthKind, MtiEncoding,
-    Prefix, PrefixCounts, PrefixEncoding, Spec,
-};
+use crate::message::{Bitmap, Message, Mti, Quirk, Quirks};
+use crate::spec::plan::{Check, Kind, Plan};
+use crate::spec::{BitmapEncoding, Charset, MtiEncoding, PrefixEncoding, Spec};
 
 /// Outcome of decoding bytes that may not hold a whole message yet.
 ///
@@ -154,50 +152,59 @@ impl<'s> Decoder<'s> {
                 },
             });
         }
-        let mut walk = Walk {
+        // The message is built in place, spans and all, so that it is not copied on return.
+        let mut message = Message {
             spec: self.spec,
+            input,
+            mti: Mti(*b"0000"),
+            bitmap: Bitmap::new(),
+            spans: ArrayVec::new(),
+            end: 0,
+            quirks: Quirks::default(),
+        };
+        let mut walk = Walk {
             opts: *self,
             input,
             pos: 0,
-            bitmap: Bitmap::new(),
-            spans: ArrayVec::new(),
-            quirks: Quirks::default(),
+            message: &mut message,
         };
         match walk.run() {
-            Ok(mti) => Ok(Decoded::Complete(Message {
-                spec: self.spec,
-                input,
-                mti,
-                bitmap: walk.bitmap,
-                spans: walk.spans,
-                end: walk.pos,
-                quirks: walk.quirks,
-            })),
+            Ok(()) => Ok(Decoded::Complete(message)),
             Err(Stop::Need(incomplete)) => Ok(Decoded::Incomplete(incomplete)),
             Err(Stop::Fail(error)) => Err(error),
         }
     }
 }
 
-struct Walk<'a, 's> {
-    spec: &'s Spec,
+struct Walk<'a, 's, 'm> {
     opts: Decoder<'s>,
     input: &'a [u8],
     pos: usize,
-    bitmap: Bitmap,
-    spans: ArrayVec<Span, 192>,
-    quirks: Quirks,
+    message: &'m mut Message<'a>,
 }
 
-impl<'a> Walk<'a, '_> {
-    fn run(&mut self) -> Step<Mti> {
-        let mti = self.mti()?;
+#[cold]
+fn need(end: usize, len: usize, field: Option<u16>, item_start: usize) -> Stop {
+    Stop::Need(Incomplete {
+        needed: end.saturating_sub(len).max(1),
+        field: field.map(FieldPath::field),
+        offset: item_start,
+    })
+}
+
+impl<'a> Walk<'a, '_, '_> {
+    fn spec(&self) -> &'a Spec {
+        self.message.spec
+    }
+
+    fn run(&mut self) -> Step<()> {
+        self.message.mti = self.mti()?;
 
         let primary = self.bitmap_word(WhichBitmap::Primary)?;
-        self.bitmap.set_word(0, primary);
+        self.message.bitmap.set_word(0, primary);
 
         for word in 0..3 {
-            let mut bits = self.bitmap.word(word);
+            let mut bits = self.message.bitmap.word(word);
             while bits != 0 {
                 let lead = bits.leading_zeros();
                 bits &= !(1u64 << (63 - lead));
@@ -206,25 +213,24 @@ impl<'a> Walk<'a, '_> {
             }
         }
 
+        self.message.end = self.pos;
         if self.pos < self.input.len() && !self.opts.keep_trailing {
             return Err(Stop::Fail(Error::TrailingData {
                 offset: self.pos,
                 count: self.input.len() - self.pos,
             }));
         }
-        Ok(mti)
+        Ok(())
     }
 
     /// The next `len` bytes, or a request for what is missing.
+    #[inline]
     fn take(&self, len: usize, field: Option<u16>, item_start: usize) -> Step<&'a [u8]> {
         let end = self.pos.saturating_add(len);
-        self.input.get(self.pos..end).ok_or_else(|| {
-            Stop::Need(Incomplete {
-                needed: end - self.input.len(),
-                field: field.map(FieldPath::field),
-                offset: item_start,
-            })
-        })
+        match self.input.get(self.pos..end) {
+            Some(bytes) => Ok(bytes),
+            None => Err(need(end, self.input.len(), field, item_start)),
+        }
     }
 
     /// The bytes that are there of the next `len`, for checking before asking for more.
@@ -234,13 +240,14 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn mti(&mut self) -> Step<Mti> {
-        let width = self.spec.mti.width();
+        let encoding = self.spec().mti;
+        let width = encoding.width();
         let present = self.available(width);
         let mut digits = [b'0'; 4];
         let bad = |i: usize, found: Found| Error::InvalidMti { offset: i, found };
-        match self.spec.mti {
+        match encoding {
             MtiEncoding::Ascii | MtiEncoding::Ebcdic => {
-                let zero = if self.spec.mti == MtiEncoding::Ascii {
+                let zero = if encoding == MtiEncoding::Ascii {
                     b'0'
                 } else {
                     0xF0
@@ -278,7 +285,8 @@ impl<'a> Walk<'a, '_> {
             WhichBitmap::Secondary => Some(1),
             WhichBitmap::Tertiary => Some(65),
         };
-        let word = match self.spec.bitmap {
+        let encoding = self.spec().bitmap;
+        let word = match encoding {
             BitmapEncoding::Binary => {
                 let bytes = self.take(8, field, start)?;
                 let mut word = [0u8; 8];
@@ -287,7 +295,7 @@ impl<'a> Walk<'a, '_> {
             }
             BitmapEncoding::Hex(charset) => self.hex_bitmap(which, charset, field, start)?,
         };
-        self.pos = start + self.spec.bitmap.width();
+        self.pos = start + encoding.width();
 
         if word == 0 && which != WhichBitmap::Primary {
             if self.opts.strict {
@@ -299,7 +307,7 @@ impl<'a> Walk<'a, '_> {
                 }
                 .into());
             }
-            self.quirks.note(Quirk::EmptyBitmap, field, start);
+            self.message.quirks.note(Quirk::EmptyBitmap, field, start);
         }
         Ok(word)
     }
@@ -333,7 +341,7 @@ impl<'a> Walk<'a, '_> {
                     }
                     .into());
                 }
-                self.quirks.note(Quirk::LowerCaseHex, field, offset);
+                self.message.quirks.note(Quirk::LowerCaseHex, field, offset);
             }
             word = (word << 4) | u64::from(value);
         }
@@ -344,106 +352,96 @@ impl<'a> Walk<'a, '_> {
     /// One set bit: a further bitmap or a field.
     fn item(&mut self, n: u16) -> Step<()> {
         let start = self.pos;
-        if n == 1 || (n == 65 && self.spec.tertiary) {
-            let (which, word) = if n == 1 {
-                (WhichBitmap::Secondary, 1)
-            } else {
-                (WhichBitmap::Tertiary, 2)
-            };
-            let value = self.bitmap_word(which)?;
-            self.bitmap.set_word(word, value);
-            return self.push(n, start, 8);
-        }
-
-        let field = FieldPath::field(n);
-        let Some(spec) = self.spec.field(n) else {
-            return Err(Error::UnknownField {
-                field,
-                offset: start,
+        let plan = self.spec().plan(n);
+        let units = match plan.kind {
+            Kind::Fixed => plan.units as usize,
+            Kind::Variable => self.prefix(n, &plan, start)?,
+            Kind::Bitmap => return self.nested_bitmap(n, start),
+            Kind::Undefined => {
+                let field = FieldPath::field(n);
+                return Err(Error::UnknownField {
+                    field,
+                    offset: start,
+                }
+                .into());
             }
-            .into());
-        };
-        let units = match spec.length {
-            LengthKind::Fixed(len) => len as usize,
-            LengthKind::Variable { prefix, max } => self.prefix(spec, &prefix, max, start)?,
         };
         let data_start = self.pos;
-        let data = self.take(spec.wire_len(units), Some(n), start)?;
+        let data = self.take(plan.wire_len(units), Some(n), start)?;
         if self.opts.check_content {
-            self.check(spec, data, units, data_start)?;
+            self.check(n, &plan, data, units, data_start)?;
         }
         self.pos = data_start + data.len();
-        self.push(n, data_start, units)
+        self.push(start)
     }
 
-    fn push(&mut self, n: u16, start: usize, units: usize) -> Step<()> {
-        let span = Span {
-            start: start as u32,
-            units: units as u32,
+    fn nested_bitmap(&mut self, n: u16, start: usize) -> Step<()> {
+        let (which, word) = if n == 1 {
+            (WhichBitmap::Secondary, 1)
+        } else {
+            (WhichBitmap::Tertiary, 2)
         };
-        // At most 192 bits can be set, and each is visited once.
-        self.spans.try_push(span).map_err(|_| {
-            Stop::Fail(Error::UnknownField {
-                field: FieldPath::field(n),
-                offset: start,
-            })
-        })
+        let value = self.bitmap_word(which)?;
+        self.message.bitmap.set_word(word, value);
+        self.push(start)
+    }
+
+    /// Records where an item (prefix included) starts. At most 192 bits can be set and each is
+    /// visited once, so the array never overflows; if it did, the span would be dropped and
+    /// lookups would find nothing rather than something wrong.
+    #[inline]
+    fn push(&mut self, start: usize) -> Step<()> {
+        let _ = self.message.spans.try_push(start as u32);
+        Ok(())
     }
 
     /// Reads a length prefix and returns the field's length in units.
-    fn prefix(&mut self, spec: &FieldSpec, prefix: &Prefix, max: u32, start: usize) -> Step<usize> {
-        let n = spec.number;
+    fn prefix(&mut self, n: u16, plan: &Plan, start: usize) -> Step<usize> {
+        let width = usize::from(plan.prefix_width);
+        let limit = u64::from(plan.limit);
         let field = FieldPath::field(n);
-        let sensitive = false; // a length is never secret
-        let width = prefix.width();
-        let present = self.available(width);
-        let limit = match prefix.counts {
-            PrefixCounts::Units => u64::from(max),
-            PrefixCounts::Bytes => spec.wire_len(max as usize) as u64,
-        };
         let length_error = |problem| Error::InvalidLength {
             field,
             offset: start,
             problem,
         };
 
-        // Read the digits that are there; a partial prefix whose digits already exceed the
-        // maximum, whatever follows, is an error now rather than a request for more bytes.
-        let mut count: u64 = 0;
-        for (i, &b) in present.iter().enumerate() {
-            count = match prefix.encoding {
-                PrefixEncoding::Binary => (count << 8) | u64::from(b),
-                PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
-                    let zero = if prefix.encoding == PrefixEncoding::Ascii {
-                        b'0'
-                    } else {
-                        0xF0
-                    };
-                    let d = b.wrapping_sub(zero);
-                    if d > 9 {
-                        let found = Found::byte(b, sensitive);
-                        return Err(length_error(LengthProblem::PrefixNotDecimal { found }).into());
-                    }
-                    count * 10 + u64::from(d)
-                }
-                PrefixEncoding::Bcd => {
-                    let (hi, lo) = (b >> 4, b & 0x0F);
-                    let odd_top = i == 0 && prefix.digits % 2 == 1;
-                    if hi > 9 || lo > 9 || (odd_top && hi != 0) {
-                        let found = Found::byte(b, sensitive);
-                        return Err(length_error(LengthProblem::PrefixNotDecimal { found }).into());
-                    }
-                    count * 100 + u64::from(hi) * 10 + u64::from(lo)
-                }
-            };
+        // Fast path: the whole prefix is there.
+        if let Some(bytes) = self.input.get(start..start + width) {
+            let count = plan.read_prefix(bytes).map_err(|i| {
+                let found = Found::Byte(bytes.get(i).copied().unwrap_or(0));
+                length_error(LengthProblem::PrefixNotDecimal { found })
+            })?;
+            if count > limit {
+                return Err(length_error(LengthProblem::TooLong {
+                    found: count,
+                    max: limit,
+                })
+                .into());
+            }
+            self.pos += width;
+            if !plan.counts_bytes {
+                return Ok(count as usize);
+            }
+            return plan.units_in(count as usize).ok_or_else(|| {
+                Stop::Fail(length_error(LengthProblem::NotWholeUnits { found: count }))
+            });
         }
-        let missing = width - present.len();
-        let scale = match prefix.encoding {
-            PrefixEncoding::Binary => 256u64,
+
+        // The input ends inside the prefix. Its digits that are there may already be bad, or
+        // already announce more than the maximum whatever follows: errors, not "need more".
+        let present = self.available(width);
+        let count = plan.read_prefix(present).map_err(|i| {
+            let found = Found::Byte(present.get(i).copied().unwrap_or(0));
+            length_error(LengthProblem::PrefixNotDecimal { found })
+        })?;
+        let scale: u64 = match plan.prefix_encoding {
+            PrefixEncoding::Binary => 256,
             PrefixEncoding::Bcd => 100,
             PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => 10,
         };
-        let smallest = count.saturating_mul(scale.saturating_pow(missing as u32));
+        let missing = (width - present.len()) as u32;
+        let smallest = count.saturating_mul(scale.saturating_pow(missing));
         if smallest > limit {
             let problem = LengthProblem::TooLong {
                 found: smallest,
@@ -451,83 +449,76 @@ impl<'a> Walk<'a, '_> {
             };
             return Err(length_error(problem).into());
         }
-        self.take(width, Some(n), start)?;
-        self.pos += width;
-
-        match prefix.counts {
-            PrefixCounts::Units => Ok(count as usize),
-            PrefixCounts::Bytes => spec.units_in(count as usize).ok_or_else(|| {
-                Stop::Fail(length_error(LengthProblem::NotWholeUnits { found: count }))
-            }),
-        }
+        Err(need(start + width, self.input.len(), Some(n), start))
     }
 
     /// Checks a field's data against its class and encoding, noting accepted quirks.
-    fn check(&mut self, spec: &FieldSpec, data: &[u8], units: usize, at: usize) -> Step<()> {
+    fn check(&mut self, n: u16, plan: &Plan, data: &[u8], units: usize, at: usize) -> Step<()> {
         let strict = self.opts.strict;
-        let class = spec.class;
-        let sensitive = spec.sensitivity.is_sensitive();
-        let signed = class == ContentClass::XN;
 
         // The sign of an x+n amount is one character before the digits, in every encoding.
-        let (body, body_at) = if signed {
-            let sign = data.first().copied().unwrap_or(0);
-            let as_latin1 = match spec.encoding {
-                DataEncoding::Text(charset) => content::to_latin1(charset)
-                    .and_then(|m| m.get(usize::from(sign)).copied())
-                    .unwrap_or(sign),
-                _ => sign,
-            };
-            if !content::is_sign(as_latin1) {
-                return Err(Error::InvalidContent {
-                    field: FieldPath::field(spec.number),
-                    offset: at,
-                    expected: Expected::Sign,
-                    found: Found::byte(sign, sensitive),
-                }
-                .into());
-            }
+        let (body, body_at) = if plan.sign {
+            self.check_sign(n, plan, data, at)?;
             (data.get(1..).unwrap_or(&[]), at + 1)
         } else {
             (data, at)
         };
 
-        let result = match spec.encoding {
-            DataEncoding::Text(charset) => {
+        let result = match plan.check {
+            Check::Nothing => return Ok(()),
+            Check::Chars(class, charset) => {
                 content::check_chars(class, content::to_latin1(charset), body, strict)
             }
-            DataEncoding::Bcd { pad, filler } => {
-                let digits = units;
-                content::check_bcd(body, digits, pad, filler, class == ContentClass::Z, strict)
+            Check::Bcd { pad, filler, track } => {
+                content::check_bcd(body, units, pad, filler, track, strict)
             }
-            DataEncoding::Hex(charset) => content::check_hex(body, charset, strict),
-            DataEncoding::Binary => Ok(Seen::default()),
+            Check::Hex(charset) => content::check_hex(body, charset, strict),
         };
         match result {
+            Ok(seen) if seen == Seen::default() => Ok(()),
             Ok(seen) => {
-                let field = Some(spec.number);
+                let field = Some(n);
                 if seen.non_ascii {
-                    self.quirks.note(Quirk::NonAsciiText, field, at);
+                    self.message.quirks.note(Quirk::NonAsciiText, field, at);
                 }
                 if seen.lower_hex {
-                    self.quirks.note(Quirk::LowerCaseHex, field, at);
+                    self.message.quirks.note(Quirk::LowerCaseHex, field, at);
                 }
                 if seen.odd_filler {
-                    self.quirks.note(Quirk::FillerNibble, field, at);
+                    self.message.quirks.note(Quirk::FillerNibble, field, at);
                 }
                 Ok(())
             }
             Err(Bad { index, expected }) => {
                 let b = body.get(index).copied().unwrap_or(0);
-                let found = Found::byte(b, sensitive);
                 Err(Error::InvalidContent {
-                    field: FieldPath::field(spec.number),
+                    field: FieldPath::field(n),
                     offset: body_at + index,
                     expected,
-                    found,
+                    found: Found::byte(b, plan.sensitive),
                 }
                 .into())
             }
         }
+    }
+
+    fn check_sign(&self, n: u16, plan: &Plan, data: &[u8], at: usize) -> Step<()> {
+        let sign = data.first().copied().unwrap_or(0);
+        let as_latin1 = match plan.check {
+            Check::Chars(_, charset) => content::to_latin1(charset)
+                .and_then(|m| m.get(usize::from(sign)).copied())
+                .unwrap_or(sign),
+            _ => sign,
+        };
+        if content::is_sign(as_latin1) {
+            return Ok(());
+        }
+        Err(Error::InvalidContent {
+            field: FieldPath::field(n),
+            offset: at,
+            expected: Expected::Sign,
+            found: Found::byte(sign, plan.sensitive),
+        }
+        .into())
     }
 }

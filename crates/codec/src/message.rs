@@ -11,6 +11,7 @@ use arrayvec::ArrayVec;
 
 use crate::error::FieldPath;
 use crate::field::Field;
+use crate::spec::plan::Kind;
 use crate::spec::Spec;
 
 /// A message type indicator: four decimal digits (version, class, function, origin).
@@ -276,13 +277,6 @@ impl Quirks {
     }
 }
 
-/// Where a present field's data lies: offset of its first data byte and its length in units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Span {
-    pub(crate) start: u32,
-    pub(crate) units: u32,
-}
-
 /// A decoded message that borrows its input.
 ///
 /// `Debug` and `Display` mask every field the spec marks sensitive.
@@ -292,8 +286,10 @@ pub struct Message<'a> {
     pub(crate) input: &'a [u8],
     pub(crate) mti: Mti,
     pub(crate) bitmap: Bitmap,
-    /// One span per set bit, in bit order (bitmap bits included).
-    pub(crate) spans: ArrayVec<Span, 192>,
+    /// Where each set bit's item (length prefix included) starts, in bit order, bitmap bits
+    /// included. Lengths are read again from the prefix on access, which keeps the message
+    /// small enough to return by value cheaply.
+    pub(crate) spans: ArrayVec<u32, 192>,
     /// Offset just past the last field.
     pub(crate) end: usize,
     pub(crate) quirks: Quirks,
@@ -323,15 +319,37 @@ impl<'a> Message<'a> {
     /// Field `n`, if present. Bits 1 and 65 (when it is the tertiary bitmap) are bitmaps, not
     /// fields, and give `None`.
     pub fn field(&self, n: u16) -> Option<Field<'a>> {
-        if !self.has(n) {
+        let (data_start, units) = self.locate(n)?;
+        let plan = self.spec.plan(n);
+        let data = self
+            .input
+            .get(data_start..data_start + plan.wire_len(units))?;
+        Some(Field::new(self.spec.field(n)?, data, units, data_start))
+    }
+
+    /// Offset of field `n`'s data and its length in units.
+    fn locate(&self, n: u16) -> Option<(usize, usize)> {
+        if !self.bitmap.contains(n) {
             return None;
         }
-        let span = self.spans.get(self.bitmap.rank(n))?;
-        let spec = self.spec.field(n)?;
-        let start = span.start as usize;
-        let units = span.units as usize;
-        let data = self.input.get(start..start + spec.wire_len(units))?;
-        Some(Field::new(spec, data, units, start))
+        let start = *self.spans.get(self.bitmap.rank(n))? as usize;
+        let plan = self.spec.plan(n);
+        match plan.kind {
+            Kind::Fixed => Some((start, plan.units as usize)),
+            Kind::Variable => {
+                let width = usize::from(plan.prefix_width);
+                let count = plan
+                    .read_prefix(self.input.get(start..start + width)?)
+                    .ok()?;
+                let units = if plan.counts_bytes {
+                    plan.units_in(count as usize)?
+                } else {
+                    count as usize
+                };
+                Some((start + width, units))
+            }
+            Kind::Bitmap | Kind::Undefined => None,
+        }
     }
 
     /// Every present field in number order.

@@ -210,15 +210,20 @@ fn lint(raw: RawFile) -> Result<Spec, SpecError> {
 
     p.list.sort_by_key(|problem| problem.field);
     match (mti, bitmap, p.list.is_empty()) {
-        (Some(mti), Some(bitmap), true) => Ok(Spec {
-            name: raw.spec.name,
-            description: raw.spec.description,
-            sources: raw.spec.sources,
-            mti,
-            bitmap,
-            tertiary: raw.spec.tertiary_bitmap,
-            fields,
-        }),
+        (Some(mti), Some(bitmap), true) => {
+            let mut spec = Spec {
+                name: raw.spec.name,
+                description: raw.spec.description,
+                sources: raw.spec.sources,
+                mti,
+                bitmap,
+                tertiary: raw.spec.tertiary_bitmap,
+                fields,
+                plans: Vec::new(),
+            };
+            spec.plans = super::plan::plans(&spec);
+            Ok(spec)
+        }
         _ => Err(SpecError::Lint {
             name: raw.spec.name,
             problems: p.list,

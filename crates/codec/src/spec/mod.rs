@@ -6,6 +6,7 @@
 
 pub(crate) mod builtin;
 pub(crate) mod load;
+pub(crate) mod plan;
 
 use std::fmt;
 
@@ -324,6 +325,8 @@ pub struct Spec {
     pub(crate) tertiary: bool,
     /// Indexed by field number; entries 0, 1 (and 65 with a tertiary bitmap) stay `None`.
     pub(crate) fields: Vec<Option<FieldSpec>>,
+    /// Indexed by field number: what the decoder does at each bit, derived from `fields`.
+    pub(crate) plans: Vec<plan::Plan>,
 }
 
 impl Spec {
@@ -367,6 +370,15 @@ impl Spec {
     /// Every defined field, in number order.
     pub fn fields(&self) -> impl Iterator<Item = &FieldSpec> + '_ {
         self.fields.iter().flatten()
+    }
+
+    /// The decoding plan of field `number` (an undefined plan outside 0-192).
+    #[inline]
+    pub(crate) fn plan(&self, number: u16) -> plan::Plan {
+        self.plans
+            .get(usize::from(number))
+            .copied()
+            .unwrap_or(plan::UNDEFINED)
     }
 
     /// True when bit `number` of a bitmap announces another bitmap rather than a field.

@@ -1,0 +1,205 @@
+//! Per-field decoding plans, computed once when a spec is loaded.
+//!
+//! The decoder's inner loop runs once per present field, so everything it can know in advance
+//! (fixed wire lengths, prefix widths, the limit a prefix may announce, which content check to
+//! run) is worked out here from the [`FieldSpec`] and kept in a small `Copy` record indexed by
+//! field number. The field specs stay the source of truth; plans are derived from them only.
+
+use super::{
+    Charset, ContentClass, DataEncoding, FieldSpec, LengthKind, Pad, PrefixCounts, PrefixEncoding,
+    Spec, MAX_FIELD,
+};
+
+/// What the decoder does at a set bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The spec does not define the field.
+    Undefined,
+    /// The bit announces another bitmap (1, or 65 with a tertiary bitmap).
+    Bitmap,
+    /// A fixed-length field.
+    Fixed,
+    /// A field behind a length prefix.
+    Variable,
+}
+
+/// How a number of units becomes a number of wire bytes (a sign byte of `x+n` apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// One byte per unit.
+    Same,
+    /// Two hex characters per byte.
+    Hex,
+    /// Two digits per byte, rounded up.
+    Bcd,
+}
+
+/// Which content check the field's data gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Binary data: nothing to check.
+    Nothing,
+    /// Characters of a class, in a charset.
+    Chars(ContentClass, Charset),
+    /// Packed BCD digits; `track` allows the separator nibble `D`.
+    Bcd { pad: Pad, filler: u8, track: bool },
+    /// Hex characters.
+    Hex(Charset),
+}
+
+/// Everything the decoder needs about one field number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) kind: Kind,
+    /// Fixed fields: length in units and on the wire.
+    pub(crate) units: u32,
+    pub(crate) wire: u32,
+    /// Variable fields: prefix width in bytes, its encoding, whether it counts wire bytes, and
+    /// the largest count the spec allows.
+    pub(crate) prefix_width: u8,
+    pub(crate) prefix_digits: u8,
+    pub(crate) prefix_encoding: PrefixEncoding,
+    pub(crate) counts_bytes: bool,
+    pub(crate) limit: u32,
+    /// `x+n`: a sign character before the digits.
+    pub(crate) sign: bool,
+    pub(crate) rule: Wire,
+    pub(crate) check: Check,
+    pub(crate) sensitive: bool,
+}
+
+pub(crate) const UNDEFINED: Plan = Plan {
+    kind: Kind::Undefined,
+    units: 0,
+    wire: 0,
+    prefix_width: 0,
+    prefix_digits: 0,
+    prefix_encoding: PrefixEncoding::Ascii,
+    counts_bytes: false,
+    limit: 0,
+    sign: false,
+    rule: Wire::Same,
+    check: Check::Nothing,
+    sensitive: false,
+};
+
+impl Plan {
+    /// Wire bytes of `units` units.
+    #[inline]
+    pub(crate) fn wire_len(&self, units: usize) -> usize {
+        let sign = usize::from(self.sign);
+        match self.rule {
+            Wire::Same => sign + units,
+            Wire::Hex => 2 * units,
+            Wire::Bcd => sign + units.div_ceil(2),
+        }
+    }
+
+    /// Units in `bytes` wire bytes, for prefixes that count bytes.
+    #[inline]
+    pub(crate) fn units_in(&self, bytes: usize) -> Option<usize> {
+        let sign = usize::from(self.sign);
+        match self.rule {
+            Wire::Same => bytes.checked_sub(sign),
+            Wire::Hex => (bytes % 2 == 0).then_some(bytes / 2),
+            Wire::Bcd => bytes.checked_sub(sign).map(|b| 2 * b),
+        }
+    }
+
+    fn of(field: &FieldSpec) -> Plan {
+        let sign = field.class == ContentClass::XN;
+        let rule = match field.encoding {
+            DataEncoding::Text(_) | DataEncoding::Binary => Wire::Same,
+            DataEncoding::Hex(_) => Wire::Hex,
+            DataEncoding::Bcd { .. } => Wire::Bcd,
+        };
+        let check = match field.encoding {
+            DataEncoding::Binary => Check::Nothing,
+            DataEncoding::Text(charset) => Check::Chars(field.class, charset),
+            DataEncoding::Bcd { pad, filler } => Check::Bcd {
+                pad,
+                filler,
+                track: field.class == ContentClass::Z,
+            },
+            DataEncoding::Hex(charset) => Check::Hex(charset),
+        };
+        let mut plan = Plan {
+            kind: Kind::Fixed,
+            sign,
+            rule,
+            check,
+            sensitive: field.sensitivity.is_sensitive(),
+            ..UNDEFINED
+        };
+        match field.length {
+            LengthKind::Fixed(units) => {
+                plan.units = units;
+                plan.wire = plan.wire_len(units as usize) as u32;
+            }
+            LengthKind::Variable { prefix, max } => {
+                plan.kind = Kind::Variable;
+                plan.prefix_width = prefix.width() as u8;
+                plan.prefix_digits = prefix.digits;
+                plan.prefix_encoding = prefix.encoding;
+                plan.counts_bytes = prefix.counts == PrefixCounts::Bytes;
+                plan.limit = if plan.counts_bytes {
+                    plan.wire_len(max as usize) as u32
+                } else {
+                    max
+                };
+            }
+        }
+        plan
+    }
+}
+
+/// Plans for every field number 0-192 of a spec.
+pub(crate) fn plans(spec: &Spec) -> Vec<Plan> {
+    (0..=MAX_FIELD)
+        .map(|n| {
+            if spec.is_bitmap_bit(n) {
+                Plan {
+                    kind: Kind::Bitmap,
+                    ..UNDEFINED
+                }
+            } else {
+                spec.field(n).map_or(UNDEFINED, Plan::of)
+            }
+        })
+        .collect()
+}
+
+impl Plan {
+    /// The count a length prefix (or the part of it present) holds, or the index of its first
+    /// bad byte. A BCD prefix with an odd number of digits must have a zero top nibble.
+    #[inline]
+    pub(crate) fn read_prefix(&self, bytes: &[u8]) -> Result<u64, usize> {
+        read_prefix(self.prefix_encoding, self.prefix_digits % 2 == 1, bytes)
+    }
+}
+
+#[inline]
+fn read_prefix(encoding: PrefixEncoding, odd_bcd: bool, bytes: &[u8]) -> Result<u64, usize> {
+    let mut count: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        count = match encoding {
+            PrefixEncoding::Binary => (count << 8) | u64::from(b),
+            PrefixEncoding::Ascii => match b.wrapping_sub(b'0') {
+                d @ 0..=9 => count * 10 + u64::from(d),
+                _ => return Err(i),
+            },
+            PrefixEncoding::Ebcdic => match b.wrapping_sub(0xF0) {
+                d @ 0..=9 => count * 10 + u64::from(d),
+                _ => return Err(i),
+            },
+            PrefixEncoding::Bcd => {
+                let (hi, lo) = (b >> 4, b & 0x0F);
+                if hi > 9 || lo > 9 || (i == 0 && odd_bcd && hi != 0) {
+                    return Err(i);
+                }
+                count * 100 + u64::from(hi * 10 + lo)
+            }
+        };
+    }
+    Ok(count)
+}
