@@ -193,7 +193,17 @@ impl Bitmap {
 
     /// Set bit numbers in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (1..=192u16).filter(|&n| self.contains(n))
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let lead = bits.leading_zeros();
+                bits &= !(1u64 << (63 - lead));
+                Some(w as u16 * 64 + lead as u16 + 1)
+            })
+        })
     }
 
     /// True if no bit is set.
