@@ -71,7 +71,7 @@ impl<'s, 'v> Builder<'s, 'v> {
                 }
                 _ => Cow::Owned(field.to_vec()),
             };
-            builder.set(field.number(), value)?;
+            builder.put(field.number(), value)?;
         }
         Ok(builder)
     }
@@ -95,6 +95,14 @@ impl<'s, 'v> Builder<'s, 'v> {
     /// Sets field `n` to a logical value, after checking it against the field's spec.
     pub fn set(&mut self, n: u16, value: impl Into<Cow<'v, [u8]>>) -> Result<&mut Self, Error> {
         let value = value.into();
+        refuse_masked(self.field_spec(n)?, &value)?;
+        self.put(n, value)
+    }
+
+    /// [`Builder::set`] without the mask-character check, for [`Builder::from_message`]: a
+    /// decoded value comes from the wire, where `*` is content (track 1 may hold it), not
+    /// masked output pasted back in.
+    fn put(&mut self, n: u16, value: Cow<'v, [u8]>) -> Result<&mut Self, Error> {
         let spec = self.field_spec(n)?;
         check_value(spec, &value, self.strict)?;
         match self.values.binary_search_by_key(&n, |(k, _)| *k) {
@@ -266,13 +274,18 @@ impl fmt::Debug for DebugMap<'_> {
     }
 }
 
+/// Refuses `*` in a sensitive text value: it was copied from masked output.
+fn refuse_masked(spec: &FieldSpec, value: &[u8]) -> Result<(), Error> {
+    if spec.sensitivity.is_sensitive() && spec.class != ContentClass::B && value.contains(&b'*') {
+        let field = FieldPath::field(spec.number);
+        return Err(Error::MaskedValue { field });
+    }
+    Ok(())
+}
+
 /// Checks a logical value against a field's spec.
 fn check_value(spec: &FieldSpec, value: &[u8], strict: bool) -> Result<(), Error> {
     let field = FieldPath::field(spec.number);
-    if spec.sensitivity.is_sensitive() && spec.class != ContentClass::B && value.contains(&b'*') {
-        return Err(Error::MaskedValue { field });
-    }
-
     let units = units_of(spec, value);
     let length_error = |problem| Error::InvalidLength {
         field,

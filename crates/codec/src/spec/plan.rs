@@ -142,10 +142,13 @@ impl Plan {
                 plan.prefix_digits = prefix.digits;
                 plan.prefix_encoding = prefix.encoding;
                 plan.counts_bytes = prefix.counts == PrefixCounts::Bytes;
-                plan.limit = if plan.counts_bytes {
-                    plan.wire_len(max as usize) as u32
-                } else {
-                    max
+                plan.limit = match (plan.counts_bytes, rule) {
+                    // Every BCD byte counted holds two digits (no filler can be announced), so
+                    // an odd maximum allows one byte less than `wire_len` would: n..19 in
+                    // bytes is at most 9 bytes, not the 10 that would carry 20 digits.
+                    (true, Wire::Bcd) => u32::from(sign) + max / 2,
+                    (true, _) => plan.wire_len(max as usize) as u32,
+                    (false, _) => max,
                 };
             }
         }

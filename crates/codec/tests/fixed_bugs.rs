@@ -1,0 +1,77 @@
+//! Regression tests for bugs found while testing the codec; each failed before its fix.
+
+mod common;
+
+use common::{hex, spec, unhex};
+use iso8583_codec::{Builder, Error, FieldPath, LengthProblem, Spec};
+
+/// A BCD field whose prefix counts bytes holds two digits a byte, so with an odd maximum (19)
+/// the largest whole count is 9 bytes (18 digits). The decoder used to allow 10 bytes, i.e. 20
+/// digits in an `n..19` field, which the builder then refused to re-encode.
+#[test]
+fn bcd_prefix_counting_bytes_does_not_exceed_an_odd_max() {
+    let spec = spec(
+        r#"
+        field = [
+          { number = 2, name = "PAN", class = "n", max = 19, prefix = 2, prefix_encoding = "bcd", encoding = "bcd", prefix_counts = "bytes" },
+        ]
+        [spec]
+        name = "bcd-bytes"
+        mti = "bcd"
+        bitmap = "binary"
+        "#,
+    );
+    let twenty_digits = unhex("0200 4000000000000000 10 12345678901234567890");
+    let err = spec.decode(&twenty_digits).unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidLength {
+            field: FieldPath::field(2),
+            offset: 10,
+            problem: LengthProblem::TooLong { found: 10, max: 9 },
+        }
+    );
+    // Also when the input ends right after the prefix.
+    assert!(matches!(
+        spec.decode(&twenty_digits[..11]),
+        Err(Error::InvalidLength {
+            problem: LengthProblem::TooLong { .. },
+            ..
+        })
+    ));
+
+    // 18 digits (9 bytes) is the most it holds, and it round-trips.
+    let eighteen = unhex("0200 4000000000000000 09 123456789012345678");
+    let message = spec.decode(&eighteen).unwrap().complete().unwrap();
+    assert_eq!(message.field(2).unwrap().units(), 18);
+    let again = Builder::from_message(&message).unwrap().to_bytes();
+    assert_eq!(hex(&again), hex(&eighteen));
+}
+
+/// Track 1 (`ans`, marked sensitive) may carry `*`. The builder refuses `*` in sensitive fields
+/// set by hand (it is the mask character: a masked value pasted back in), but
+/// `Builder::from_message` used to refuse it too, so a valid decoded message could not be
+/// re-encoded.
+#[test]
+fn from_message_re_encodes_a_decoded_star_in_a_sensitive_field() {
+    let spec = Spec::builtin("iso87-ascii").unwrap();
+    // Field 45 (track 1, ans..76, LLVAR): "B41*1".
+    let wire = b"02000000000000080000" as &[u8];
+    let wire = [wire, b"05B41*1"].concat();
+    let message = spec.decode(&wire).unwrap().complete().unwrap();
+    assert_eq!(message.field(45).unwrap().to_vec(), b"B41*1");
+    assert_eq!(message.field(45).unwrap().masked().to_string(), "*****");
+
+    let again = Builder::from_message(&message).unwrap().to_bytes();
+    assert_eq!(&again[..], &wire[..]);
+
+    // Setting it by hand is still refused.
+    let mut builder = Builder::from_message(&message).unwrap();
+    let err = builder.set_str(45, "B41*1").map(|_| ()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::MaskedValue {
+            field: FieldPath::field(45)
+        }
+    );
+}
