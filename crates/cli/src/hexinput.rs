@@ -1,0 +1,608 @@
+//! Hex text in, bytes out.
+//!
+//! Two forms are read:
+//!
+//! - **Plain hex**: digits in either case; whitespace (spaces, tabs, newlines) anywhere and a
+//!   `0x`/`0X` prefix at the start of any whitespace-separated group are ignored.
+//! - **Hexdumps**: when the first token of the first non-blank line looks like an offset (it
+//!   ends with `:`, or it is 4-8 zeros) and more tokens follow it on that line. Each line is an
+//!   offset, the bytes as hex groups (pairs or 4-digit groups), and perhaps an ASCII gutter.
+//!   `hexdump -C`, `xxd`, `od -A x -t x1[z]` and Wireshark's "Copy as Hex Dump" (with or without
+//!   its ASCII column) are read. A line's byte count is the difference between its offset and
+//!   the next line's, so the gutter is never mistaken for data; on the last line, which has no
+//!   next offset in `xxd` and Wireshark output, the hex area ends at the gutter's `|` or `>`, or
+//!   else at the first run of two or more spaces. A `*` line (a run of repeated lines that
+//!   `hexdump` and `od` collapse) repeats the line before it up to the next offset.
+//!
+//! Errors carry the position of the offending character in the input text, counted in
+//! characters from 0 (a byte that is not UTF-8 counts as one character).
+
+use std::fmt;
+
+/// Malformed hex text: where in the text, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HexError {
+    /// Character position in the input text (from 0).
+    pub(crate) position: usize,
+    /// What is wrong there.
+    pub(crate) message: String,
+}
+
+impl fmt::Display for HexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid hex at character {}: {}",
+            self.position, self.message
+        )
+    }
+}
+
+/// Most bytes one hexdump line (or a `*` run) may stand for, and most bytes `*` runs may add
+/// up to: guards against offsets that would have us allocate without bound.
+const MAX_DUMP_SPAN: u64 = 1 << 20;
+const MAX_REPEATED: u64 = 1 << 24;
+
+/// Reads hex text, plain or a hexdump, into bytes.
+pub(crate) fn parse(text: &[u8]) -> Result<Vec<u8>, HexError> {
+    let input = Input {
+        text,
+        lines: split_lines(text),
+    };
+    let result = if input.is_hexdump() {
+        input.parse_dump()
+    } else {
+        input.parse_plain()
+    };
+    result.map_err(|e| HexError {
+        position: char_position(text, e.at),
+        message: e.message,
+    })
+}
+
+/// An error at a byte index of the text, before it becomes a character position.
+struct At {
+    at: usize,
+    message: String,
+}
+
+/// A whitespace-separated token: its byte index in the whole text and its bytes.
+#[derive(Clone, Copy)]
+struct Token<'t> {
+    at: usize,
+    bytes: &'t [u8],
+}
+
+impl Token<'_> {
+    fn end(&self) -> usize {
+        self.at + self.bytes.len()
+    }
+}
+
+/// One line of text: where it ends in the whole text, and its tokens.
+struct Line<'t> {
+    end: usize,
+    tokens: Vec<Token<'t>>,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0B | 0x0C)
+}
+
+fn split_lines(text: &[u8]) -> Vec<Line<'_>> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for piece in text.split(|&b| b == b'\n') {
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < piece.len() {
+            if piece.get(i).copied().is_some_and(is_space) {
+                i += 1;
+                continue;
+            }
+            let begin = i;
+            while piece.get(i).copied().is_some_and(|b| !is_space(b)) {
+                i += 1;
+            }
+            tokens.push(Token {
+                at: start + begin,
+                bytes: piece.get(begin..i).unwrap_or(&[]),
+            });
+        }
+        lines.push(Line {
+            end: start + piece.len(),
+            tokens,
+        });
+        start += piece.len() + 1;
+    }
+    lines
+}
+
+/// Position in characters of byte index `at` of `text`.
+fn char_position(text: &[u8], at: usize) -> usize {
+    let prefix = text.get(..at).unwrap_or(text);
+    String::from_utf8_lossy(prefix).chars().count()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// True if `token` is an offset by the first-line rule: 4-8 hex digits and a colon, or 4-8
+/// zeros.
+fn looks_like_first_offset(token: &[u8]) -> bool {
+    match token.split_last() {
+        Some((b':', digits)) => {
+            (4..=8).contains(&digits.len()) && digits.iter().all(|&b| hex_value(b).is_some())
+        }
+        _ => (4..=8).contains(&token.len()) && token.iter().all(|&b| b == b'0'),
+    }
+}
+
+/// The value of an offset token on any line: 4-16 hex digits, perhaps with a colon.
+fn parse_offset(token: &[u8]) -> Option<u64> {
+    let digits = match token.split_last() {
+        Some((b':', digits)) => digits,
+        _ => token,
+    };
+    if !(4..=16).contains(&digits.len()) {
+        return None;
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |acc, &b| Some((acc << 4) | u64::from(hex_value(b)?)))
+}
+
+/// What a hexdump line is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An offset and data.
+    Data,
+    /// An offset alone (the last line of `hexdump` and `od` output).
+    OffsetOnly,
+    /// `*`: the line before repeats up to the next offset.
+    Repeat,
+}
+
+/// A non-blank hexdump line, classified.
+struct DumpLine<'l, 't> {
+    line: &'l Line<'t>,
+    kind: Kind,
+    /// The offset (0 for `*` lines).
+    offset: u64,
+}
+
+struct Input<'t> {
+    text: &'t [u8],
+    lines: Vec<Line<'t>>,
+}
+
+impl<'t> Input<'t> {
+    fn not_hex(&self, at: usize) -> At {
+        let rest = self.text.get(at..).unwrap_or(&[]);
+        let head = rest.get(..rest.len().min(4)).unwrap_or(&[]);
+        let c = String::from_utf8_lossy(head)
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        At {
+            at,
+            message: format!("expected a hex digit, found {c:?}"),
+        }
+    }
+
+    /// The first line with a token decides: an offset followed by more tokens is a hexdump.
+    fn is_hexdump(&self) -> bool {
+        let Some(first) = self.lines.iter().find(|l| !l.tokens.is_empty()) else {
+            return false;
+        };
+        first.tokens.len() > 1
+            && first
+                .tokens
+                .first()
+                .is_some_and(|t| looks_like_first_offset(t.bytes))
+    }
+
+    fn parse_plain(&self) -> Result<Vec<u8>, At> {
+        let mut out = Vec::new();
+        // A digit waiting for its pair, and where it was.
+        let mut pending: Option<(u8, usize)> = None;
+        for token in self.lines.iter().flat_map(|l| l.tokens.iter()) {
+            let skip = match token.bytes {
+                [b'0', b'x' | b'X', ..] => 2,
+                _ => 0,
+            };
+            for (i, &b) in token.bytes.iter().enumerate().skip(skip) {
+                let at = token.at + i;
+                let v = hex_value(b).ok_or_else(|| self.not_hex(at))?;
+                pending = match pending {
+                    None => Some((v, at)),
+                    Some((hi, _)) => {
+                        out.push((hi << 4) | v);
+                        None
+                    }
+                };
+            }
+        }
+        match pending {
+            None => Ok(out),
+            Some((_, at)) => Err(At {
+                at,
+                message: format!(
+                    "odd number of hex digits: this digit, after {} whole bytes, has no pair",
+                    out.len()
+                ),
+            }),
+        }
+    }
+
+    fn classify(&self) -> Result<Vec<DumpLine<'_, 't>>, At> {
+        let mut dump = Vec::new();
+        for line in &self.lines {
+            let Some(first) = line.tokens.first() else {
+                continue;
+            };
+            let (kind, offset) = if first.bytes == b"*" {
+                (Kind::Repeat, 0)
+            } else {
+                let offset = parse_offset(first.bytes).ok_or_else(|| At {
+                    at: first.at,
+                    message: "expected the offset that starts each line of a hexdump".into(),
+                })?;
+                let kind = if line.tokens.len() > 1 {
+                    Kind::Data
+                } else {
+                    Kind::OffsetOnly
+                };
+                (kind, offset)
+            };
+            dump.push(DumpLine { line, kind, offset });
+        }
+        Ok(dump)
+    }
+
+    fn parse_dump(&self) -> Result<Vec<u8>, At> {
+        let dump = self.classify()?;
+        let mut out = Vec::new();
+        let mut repeated: u64 = 0;
+        for (i, current) in dump.iter().enumerate() {
+            if current.kind != Kind::Data {
+                continue;
+            }
+            let next = dump.get(i + 1);
+            let known = match next {
+                Some(next) if next.kind != Kind::Repeat => {
+                    let at = next.line.tokens.first().map_or(next.line.end, |t| t.at);
+                    Some(self.span(current.offset, next.offset, at)?)
+                }
+                _ => None,
+            };
+            let bytes = self.line_bytes(current.line, known)?;
+            out.extend_from_slice(&bytes);
+
+            if let Some(star) = next.filter(|n| n.kind == Kind::Repeat) {
+                let star_at = star.line.tokens.first().map_or(star.line.end, |t| t.at);
+                let after = dump
+                    .get(i + 2)
+                    .filter(|l| l.kind != Kind::Repeat)
+                    .ok_or_else(|| At {
+                        at: star_at,
+                        message: "'*' must be followed by the offset where the repeats end".into(),
+                    })?;
+                let after_at = after.line.tokens.first().map_or(after.line.end, |t| t.at);
+                let total = self.span(current.offset, after.offset, after_at)?;
+                let len = bytes.len() as u64;
+                if len == 0 || total % len != 0 {
+                    return Err(At {
+                        at: after_at,
+                        message: format!(
+                            "offset {:#x} is not a whole number of repeats of the {len}-byte line at {:#x}",
+                            after.offset, current.offset
+                        ),
+                    });
+                }
+                repeated += total - len;
+                if repeated > MAX_REPEATED {
+                    return Err(At {
+                        at: star_at,
+                        message: format!("'*' runs stand for more than {MAX_REPEATED} bytes"),
+                    });
+                }
+                for _ in 1..total / len {
+                    out.extend_from_slice(&bytes);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes from offset `from` to offset `to`, checked; `at` is where `to` is written.
+    fn span(&self, from: u64, to: u64, at: usize) -> Result<u64, At> {
+        match to.checked_sub(from) {
+            Some(n) if n <= MAX_DUMP_SPAN => Ok(n),
+            _ => Err(At {
+                at,
+                message: format!("offset {to:#x} does not follow the line at offset {from:#x}"),
+            }),
+        }
+    }
+
+    /// The bytes of one data line. With `known`, exactly that many bytes are read from the
+    /// start of the hex area and what follows is the gutter; without, the hex area ends at the
+    /// gutter's delimiter or at the first gap of two or more spaces.
+    fn line_bytes(&self, line: &Line<'t>, known: Option<u64>) -> Result<Vec<u8>, At> {
+        let area = hex_area(line, known.is_none());
+        let mut out = Vec::new();
+        let mut end = line.tokens.first().map_or(line.end, Token::end);
+        for group in area {
+            if known.is_some_and(|want| out.len() as u64 >= want) {
+                break;
+            }
+            if let Some(k) = group.bytes.iter().position(|&b| hex_value(b).is_none()) {
+                return Err(self.not_hex(group.at + k));
+            }
+            if group.bytes.len() % 2 == 1 {
+                return Err(At {
+                    at: group.end() - 1,
+                    message: "a hex group of a hexdump line has an odd number of digits".into(),
+                });
+            }
+            for pair in group.bytes.chunks_exact(2) {
+                let (hi, lo) = match pair {
+                    [hi, lo] => (hex_value(*hi).unwrap_or(0), hex_value(*lo).unwrap_or(0)),
+                    _ => (0, 0),
+                };
+                out.push((hi << 4) | lo);
+            }
+            end = group.end();
+        }
+        if let Some(want) = known {
+            let have = out.len() as u64;
+            if have != want {
+                let relation = if have < want { "only" } else { "more than" };
+                let message = if have < want {
+                    format!(
+                        "the line holds {relation} {have} bytes, but the next offset says {want}"
+                    )
+                } else {
+                    format!("the line holds {relation} the {want} bytes its offsets allow")
+                };
+                return Err(At { at: end, message });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The hex groups of a data line: the tokens after the offset up to the gutter. The gutter
+/// starts at a `|` (`hexdump -C`) or `>` (`od ... z`) token two or more spaces after the hex,
+/// when the line ends with the matching `|` or `<`; otherwise, if `gap` is set, at the first run
+/// of two or more spaces between tokens (`xxd`, Wireshark).
+fn hex_area<'a, 't>(line: &'a Line<'t>, gap: bool) -> &'a [Token<'t>] {
+    let tokens = line.tokens.as_slice();
+    let last = tokens.last().and_then(|t| t.bytes.last()).copied();
+    let gap_before = |i: usize| -> usize {
+        match (i.checked_sub(1).and_then(|p| tokens.get(p)), tokens.get(i)) {
+            (Some(before), Some(token)) => token.at - before.end(),
+            _ => 0,
+        }
+    };
+    let delimiter = (1..tokens.len()).find(|&i| {
+        let first = tokens.get(i).and_then(|t| t.bytes.first()).copied();
+        let closes = matches!(
+            (first, last),
+            (Some(b'|'), Some(b'|')) | (Some(b'>'), Some(b'<'))
+        );
+        closes && gap_before(i) >= 2
+    });
+    let end = match delimiter {
+        Some(i) => i,
+        None if gap => (2..tokens.len())
+            .find(|&i| gap_before(i) >= 2)
+            .unwrap_or(tokens.len()),
+        None => tokens.len(),
+    };
+    tokens.get(1..end).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first 24 bytes of benchmark message (a) and what they are.
+    const BYTES: &[u8] = b"0200723C448028C08200164111111111";
+
+    fn ok(text: &str) -> Vec<u8> {
+        match parse(text.as_bytes()) {
+            Ok(bytes) => bytes,
+            Err(e) => panic!("{text:?}: {e}"),
+        }
+    }
+
+    fn err(text: &str) -> HexError {
+        match parse(text.as_bytes()) {
+            Ok(bytes) => panic!("{text:?} parsed as {bytes:02X?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn plain_hex_in_either_case_with_spaces_and_prefixes() {
+        assert_eq!(ok("30323030"), b"0200");
+        assert_eq!(ok("3a3B"), vec![0x3A, 0x3B]);
+        assert_eq!(ok("  30 32\n30\t30\r\n"), b"0200");
+        assert_eq!(ok("0x30 0x32 0X3030"), b"0200");
+        assert_eq!(ok("3 03 2"), b"02");
+        assert_eq!(ok(""), b"");
+        // A long first token is not an offset.
+        assert_eq!(ok("3032303037323343 4434"), b"0200723CD4");
+    }
+
+    #[test]
+    fn plain_hex_errors_name_the_character() {
+        let e = err("3032zz");
+        assert_eq!(e.position, 4);
+        assert!(e.message.contains("'z'"), "{}", e.message);
+        // Positions count characters of the original text, spaces and newlines included.
+        assert_eq!(err("30\n 3G").position, 5);
+        assert_eq!(err("é3G").position, 0);
+        // A character of several bytes in a gutter counts once.
+        assert_eq!(err("0000   30 32   é0\n0002   3G\n").position, 26);
+        assert_eq!(err("30 0x3").position, 5);
+        assert!(err("303").message.contains("odd number"));
+        // Bytes that are not UTF-8 are an error, not a panic.
+        assert_eq!(parse(b"30\xff\xfe").map_err(|e| e.position), Err(2));
+    }
+
+    #[test]
+    fn hexdump_c() {
+        let text = "\
+00000000  30 32 30 30 37 32 33 43  34 34 38 30 32 38 43 30  |0200723C448028C0|
+00000010  38 32 30 30 31 36 34 31  31 31 31 31 31 31 31 31  |8200164111111111|
+00000020
+";
+        assert_eq!(ok(text), BYTES);
+        // The last line is short and padded; the final offset gives its length.
+        let text = "\
+00000000  30 32 30 30 37 32 33 43  34 34 38 30 32 38 43 30  |0200723C448028C0|
+00000010  38 32 30 30 31 36                                 |820016|
+00000016
+";
+        assert_eq!(ok(text), &BYTES[..22]);
+        // Without the final offset line the gutter's bar still ends the hex area.
+        let text = "00000000  30 32 30 30 37 32 33 43  34 34 38 30  |0200723C4480|\n";
+        assert_eq!(ok(text), &BYTES[..12]);
+    }
+
+    #[test]
+    fn hexdump_c_repeats() {
+        let text = "\
+00000000  30 30 30 30 30 30 30 30  30 30 30 30 30 30 30 30  |0000000000000000|
+*
+00000030  41 42                                             |AB|
+00000032
+";
+        let mut expected = vec![b'0'; 48];
+        expected.extend_from_slice(b"AB");
+        assert_eq!(ok(text), expected);
+        let e = err("00000000  30 30  |00|\n*\n00000003\n");
+        assert!(
+            e.message.contains("whole number of repeats"),
+            "{}",
+            e.message
+        );
+        // Runs may not add up to more than a bounded total, however short the text.
+        let bomb = "00000000  30\n*\n000fffff\n".repeat(20);
+        let e = err(&bomb);
+        assert!(
+            e.message.contains("'*' runs stand for more than"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn xxd() {
+        let text = "\
+00000000: 3032 3030 3732 3343 3434 3830 3238 4330  0200723C448028C0
+00000010: 3832 3030 3136 3431 3131 3131 3131 3131  8200164111111111
+";
+        assert_eq!(ok(text), BYTES);
+        // A short, padded last line whose gutter looks like hex.
+        let text = "\
+00000000: 3032 3030 3732 3343 3434 3830 3238 4330  0200723C448028C0
+00000010: 3832 3030 31                             82001
+";
+        assert_eq!(ok(text), &BYTES[..21]);
+        // The gutter of a single line holding only digits.
+        assert_eq!(ok("00000000: 3032 3030  0200\n"), b"0200");
+        // A gutter starting with a space, and one holding '|' and '>'.
+        assert_eq!(ok("00000000: 2030 7c3e   0|>\n"), b" 0|>");
+    }
+
+    #[test]
+    fn od() {
+        let text = "\
+000000 30 32 30 30 37 32 33 43 34 34 38 30 32 38 43 30  >0200723C448028C0<
+000010 38 32 30 30 31 36 34 31 31 31 31 31 31 31 31 31  >8200164111111111<
+000020
+";
+        assert_eq!(ok(text), BYTES);
+        let text = "\
+000000 30 32 30 30 37 32 33 43 34 34 38 30 32 38 43 30
+000010 38 32 30 30 31 36 34 31 31 31 31 31 31 31 31 31
+000020
+";
+        assert_eq!(ok(text), BYTES);
+        let text = "\
+000000 30 32 30 30 37 32 33 43 34 34 38 30 32 38 43 30  >0200723C448028C0<
+000010 38 32 30 30                                      >8200<
+000014
+";
+        assert_eq!(ok(text), &BYTES[..20]);
+        let text = "\
+000000 30 30 30 30 30 30 30 30 30 30 30 30 30 30 30 30
+*
+000020 31
+000021
+";
+        let mut expected = vec![b'0'; 32];
+        expected.push(b'1');
+        assert_eq!(ok(text), expected);
+    }
+
+    #[test]
+    fn wireshark() {
+        let text = "\
+0000   30 32 30 30 37 32 33 43 34 34 38 30 32 38 43 30   0200723C448028C0
+0010   38 32 30 30 31 36 34 31 31 31 31 31 31 31 31 31   8200164111111111
+";
+        assert_eq!(ok(text), BYTES);
+        // The last line is padded so that its gutter lines up.
+        let text = "\
+0000   30 32 30 30 37 32 33 43 34 34 38 30 32 38 43 30   0200723C448028C0
+0010   38 32 30 30                                       8200
+";
+        assert_eq!(ok(text), &BYTES[..20]);
+        // "...as Hex Dump" without the ASCII column, in Windows line endings.
+        let text = "0000   30 32 30 30 37 32 33 43\r\n0008   34 34\r\n";
+        assert_eq!(ok(text), &BYTES[..10]);
+    }
+
+    #[test]
+    fn hexdump_errors() {
+        let text = "0000   30 32 3G 30\n";
+        let e = err(text);
+        assert_eq!(e.position, 14, "{e}");
+        let e = err("00000000  30 32\nzz 30\n");
+        assert_eq!(e.position, 16, "{e}");
+        assert!(e.message.contains("offset"), "{e}");
+        // A line shorter than its offsets say.
+        let e = err("00000000  30 32 30\n00000004\n");
+        assert!(e.message.contains("holds only 3 bytes"), "{e}");
+        // Offsets that go backwards, or leap too far.
+        assert!(err("00000000  30\n00000001  31\n00000000\n")
+            .message
+            .contains("does not follow"));
+        assert!(err("00000000  30\nffffffff\n")
+            .message
+            .contains("does not follow"));
+        // An odd group.
+        assert!(err("0000   303 32\n").message.contains("odd number"));
+    }
+
+    #[test]
+    fn detection_needs_an_offset_and_more_tokens() {
+        // A single all-zero token is plain hex.
+        assert_eq!(ok("00000000"), vec![0, 0, 0, 0]);
+        // Three zeros are not an offset: the rest is plain hex.
+        assert_eq!(ok("000 0"), vec![0, 0]);
+        // Blank lines before the dump are skipped.
+        assert_eq!(ok("\n\n0000   30 32\n"), b"02");
+    }
+}
