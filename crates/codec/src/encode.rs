@@ -48,7 +48,8 @@ impl<'s, 'v> Builder<'s, 'v> {
         Builder {
             spec,
             mti,
-            values: Vec::new(),
+            // Room for a typical message, so setting its fields does not reallocate.
+            values: Vec::with_capacity(32),
             strict: false,
         }
     }
@@ -105,6 +106,11 @@ impl<'s, 'v> Builder<'s, 'v> {
     fn put(&mut self, n: u16, value: Cow<'v, [u8]>) -> Result<&mut Self, Error> {
         let spec = self.field_spec(n)?;
         check_value(spec, &value, self.strict)?;
+        // Fields are usually set in number order: append without searching.
+        if self.values.last().is_none_or(|(k, _)| *k < n) {
+            self.values.push((n, value));
+            return Ok(self);
+        }
         match self.values.binary_search_by_key(&n, |(k, _)| *k) {
             Ok(i) => {
                 if let Some(slot) = self.values.get_mut(i) {
@@ -228,9 +234,11 @@ impl<'s, 'v> Builder<'s, 'v> {
         match self.spec.bitmap {
             BitmapEncoding::Binary => out.put_u64(word),
             BitmapEncoding::Hex(charset) => {
-                for shift in (0..16).rev() {
-                    put_char(out, hex_digit(((word >> (4 * shift)) & 0xF) as u8), charset);
+                let mut text = [0u8; 16];
+                for (i, c) in text.iter_mut().enumerate() {
+                    *c = hex_digit((word >> (60 - 4 * i)) as u8);
                 }
+                put_chars(out, &text, charset);
             }
         }
     }
@@ -366,9 +374,16 @@ fn write_field(out: &mut BytesMut, spec: &FieldSpec, value: &[u8]) {
         DataEncoding::Text(Charset::Ascii) | DataEncoding::Binary => out.put_slice(value),
         DataEncoding::Text(charset) => value.iter().for_each(|&b| put_char(out, b, charset)),
         DataEncoding::Hex(charset) => {
-            for &b in value {
-                put_char(out, hex_digit(b >> 4), charset);
-                put_char(out, hex_digit(b & 0x0F), charset);
+            // Through a stack buffer, so the output is written a slice at a time.
+            let mut text = [0u8; 128];
+            for chunk in value.chunks(64) {
+                for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
+                    if let [hi, lo] = pair {
+                        *hi = hex_digit(b >> 4);
+                        *lo = hex_digit(b);
+                    }
+                }
+                put_chars(out, text.get(..2 * chunk.len()).unwrap_or(&text), charset);
             }
         }
         DataEncoding::Bcd { pad, filler } => {
@@ -439,10 +454,17 @@ fn write_bcd(out: &mut BytesMut, digits: &[u8], pad: Pad, filler: u8) {
     }
 }
 
+/// The upper-case hex digit of the low nibble of `v`.
 fn hex_digit(v: u8) -> u8 {
-    match v {
-        0..=9 => b'0' + v,
-        _ => b'A' + v - 10,
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    DIGITS.get(usize::from(v & 0x0F)).copied().unwrap_or(b'0')
+}
+
+/// Writes characters in `charset`: ASCII in one copy, EBCDIC a byte at a time.
+fn put_chars(out: &mut BytesMut, chars: &[u8], charset: Charset) {
+    match charset {
+        Charset::Ascii => out.put_slice(chars),
+        Charset::Ebcdic(_) => chars.iter().for_each(|&c| put_char(out, c, charset)),
     }
 }
 
