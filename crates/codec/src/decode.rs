@@ -144,13 +144,7 @@ impl<'s> Decoder<'s> {
         's: 'a,
     {
         if u32::try_from(input.len()).is_err() {
-            return Err(Error::InvalidLength {
-                field: FieldPath::field(0),
-                offset: 0,
-                problem: LengthProblem::InputTooLarge {
-                    found: input.len() as u64,
-                },
-            });
+            return Err(Error::InputTooLarge { len: input.len() });
         }
         // The message is built in place, spans and all, so that it is not copied on return.
         let mut message = Message {

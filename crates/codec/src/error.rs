@@ -134,11 +134,6 @@ pub enum LengthProblem {
         /// The count the prefix holds.
         found: u64,
     },
-    /// The input is larger than the decoder can index (4 GiB).
-    InputTooLarge {
-        /// The input's length.
-        found: u64,
-    },
 }
 
 impl fmt::Display for LengthProblem {
@@ -155,12 +150,6 @@ impl fmt::Display for LengthProblem {
             }
             LengthProblem::NotWholeUnits { found } => {
                 write!(f, "length {found} does not hold a whole number of units")
-            }
-            LengthProblem::InputTooLarge { found } => {
-                write!(
-                    f,
-                    "input of {found} bytes is above the 4 GiB the decoder indexes"
-                )
             }
         }
     }
@@ -231,6 +220,12 @@ pub enum Error {
         /// At least this many more bytes are needed.
         needed: usize,
     },
+    /// The input is larger than the decoder indexes (4 GiB).
+    #[error("input of {len} bytes is above the 4 GiB the decoder indexes")]
+    InputTooLarge {
+        /// The input's length.
+        len: usize,
+    },
     /// Bytes remain after the last field.
     #[error("{count} byte(s) after the last field, at offset {offset}")]
     TrailingData {
@@ -268,7 +263,7 @@ impl Error {
             Error::InvalidMti { .. } => "invalid_mti",
             Error::InvalidBitmap { .. } => "invalid_bitmap",
             Error::UnknownField { .. } => "unknown_field",
-            Error::InvalidLength { .. } => "invalid_length",
+            Error::InvalidLength { .. } | Error::InputTooLarge { .. } => "invalid_length",
             Error::InvalidContent { .. } => "invalid_content",
             Error::Truncated { .. } => "truncated",
             Error::TrailingData { .. } => "trailing_data",
@@ -284,9 +279,10 @@ impl Error {
             | Error::InvalidContent { field, .. }
             | Error::MaskedValue { field } => Some(*field),
             Error::Truncated { field, .. } => *field,
-            Error::InvalidMti { .. } | Error::InvalidBitmap { .. } | Error::TrailingData { .. } => {
-                None
-            }
+            Error::InvalidMti { .. }
+            | Error::InvalidBitmap { .. }
+            | Error::TrailingData { .. }
+            | Error::InputTooLarge { .. } => None,
         }
     }
 
@@ -300,7 +296,7 @@ impl Error {
             | Error::InvalidContent { offset, .. }
             | Error::Truncated { offset, .. }
             | Error::TrailingData { offset, .. } => *offset,
-            Error::MaskedValue { .. } => 0,
+            Error::MaskedValue { .. } | Error::InputTooLarge { .. } => 0,
         }
     }
 }

@@ -277,7 +277,9 @@ where
         Sensitivity::None if binary => value.try_for_each(|b| write!(f, "{b:02X}")),
         Sensitivity::None => value.try_for_each(|b| write_char(f, b)),
         Sensitivity::Pan => write_masked_pan(f, value, shown_len),
-        Sensitivity::Track => write_masked_track(f, value),
+        Sensitivity::Track => {
+            write_masked_track(f, value, matches!(spec.encoding, DataEncoding::Bcd { .. }))
+        }
         Sensitivity::Pin | Sensitivity::Key | Sensitivity::Cvv | Sensitivity::Emv => {
             stars(f, shown_len)
         }
@@ -322,11 +324,15 @@ fn write_masked_pan(
     Ok(())
 }
 
-fn write_masked_track<I>(f: &mut fmt::Formatter<'_>, value: I) -> fmt::Result
+fn write_masked_track<I>(f: &mut fmt::Formatter<'_>, value: I, bcd: bool) -> fmt::Result
 where
     I: ExactSizeIterator<Item = u8> + Clone,
 {
-    let pan_len = value.clone().position(|b| b == b'=' || b == b'D');
+    // Track 2 separates with `=` (nibble `D` in BCD), track 1 with `^`; a `D` in text is a
+    // letter of the cardholder's name, not a separator.
+    let pan_len = value
+        .clone()
+        .position(|b| b == b'=' || b == b'^' || (bcd && b == b'D'));
     let Some(pan_len) = pan_len else {
         return stars(f, value.len());
     };
@@ -457,6 +463,17 @@ mod tests {
         );
         let field = Field::new(&f, b"4111111111111111=2812101", 23, 0);
         assert_eq!(field.masked().to_string(), "411111******1111=*******");
+
+        let f = spec(
+            ContentClass::Ans,
+            DataEncoding::Text(Charset::Ascii),
+            Sensitivity::Track,
+        );
+        let field = Field::new(&f, b"B4111111111111111^DOE/JOHN^2812", 31, 0);
+        assert_eq!(
+            field.masked().to_string(),
+            format!("B41111*******1111^{}", "*".repeat(13))
+        );
 
         let f = spec(ContentClass::B, DataEncoding::Binary, Sensitivity::Pin);
         let field = Field::new(&f, &[1, 2, 3, 4, 5, 6, 7, 8], 8, 0);

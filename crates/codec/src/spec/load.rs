@@ -260,6 +260,16 @@ fn lint_field(p: &mut Problems, n: u16, rf: &RawField, d: &RawDefaults) -> Optio
     let encoding = class.and_then(|c| parse_encoding(p, n, c, rf, d));
     let length = class.and_then(|c| encoding.and_then(|e| parse_length(p, n, c, e, rf, d)));
     let sensitivity = parse_sensitivity(p, n, rf.sensitive.as_deref());
+    // PAN and track masking keep some characters in clear; raw bytes have no characters to
+    // keep, and showing them as text could reveal the very digits masking must hide.
+    if let (Some(ContentClass::B), Some(Sensitivity::Pan | Sensitivity::Track)) =
+        (class, sensitivity)
+    {
+        p.add(
+            Some(n),
+            "pan and track masking need characters: class b cannot be pan or track",
+        );
+    }
     if rf.name.trim().is_empty() {
         p.add(Some(n), "name is empty");
     }
