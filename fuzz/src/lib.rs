@@ -1,0 +1,98 @@
+//! What the fuzz targets check, shared by all of them.
+//!
+//! For any input: decoding never panics, with the default options, strict, and structure-only
+//! with trailing bytes kept. Whatever decodes with content checks has readable fields (value,
+//! digits, amount, masked display), re-encodes through `Builder::from_message`, and the
+//! re-encoded bytes decode to the same MTI and values.
+
+use iso8583_codec::{Builder, Decoded, Message, Quirk, Spec};
+
+/// The fuzz body of the `decode_*` targets: `data` decoded with built-in spec `name`.
+pub fn decode_builtin(name: &str, data: &[u8]) {
+    let spec = Spec::builtin(name).expect("a built-in spec");
+    decode_and_check(spec, data);
+}
+
+/// The fuzz body of `spec_load`: TOML text, a NUL byte, message bytes.
+pub fn load_spec_and_decode(data: &[u8]) {
+    let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let (text, rest) = data.split_at(split);
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    match Spec::from_toml_str(text) {
+        Ok(spec) => decode_and_check(&spec, rest.get(1..).unwrap_or(&[])),
+        Err(e) => {
+            // Lint reports are built for people: they must format without panicking.
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// Decodes `data` every way the targets try, checking what decodes.
+pub fn decode_and_check(spec: &Spec, data: &[u8]) {
+    for strict in [false, true] {
+        match spec.decoder().strict(strict).decode(data) {
+            Ok(Decoded::Complete(message)) => {
+                read_everything(&message);
+                re_encode(spec, &message);
+            }
+            Ok(Decoded::Incomplete(incomplete)) => assert!(incomplete.needed > 0),
+            Err(e) => {
+                let _ = (e.to_string(), e.kind(), e.field(), e.offset());
+            }
+        }
+    }
+    // Without content checks the values may be anything: they must still read safely.
+    let loose = spec.decoder().structure_only(true).keep_trailing(true);
+    if let Ok(Decoded::Complete(message)) = loose.decode(data) {
+        read_everything(&message);
+        if let Ok(builder) = Builder::from_message(&message) {
+            let _ = builder.to_bytes();
+        }
+    }
+}
+
+fn values(message: &Message<'_>) -> Vec<(u16, Vec<u8>)> {
+    message.fields().map(|f| (f.number(), f.to_vec())).collect()
+}
+
+fn read_everything(message: &Message<'_>) {
+    let mut total = message.as_bytes().len() + message.trailing().len();
+    for field in message.fields() {
+        total += field.value().count() + field.raw().len() + field.units();
+        total += field.digits().map_or(0, Iterator::count);
+        total += usize::from(field.amount().is_some()) + usize::from(field.to_u64().is_some());
+        total += field.as_str().map_or(0, str::len);
+        total += field.masked().to_string().len();
+        let span = message
+            .span_of(field.number())
+            .expect("a present field has a span");
+        assert!(span.end <= message.as_bytes().len());
+        total += message.bytes_before(field.number()).len();
+    }
+    total += message.to_string().len() + format!("{message:?}").len();
+    std::hint::black_box(total);
+}
+
+/// A message decoded with content checks re-encodes, canonically, to the same values.
+fn re_encode(spec: &Spec, message: &Message<'_>) {
+    let builder = match Builder::from_message(message) {
+        Ok(builder) => builder,
+        Err(e) => panic!("a decoded message does not re-encode: {e:?}\n{message:?}"),
+    };
+    let again = builder.to_bytes();
+    assert_eq!(again.len(), builder.encoded_len());
+    // Non-ASCII text is the value itself and stays; every other quirk is gone.
+    let text_stays = message.quirks().first(Quirk::NonAsciiText).is_some();
+    let redecoded = match spec.decoder().strict(!text_stays).decode(&again) {
+        Ok(Decoded::Complete(m)) => m,
+        other => panic!("re-encoded message does not decode: {other:?}\n{message:?}"),
+    };
+    assert_eq!(redecoded.mti(), message.mti());
+    assert_eq!(
+        values(&redecoded),
+        values(message),
+        "values change on re-encoding"
+    );
+}
