@@ -1,0 +1,322 @@
+//! What the engine asks its caller to do: messages to send, prompts to show, slips to print,
+//! transaction outcomes, and the next deadline. The caller owns the socket, the screen, the
+//! printer and the clock (STYLE §7).
+
+use std::fmt;
+
+use iso8583_codec::{Builder, Mti, Spec};
+
+use crate::record::TxnKind;
+use crate::report::Report;
+
+/// Why a message is being sent; the engine matches the answer against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// An online request (0100, 0200) that adds or voids a record.
+    Online(TxnKind),
+    /// A 0400 reversal.
+    Reversal,
+    /// A 0220 advice.
+    Advice,
+    /// The 0500 (`trailer` for the international 960000 one).
+    Reconcile {
+        /// True for the 960000 trailer.
+        trailer: bool,
+    },
+    /// A 0320 upload.
+    Upload,
+    /// The UnionPay closing 0320.
+    Closing,
+    /// A sign-on 0800.
+    SignOn,
+    /// An echo test.
+    Echo,
+}
+
+/// A message for the caller to frame, MAC and send.
+#[derive(Clone)]
+pub struct Outgoing {
+    spec: &'static Spec,
+    mti: Mti,
+    trace: u32,
+    purpose: Purpose,
+    fields: Vec<(u16, Vec<u8>)>,
+    bytes: Vec<u8>,
+}
+
+impl Outgoing {
+    /// Builds and checks the message with the codec builder.
+    pub(crate) fn build(
+        spec: &'static Spec,
+        mti: &'static str,
+        trace: u32,
+        purpose: Purpose,
+        fields: Vec<(u16, Vec<u8>)>,
+    ) -> Result<Outgoing, iso8583_codec::Error> {
+        let mti = Mti::new(mti).unwrap_or_else(|| unreachable_mti(mti));
+        let mut builder = Builder::new(spec, mti);
+        for (n, v) in &fields {
+            builder.set(*n, v.as_slice())?;
+        }
+        let bytes = builder.to_bytes().to_vec();
+        Ok(Outgoing {
+            spec,
+            mti,
+            trace,
+            purpose,
+            fields,
+            bytes,
+        })
+    }
+
+    /// The MTI.
+    pub fn mti(&self) -> Mti {
+        self.mti
+    }
+
+    /// Field 11.
+    pub fn trace(&self) -> u32 {
+        self.trace
+    }
+
+    /// Why it is sent.
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    /// The encoded message body (no MAC: field 64 is the caller's, see [`Outgoing::builder`]).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// A builder holding every field, for a caller that adds field 64 before sending.
+    pub fn builder(&self) -> Builder<'static, '_> {
+        let mut builder = Builder::new(self.spec, self.mti);
+        for (n, v) in &self.fields {
+            // Every value was accepted by the same spec in `build`.
+            let _ = builder.set(*n, v.as_slice());
+        }
+        builder
+    }
+
+    /// The logical value of field `n`, if set.
+    pub fn field(&self, n: u16) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+fn unreachable_mti(mti: &str) -> Mti {
+    // Only string literals of four digits reach `build`; a typo is a bug caught by every test.
+    tracing::error!(mti, "engine built a message with a malformed MTI");
+    Mti::new("0000").unwrap_or_else(|| unreachable!("0000 is four digits"))
+}
+
+/// Sensitive fields are masked by the codec's builder `Debug`.
+impl fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("purpose", &self.purpose)
+            .field("message", &self.builder())
+            .finish()
+    }
+}
+
+/// Something to show the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Prompt {
+    /// The log reached the warning threshold.
+    SettleSoon {
+        /// Records in the log.
+        count: u16,
+        /// Capacity.
+        capacity: u16,
+    },
+    /// The batch is full or a total is near overflow: record-adding transactions are refused.
+    StorageFull,
+    /// No answer came: the request will be reversed.
+    NoResponse,
+    /// The host wants a new sign-on (response A0, or 77 to a UnionPay 0500).
+    SignOnRequired,
+    /// The response MAC did not verify; the request is reversed with reason A0.
+    BadMac,
+    /// Settlement started without the operator (count, amount, time of day, overflow).
+    AutoSettlement,
+    /// The settlement stopped; the batch stays open or pending as the reason says.
+    SettlementFailed(SettleFailure),
+    /// A sign-on was accepted.
+    SignedOn,
+    /// An echo was answered.
+    EchoOk,
+}
+
+/// Why a settlement did not close the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SettleFailure {
+    /// No answer: the settlement stays pending and sales stay blocked.
+    NoResponse,
+    /// An advice could not be delivered (timeout): settlement stays pending.
+    AdviceNotDelivered,
+    /// The reversal could not be delivered: settlement stays pending.
+    ReversalNotDelivered,
+    /// The host answered with this code; the batch stays open.
+    Declined(String),
+    /// The trailer was answered 95: the batch stays open and the next settlement starts again.
+    TrailerOutOfBalance,
+    /// UnionPay 77: batch number mismatch, sign on to adopt the host's number.
+    BatchMismatch,
+}
+
+impl Prompt {
+    /// The English text a terminal shows.
+    pub fn text(&self) -> &'static str {
+        match self {
+            Prompt::SettleSoon { .. } => "BATCH NEARLY FULL, PLEASE SETTLE SOON",
+            Prompt::StorageFull => "STORAGE FULL, PLEASE SETTLE",
+            Prompt::NoResponse => "NO RESPONSE, REVERSAL PENDING",
+            Prompt::SignOnRequired => "PLEASE SIGN ON",
+            Prompt::BadMac => "MAC ERROR",
+            Prompt::AutoSettlement => "AUTO SETTLEMENT",
+            Prompt::SettlementFailed(_) => "SETTLEMENT FAILED",
+            Prompt::SignedOn => "SIGN ON OK",
+            Prompt::EchoOk => "ECHO OK",
+        }
+    }
+
+    /// The Chinese text a UnionPay terminal shows, where there is a customary one.
+    pub fn text_zh(&self) -> Option<&'static str> {
+        match self {
+            Prompt::StorageFull => Some("储存满请结算"),
+            Prompt::SettleSoon { .. } => Some("交易将满请结算"),
+            Prompt::SignOnRequired => Some("请重新签到"),
+            _ => None,
+        }
+    }
+}
+
+/// How an operator request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Approved and in the batch (or, for a void, the original marked voided).
+    Approved {
+        /// What it was.
+        kind: TxnKind,
+        /// Trace number.
+        trace: u32,
+        /// Invoice number.
+        invoice: u32,
+        /// Approval code.
+        auth_code: String,
+    },
+    /// Stored and queued as an advice (offline sale, UnionPay refund).
+    Queued {
+        /// What it was.
+        kind: TxnKind,
+        /// Trace number.
+        trace: u32,
+        /// Invoice number.
+        invoice: u32,
+    },
+    /// Declined by the host with this code; nothing was added.
+    Declined {
+        /// What it was.
+        kind: TxnKind,
+        /// The response code.
+        code: String,
+    },
+    /// No trustworthy answer; a reversal is pending.
+    Reversed {
+        /// What it was.
+        kind: TxnKind,
+        /// The reason code the 0400 carries.
+        reason: &'static str,
+    },
+    /// Never sent: the pending reversal could not be delivered first.
+    NotSent {
+        /// What it was.
+        kind: TxnKind,
+        /// Trace of the reversal in the way.
+        reversal_trace: u32,
+    },
+}
+
+/// Something printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Printout {
+    /// A settlement report (also kept for reprint).
+    Report(Report),
+    /// "REVERSAL FAILED": the 0400 was refused on every try and dropped.
+    ReversalFailed {
+        /// Trace of the reversed request.
+        trace: u32,
+        /// Masked PAN.
+        pan: String,
+        /// Amount.
+        amount: u64,
+    },
+}
+
+/// One thing for the caller to do.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Action {
+    /// Send this message, then call back with its answer or a timeout.
+    Send(Outgoing),
+    /// Show this.
+    Prompt(Prompt),
+    /// Print this.
+    Print(Printout),
+    /// An operator request ended.
+    Outcome(Outcome),
+}
+
+/// What one input produced.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// Actions in order.
+    pub actions: Vec<Action>,
+    /// When to call [`crate::Engine::timeout`] if no answer came; `None` when nothing is
+    /// awaited.
+    pub deadline: Option<crate::Time>,
+}
+
+impl Output {
+    /// The messages to send.
+    pub fn sent(&self) -> impl Iterator<Item = &Outgoing> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Send(o) => Some(o),
+            _ => None,
+        })
+    }
+
+    /// The prompts.
+    pub fn prompts(&self) -> impl Iterator<Item = &Prompt> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Prompt(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The outcomes.
+    pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Outcome(o) => Some(o),
+            _ => None,
+        })
+    }
+
+    /// The printouts.
+    pub fn printouts(&self) -> impl Iterator<Item = &Printout> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Print(p) => Some(p),
+            _ => None,
+        })
+    }
+}

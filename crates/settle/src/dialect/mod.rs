@@ -1,0 +1,369 @@
+//! The two settlement dialects behind one interface (DESIGN §5): what each request carries,
+//! how the 0500 is built and its reply read, which records an upload covers and how they are
+//! grouped, and what ends the upload (the international 960000 trailer, the UnionPay closing
+//! 0320). The engine's state machine is shared; only these answers differ.
+//!
+//! Read DESIGN §3 (field layouts) and §5 (dialects I and C) first.
+
+mod cup;
+mod intl;
+
+use iso8583_codec::{Message, Spec};
+use serde::{Deserialize, Serialize};
+
+use crate::action::SettleFailure;
+use crate::config::Config;
+use crate::error::ConfigError;
+use crate::record::{Card, Record, TxnKind};
+use crate::report::Reconciliation;
+
+/// A dialect and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// International terminals: 0500 920000, upload on 95, trailer 960000 (`intl-pos`).
+    International(IntlSettings),
+    /// China UnionPay terminals: 0500 with field 48 totals and flags (`cup-pos`).
+    UnionPay(CupSettings),
+}
+
+/// How an international terminal counts a voided sale (DESIGN §5, "Totals").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VoidPolicy {
+    /// Drop it from the sales (the common choice).
+    #[default]
+    DropFromSales,
+    /// Keep it in the sales and add it to the refund pair (some acquirers).
+    AddToRefunds,
+}
+
+/// Length of the international field 63 totals block (DESIGN §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TotalsLength {
+    /// 90 characters: four totals then `0` filler (many terminals).
+    #[default]
+    Ninety,
+    /// 30 characters: the four totals only.
+    Thirty,
+}
+
+impl TotalsLength {
+    /// The length in characters.
+    pub fn chars(self) -> usize {
+        match self {
+            TotalsLength::Ninety => 90,
+            TotalsLength::Thirty => 30,
+        }
+    }
+}
+
+/// International dialect settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntlSettings {
+    /// Voided sales in the totals.
+    pub void_policy: VoidPolicy,
+    /// Field 63 length.
+    pub totals_length: TotalsLength,
+    /// NII for field 24 (n3).
+    pub nii: u16,
+}
+
+impl Default for IntlSettings {
+    fn default() -> Self {
+        IntlSettings {
+            void_policy: VoidPolicy::DropFromSales,
+            totals_length: TotalsLength::Ninety,
+            nii: 1,
+        }
+    }
+}
+
+/// UnionPay dialect settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CupSettings {
+    /// Operator number for field 63 of the 0500 and sign-on.
+    pub operator: String,
+    /// Currency for field 49 (an3, `156` for CNY).
+    pub currency: String,
+    /// Take the host's batch number from 60.2 of a sign-on reply (DESIGN §5).
+    pub adopt_host_batch: bool,
+}
+
+impl Default for CupSettings {
+    fn default() -> Self {
+        CupSettings {
+            operator: "001".into(),
+            currency: "156".into(),
+            adopt_host_batch: true,
+        }
+    }
+}
+
+/// Which records an upload covers, decided from the reconciliation reply; stored with the
+/// settlement so a restart resumes the same upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scope {
+    /// UnionPay balanced: chip records only (60.3 `203`, closing `207`).
+    ChipOnly,
+    /// Out of balance: every uploadable record.
+    All,
+}
+
+/// What the reconciliation (or the international trailer) reply means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Close the batch now.
+    Close(Reconciliation),
+    /// Upload this scope, then send the trailer or closing 0320.
+    Upload(Scope),
+    /// The settlement ends without closing; `reset` clears the upload marks (trailer 95).
+    Open { failure: SettleFailure, reset: bool },
+}
+
+/// Values every builder needs.
+pub(crate) struct Ctx<'a> {
+    pub cfg: &'a Config,
+    pub batch: u32,
+}
+
+/// An MTI and its fields, ready for [`crate::action::Outgoing::build`].
+pub(crate) type Fields = (&'static str, Vec<(u16, Vec<u8>)>);
+
+pub(crate) fn field(n: u16, value: impl Into<String>) -> (u16, Vec<u8>) {
+    (n, value.into().into_bytes())
+}
+
+impl Dialect {
+    /// The built-in codec spec of the dialect (`intl-pos` or `cup-pos`).
+    pub fn spec(&self) -> &'static Spec {
+        let name = match self {
+            Dialect::International(_) => "intl-pos",
+            Dialect::UnionPay(_) => "cup-pos",
+        };
+        // Both names are compiled into the codec; its own tests load every built-in.
+        Spec::builtin(name).unwrap_or_else(|| unreachable!("built-in spec {name}"))
+    }
+
+    /// True for the UnionPay dialect.
+    pub fn is_union_pay(&self) -> bool {
+        matches!(self, Dialect::UnionPay(_))
+    }
+
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        match self {
+            Dialect::International(s) if s.nii > 999 => Err(ConfigError::Dialect {
+                what: "nii",
+                why: "field 24 is n3: 0 to 999",
+            }),
+            Dialect::UnionPay(s) => cup::check(s),
+            Dialect::International(_) => Ok(()),
+        }
+    }
+
+    /// MTI and processing code of a new transaction of `kind` (DESIGN §5).
+    pub(crate) fn codes(&self, kind: TxnKind) -> (&'static str, &'static str) {
+        match self {
+            Dialect::International(_) => intl::codes(kind),
+            Dialect::UnionPay(_) => cup::codes(kind),
+        }
+    }
+
+    /// The request for a new transaction, card data included (it lives only in this message).
+    pub(crate) fn request(&self, ctx: &Ctx<'_>, draft: &Record, card: &Card) -> Fields {
+        let mut fields = common_request(ctx, draft);
+        fields.extend(card_fields(card));
+        match self {
+            Dialect::International(s) => intl::request_extra(s, draft, &mut fields),
+            Dialect::UnionPay(s) => cup::request_extra(s, ctx, draft, &mut fields),
+        }
+        fields.sort_by_key(|(n, _)| *n);
+        (draft.mti_static(), fields)
+    }
+
+    /// The 0220 advice of a stored record (offline sale, UnionPay refund).
+    pub(crate) fn advice(&self, ctx: &Ctx<'_>, record: &Record) -> Fields {
+        let mut fields = common_request(ctx, record);
+        fields.push(field(2, record.pan.digits()));
+        fields.push(field(22, record.entry_mode.clone()));
+        if !record.auth_code.is_empty() {
+            fields.push(field(38, record.auth_code.clone()));
+        }
+        if let Some(icc) = &record.icc {
+            fields.push((55, icc.clone()));
+        }
+        match self {
+            Dialect::International(s) => intl::request_extra(s, record, &mut fields),
+            Dialect::UnionPay(s) => cup::request_extra(s, ctx, record, &mut fields),
+        }
+        fields.sort_by_key(|(n, _)| *n);
+        ("0220", fields)
+    }
+
+    /// The 0500 (or the international 960000 trailer).
+    pub(crate) fn reconcile(
+        &self,
+        ctx: &Ctx<'_>,
+        records: &[Record],
+        trailer: bool,
+        trace: u32,
+    ) -> Fields {
+        match self {
+            Dialect::International(s) => intl::reconcile(s, ctx, records, trailer, trace),
+            Dialect::UnionPay(s) => cup::reconcile(s, ctx, records, trace),
+        }
+    }
+
+    /// What a reconciliation reply means.
+    pub(crate) fn verdict(&self, reply: &Message<'_>, trailer: bool) -> Verdict {
+        match self {
+            Dialect::International(_) => intl::verdict(response_code(reply), trailer),
+            Dialect::UnionPay(_) => cup::verdict(reply),
+        }
+    }
+
+    /// True when `record` is uploaded under `scope`.
+    pub(crate) fn in_scope(&self, record: &Record, scope: Scope) -> bool {
+        match self {
+            Dialect::International(_) => intl::in_scope(record),
+            Dialect::UnionPay(_) => cup::in_scope(record, scope),
+        }
+    }
+
+    /// Indices of the records the next 0320 carries: the first unacknowledged record in scope,
+    /// and for UnionPay magnetic-stripe sales up to 7 more like it.
+    pub(crate) fn next_unit(&self, records: &[Record], scope: Scope) -> Vec<usize> {
+        let pending = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.uploaded && self.in_scope(r, scope));
+        match self {
+            Dialect::International(_) => pending.map(|(i, _)| i).take(1).collect(),
+            Dialect::UnionPay(_) => cup::next_unit(pending),
+        }
+    }
+
+    /// The 0320 for one unit.
+    pub(crate) fn upload(
+        &self,
+        ctx: &Ctx<'_>,
+        unit: &[&Record],
+        scope: Scope,
+        trace: u32,
+    ) -> Fields {
+        match self {
+            Dialect::International(s) => intl::upload(s, ctx, unit, trace),
+            Dialect::UnionPay(s) => cup::upload(s, ctx, unit, scope, trace),
+        }
+    }
+
+    /// What ends the upload: the 960000 trailer or the closing 0320 with the upload count.
+    pub(crate) fn finish(
+        &self,
+        ctx: &Ctx<'_>,
+        records: &[Record],
+        scope: Scope,
+        trace: u32,
+    ) -> Fields {
+        match self {
+            Dialect::International(s) => intl::reconcile(s, ctx, records, true, trace),
+            Dialect::UnionPay(_) => cup::closing(ctx, records, scope, trace),
+        }
+    }
+
+    /// What the reply to the trailer (international) or closing 0320 (UnionPay) means.
+    pub(crate) fn finish_verdict(&self, reply: &Message<'_>, scope: Scope) -> Verdict {
+        match (self, response_code(reply)) {
+            (Dialect::International(_), code) => intl::verdict(code, true),
+            (Dialect::UnionPay(_), "00") => Verdict::Close(cup::closed(scope)),
+            // DESIGN is silent: a refused closing 0320 leaves the batch open, and the next
+            // settlement reconciles and uploads again.
+            (Dialect::UnionPay(_), code) => Verdict::Open {
+                failure: SettleFailure::Declined(code.to_owned()),
+                reset: true,
+            },
+        }
+    }
+
+    /// A sign-on request.
+    pub(crate) fn sign_on(&self, ctx: &Ctx<'_>, trace: u32) -> Fields {
+        match self {
+            Dialect::International(s) => intl::network(s, ctx, "920000", trace),
+            Dialect::UnionPay(s) => cup::sign_on(s, ctx, trace),
+        }
+    }
+
+    /// An echo test.
+    pub(crate) fn echo(&self, ctx: &Ctx<'_>, trace: u32) -> Fields {
+        match self {
+            Dialect::International(s) => intl::network(s, ctx, "990000", trace),
+            Dialect::UnionPay(_) => cup::echo(ctx, trace),
+        }
+    }
+
+    /// The batch number a sign-on reply asks the terminal to adopt (UnionPay 60.2).
+    pub(crate) fn host_batch(&self, reply: &Message<'_>) -> Option<u32> {
+        match self {
+            Dialect::UnionPay(s) if s.adopt_host_batch => cup::batch_of(reply),
+            _ => None,
+        }
+    }
+}
+
+/// Field 39 as text, or `""` when absent or unreadable.
+pub(crate) fn response_code<'a>(reply: &Message<'a>) -> &'a str {
+    reply.field(39).and_then(|f| f.as_str()).unwrap_or("")
+}
+
+fn common_request(ctx: &Ctx<'_>, r: &Record) -> Vec<(u16, Vec<u8>)> {
+    let mut fields = vec![
+        field(3, r.processing_code.clone()),
+        field(4, format!("{:012}", r.total())),
+        field(11, format!("{:06}", r.trace)),
+        field(12, r.time.clone()),
+        field(13, r.date.clone()),
+        field(25, r.condition_code.clone()),
+        field(41, ctx.cfg.terminal_id.clone()),
+        field(42, ctx.cfg.merchant_id.clone()),
+    ];
+    if let Some(expiry) = &r.expiry {
+        fields.push(field(14, expiry.clone()));
+    }
+    if r.kind == TxnKind::Void || r.kind == TxnKind::Completion {
+        // A void and a completion point at their original by its RRN and approval code.
+        if !r.rrn.is_empty() {
+            fields.push(field(37, r.rrn.clone()));
+        }
+        if !r.auth_code.is_empty() {
+            fields.push(field(38, r.auth_code.clone()));
+        }
+    }
+    fields
+}
+
+fn card_fields(card: &Card) -> Vec<(u16, Vec<u8>)> {
+    let mut fields = vec![
+        field(2, card.pan.digits()),
+        field(22, card.entry_mode.clone()),
+    ];
+    if let Some(track2) = &card.track2 {
+        fields.push(field(35, track2.replace('=', "D")));
+    }
+    if let Some(pin) = card.pin_block {
+        fields.push((52, pin.to_vec()));
+    }
+    if let Some(icc) = &card.icc {
+        fields.push((55, icc.clone()));
+    }
+    fields
+}
+
+impl Record {
+    /// The MTI as a static string (the engine only creates the MTIs it knows).
+    pub(crate) fn mti_static(&self) -> &'static str {
+        match self.mti.as_str() {
+            "0100" => "0100",
+            "0220" => "0220",
+            _ => "0200",
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! The engine: one terminal's batch, driven by inputs and producing [`Output`]s (STYLE §7).
+//!
+//! Ordering lives in one place, [`Engine::advance`], which picks the next message whenever
+//! nothing is in flight: the pending reversal first, then a request parked behind it, then —
+//! only while a settlement runs — queued advices, and only after those the 0500, the uploads
+//! and the trailer or closing 0320 (DESIGN §5 state machine). Requests are checked in
+//! [`Engine::request`] before anything is stored or sent. The per-exchange rules are in
+//! `online.rs` (sales, voids, reversals, advices) and `settlement.rs`.
+
+use iso8583_codec::{Message, Mti};
+
+use crate::action::{Action, Outcome, Outgoing, Output, Prompt, Purpose};
+use crate::config::Config;
+use crate::dialect::{Ctx, Fields};
+use crate::error::{Error, Rejected};
+use crate::record::{Card, Record, TxnKind};
+use crate::report::Report;
+use crate::store::{Op, PendingReversal, Settlement, Snapshot, Store};
+use crate::time::Time;
+use crate::totals::{CupTotals, IntlTotals};
+
+/// An operator request.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Request {
+    /// An online sale.
+    Sale {
+        /// The card.
+        card: Card,
+        /// Amount, minor units.
+        amount: u64,
+        /// Tip, minor units.
+        tip: u64,
+    },
+    /// Void the record with this invoice number.
+    Void {
+        /// Invoice of the sale or completion to void.
+        invoice: u32,
+    },
+    /// A refund.
+    Refund {
+        /// The card.
+        card: Card,
+        /// Amount.
+        amount: u64,
+    },
+    /// A pre-authorisation.
+    PreAuth {
+        /// The card.
+        card: Card,
+        /// Amount.
+        amount: u64,
+    },
+    /// A pre-authorisation completion.
+    Completion {
+        /// The card.
+        card: Card,
+        /// Amount.
+        amount: u64,
+        /// The pre-authorisation's approval code.
+        auth_code: String,
+    },
+    /// A sale approved offline (voice or floor limit), queued as an advice.
+    OfflineSale {
+        /// The card.
+        card: Card,
+        /// Amount.
+        amount: u64,
+        /// Approval code, when one was given by voice.
+        auth_code: String,
+    },
+    /// Settle the batch (or resume a pending settlement).
+    Settle,
+    /// Sign on.
+    SignOn,
+    /// Echo test.
+    Echo,
+}
+
+impl Request {
+    /// The transaction kind, for financial requests.
+    pub fn kind(&self) -> Option<TxnKind> {
+        Some(match self {
+            Request::Sale { .. } => TxnKind::Sale,
+            Request::Void { .. } => TxnKind::Void,
+            Request::Refund { .. } => TxnKind::Refund,
+            Request::PreAuth { .. } => TxnKind::PreAuth,
+            Request::Completion { .. } => TxnKind::Completion,
+            Request::OfflineSale { .. } => TxnKind::OfflineSale,
+            _ => return None,
+        })
+    }
+}
+
+/// What is waiting for an answer.
+#[derive(Debug)]
+pub(crate) struct Flight {
+    pub purpose: Purpose,
+    pub response: Mti,
+    pub trace: u32,
+    pub deadline: Time,
+    pub draft: Option<Record>,
+    pub unit: Vec<u32>,
+}
+
+/// The settlement engine for one terminal.
+#[derive(Debug)]
+pub struct Engine<S> {
+    pub(crate) cfg: Config,
+    pub(crate) store: S,
+    pub(crate) state: Snapshot,
+    pub(crate) flight: Option<Flight>,
+    pub(crate) parked: Option<Request>,
+    pub(crate) settling: bool,
+    pub(crate) last_auto_day: Option<u64>,
+}
+
+impl<S: Store> Engine<S> {
+    /// Opens the terminal from `store` and resumes whatever it finds (DESIGN §5): a pending
+    /// reversal is sent first; a settlement in progress continues where it stopped.
+    pub fn open(cfg: Config, mut store: S, now: Time) -> Result<(Engine<S>, Output), Error> {
+        let state = match store.load()? {
+            Some(state) => state,
+            None => {
+                let fresh = Snapshot::new(cfg.first_batch);
+                store.commit(&[counters(&fresh)])?;
+                fresh
+            }
+        };
+        let settling = state.settlement.is_some();
+        tracing::debug!(
+            batch = state.batch,
+            records = state.records.len(),
+            settling,
+            "opened"
+        );
+        let mut engine = Engine {
+            cfg,
+            store,
+            state,
+            flight: None,
+            parked: None,
+            settling,
+            last_auto_day: None,
+        };
+        let mut out = Output::default();
+        engine.advance(now, &mut out)?;
+        let out = engine.finish(out);
+        Ok((engine, out))
+    }
+
+    /// An operator request. A refusal is an `Err` and nothing was stored or sent.
+    pub fn request(&mut self, request: Request, now: Time) -> Result<Output, Error> {
+        if let Some(f) = &self.flight {
+            return Err(Rejected::Busy {
+                mti: f.response.as_str().to_owned(),
+                trace: f.trace,
+            }
+            .into());
+        }
+        let mut out = Output::default();
+        match request {
+            Request::Settle => self.start_settlement(now, &mut out)?,
+            Request::SignOn => self.send_network(now, Purpose::SignOn, &mut out)?,
+            Request::Echo => self.send_network(now, Purpose::Echo, &mut out)?,
+            financial => self.financial(financial, now, &mut out)?,
+        }
+        Ok(self.finish(out))
+    }
+
+    /// A decoded response (its MAC verified by the caller, or not used).
+    pub fn response(&mut self, reply: &Message<'_>, now: Time) -> Result<Output, Error> {
+        let mut out = Output::default();
+        let Some(flight) = self.take_matching(reply) else {
+            return Ok(self.finish(out));
+        };
+        match flight.purpose {
+            Purpose::Online(_) => self.online_reply(flight, reply, now, &mut out)?,
+            Purpose::Reversal => self.reversal_reply(reply, &mut out)?,
+            Purpose::Advice => self.advice_reply(&flight, reply)?,
+            Purpose::SignOn => self.sign_on_reply(reply, &mut out)?,
+            Purpose::Echo => out.actions.push(Action::Prompt(Prompt::EchoOk)),
+            Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {
+                self.settlement_reply(&flight, reply, now, &mut out)?
+            }
+        }
+        self.advance(now, &mut out)?;
+        Ok(self.finish(out))
+    }
+
+    /// A response whose MAC did not verify: an online request is reversed with reason A0
+    /// (DESIGN §5); anything else is treated as unanswered.
+    pub fn response_bad_mac(&mut self, reply: &Message<'_>, now: Time) -> Result<Output, Error> {
+        let mut out = Output::default();
+        let Some(flight) = self.take_matching(reply) else {
+            return Ok(self.finish(out));
+        };
+        out.actions.push(Action::Prompt(Prompt::BadMac));
+        if let Purpose::Online(kind) = flight.purpose {
+            self.reverse_online(kind, crate::store::ReversalReason::BadMac, &mut out)?;
+            self.advance(now, &mut out)?;
+        } else {
+            self.flight = Some(flight);
+            self.unanswered(now, &mut out)?;
+        }
+        Ok(self.finish(out))
+    }
+
+    /// The deadline passed or the connection failed before an answer came.
+    pub fn timeout(&mut self, now: Time) -> Result<Output, Error> {
+        let mut out = Output::default();
+        if self.flight.is_some() {
+            self.unanswered(now, &mut out)?;
+        }
+        Ok(self.finish(out))
+    }
+
+    /// Time passes with nothing else happening: starts a time-of-day auto-settlement when idle
+    /// (DESIGN §5). Auto-settlement skips an empty batch.
+    pub fn tick(&mut self, now: Time) -> Result<Output, Error> {
+        let mut out = Output::default();
+        let due = self.cfg.auto.time_of_day.is_some_and(|(h, m)| {
+            now.minute_of_day() >= u32::from(h) * 60 + u32::from(m)
+                && self.last_auto_day != Some(now.day())
+        });
+        if due && self.is_idle() && !self.state.records.is_empty() {
+            self.last_auto_day = Some(now.day());
+            tracing::debug!(batch = self.state.batch, "auto-settlement at time of day");
+            out.actions.push(Action::Prompt(Prompt::AutoSettlement));
+            self.start_settlement(now, &mut out)?;
+        }
+        Ok(self.finish(out))
+    }
+
+    /// The open batch number.
+    pub fn batch(&self) -> u32 {
+        self.state.batch
+    }
+
+    /// The batch log.
+    pub fn records(&self) -> &[Record] {
+        &self.state.records
+    }
+
+    /// The pending reversal.
+    pub fn pending_reversal(&self) -> Option<&PendingReversal> {
+        self.state.reversal.as_ref()
+    }
+
+    /// The settlement in progress.
+    pub fn settlement(&self) -> Option<&Settlement> {
+        self.state.settlement.as_ref()
+    }
+
+    /// The last settlement report, for reprint.
+    pub fn last_report(&self) -> Option<&Report> {
+        self.state.last_report.as_ref()
+    }
+
+    /// When an answer is due, if one is awaited.
+    pub fn deadline(&self) -> Option<Time> {
+        self.flight.as_ref().map(|f| f.deadline)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// International totals of the open batch.
+    pub fn intl_totals(&self) -> Option<IntlTotals> {
+        match &self.cfg.dialect {
+            crate::Dialect::International(s) => Some(IntlTotals::of(&self.state.records, s)),
+            crate::Dialect::UnionPay(_) => None,
+        }
+    }
+
+    /// UnionPay totals of the open batch.
+    pub fn cup_totals(&self) -> Option<CupTotals> {
+        self.cfg
+            .dialect
+            .is_union_pay()
+            .then(|| CupTotals::of(&self.state.records))
+    }
+
+    /// The largest 12-digit amount total of the open batch under the dialect's rules.
+    pub fn max_total(&self) -> u64 {
+        self.intl_totals()
+            .map(|t| t.max_amount())
+            .or_else(|| self.cup_totals().map(|t| t.max_amount()))
+            .unwrap_or(0)
+    }
+
+    /// Nothing in flight and nothing waiting.
+    pub fn is_idle(&self) -> bool {
+        self.flight.is_none() && self.parked.is_none() && !self.settling
+    }
+
+    /// Picks the next message when nothing is in flight: the one transition table of the
+    /// engine's ordering rules (module docs).
+    pub(crate) fn advance(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
+        if self.flight.is_some() {
+            return Ok(());
+        }
+        if self.state.reversal.is_some() {
+            return self.send_reversal(now, out);
+        }
+        if let Some(parked) = self.parked.take() {
+            return self.start_financial(parked, now, out);
+        }
+        if !self.settling {
+            return Ok(());
+        }
+        if let Some(i) = self
+            .state
+            .records
+            .iter()
+            .position(|r| r.advice == crate::AdviceState::Queued)
+        {
+            return self.send_advice(i, now, out);
+        }
+        self.settlement_step(now, out)
+    }
+
+    /// Commits one step (counters always included), then mirrors it in memory.
+    pub(crate) fn commit(&mut self, ops: Vec<Op>) -> Result<(), Error> {
+        let mut all = Vec::with_capacity(ops.len() + 1);
+        all.push(counters(&self.state));
+        all.extend(ops);
+        self.store.commit(&all)?;
+        self.state.apply(&all);
+        Ok(())
+    }
+
+    /// Allocates a trace number (1-999999, then 1 again); persisted with the next step.
+    pub(crate) fn next_trace(&mut self) -> u32 {
+        let trace = self.state.next_trace;
+        self.state.next_trace = if trace >= 999_999 { 1 } else { trace + 1 };
+        trace
+    }
+
+    /// Allocates an invoice number.
+    pub(crate) fn next_invoice(&mut self) -> u32 {
+        let invoice = self.state.next_invoice;
+        self.state.next_invoice = if invoice >= 999_999 { 1 } else { invoice + 1 };
+        invoice
+    }
+
+    pub(crate) fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            cfg: &self.cfg,
+            batch: self.state.batch,
+        }
+    }
+
+    /// Builds `fields`, records the flight and emits the send action.
+    pub(crate) fn send(
+        &mut self,
+        (mti, fields): Fields,
+        trace: u32,
+        purpose: Purpose,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let outgoing = Outgoing::build(self.cfg.dialect.spec(), mti, trace, purpose, fields)
+            .map_err(|source| Error::Build { mti, source })?;
+        let response = outgoing.mti().response().unwrap_or(outgoing.mti());
+        tracing::debug!(
+            mti,
+            stan = trace,
+            batch = self.state.batch,
+            ?purpose,
+            "send"
+        );
+        self.flight = Some(Flight {
+            purpose,
+            response,
+            trace,
+            deadline: now.plus_ms(self.cfg.response_timeout_ms),
+            draft: None,
+            unit: Vec::new(),
+        });
+        out.actions.push(Action::Send(outgoing));
+        Ok(())
+    }
+
+    fn send_network(&mut self, now: Time, purpose: Purpose, out: &mut Output) -> Result<(), Error> {
+        let trace = self.next_trace();
+        let fields = match purpose {
+            Purpose::SignOn => self.cfg.dialect.sign_on(&self.ctx(), trace),
+            _ => self.cfg.dialect.echo(&self.ctx(), trace),
+        };
+        self.send(fields, trace, purpose, now, out)
+    }
+
+    fn sign_on_reply(&mut self, reply: &Message<'_>, out: &mut Output) -> Result<(), Error> {
+        if crate::dialect::response_code(reply) != "00" {
+            out.actions.push(Action::Prompt(Prompt::SignOnRequired));
+            return Ok(());
+        }
+        // The host's batch number is adopted only while no settlement is under way: a
+        // settlement in progress reports the batch it started with (DESIGN §5).
+        if let Some(batch) = self.cfg.dialect.host_batch(reply) {
+            if batch != self.state.batch && self.state.settlement.is_none() {
+                tracing::debug!(
+                    batch,
+                    old = self.state.batch,
+                    "adopting the host's batch number"
+                );
+                self.state.batch = batch;
+                self.commit(Vec::new())?;
+            }
+        }
+        out.actions.push(Action::Prompt(Prompt::SignedOn));
+        Ok(())
+    }
+
+    /// The flight a reply answers, or `None` (logged, dropped) when it matches nothing: a reply
+    /// is never paired with a request it does not answer (DESIGN §4).
+    fn take_matching(&mut self, reply: &Message<'_>) -> Option<Flight> {
+        let trace = reply.field(11).and_then(|f| f.to_u64());
+        let matches = self
+            .flight
+            .as_ref()
+            .is_some_and(|f| f.response == reply.mti() && trace == Some(u64::from(f.trace)));
+        if !matches {
+            tracing::warn!(mti = reply.mti().as_str(), stan = ?trace, "response matches nothing in flight, dropped");
+            return None;
+        }
+        self.flight.take()
+    }
+
+    fn finish(&self, mut out: Output) -> Output {
+        out.deadline = self.deadline();
+        out
+    }
+
+    /// Emits an outcome.
+    pub(crate) fn outcome(out: &mut Output, outcome: Outcome) {
+        out.actions.push(Action::Outcome(outcome));
+    }
+}
+
+fn counters(state: &Snapshot) -> Op {
+    Op::Counters {
+        batch: state.batch,
+        next_trace: state.next_trace,
+        next_invoice: state.next_invoice,
+    }
+}

@@ -1,0 +1,557 @@
+//! Online requests, reversals and advices (DESIGN §5, "Reversals", "Write-ahead order").
+//!
+//! A reversible request (0100, 0200) is stored as the pending reversal, reason 98, with its
+//! trace already advanced, before it leaves; the matching approval clears it and adds the record
+//! in one step, and only then is the outcome shown. Advices (offline sales, UnionPay refunds)
+//! are stored first and sent afterwards. Limits are checked before anything is stored.
+
+use iso8583_codec::Message;
+
+use crate::action::{Action, Outcome, Output, Printout, Prompt, Purpose, SettleFailure};
+use crate::config::MAX_AMOUNT;
+use crate::dialect::{field, response_code};
+use crate::engine::{Engine, Flight, Request};
+use crate::error::{Error, Rejected};
+use crate::record::{strip_tag_57, AdviceState, Card, Record, TxnKind};
+use crate::store::{Op, PendingReversal, ReversalReason, Store};
+use crate::time::Time;
+
+/// Fields a 0400 never repeats: track 2 and 3, PIN data, security control, PIN capture code.
+const NOT_REVERSED: [u16; 5] = [26, 35, 36, 52, 53];
+
+/// Codes that end a reversal (DESIGN §5): done, or the host never saw the original.
+const REVERSAL_DONE: [&str; 3] = ["00", "12", "25"];
+
+impl<S: Store> Engine<S> {
+    /// Checks a financial request and sends it, or parks it behind the pending reversal.
+    pub(crate) fn financial(
+        &mut self,
+        request: Request,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        self.check(&request)?;
+        if let Some(rev) = &self.state.reversal {
+            // DESIGN §5: the reversal goes before the next online request.
+            tracing::debug!(
+                stan = rev.trace,
+                "request parked behind the pending reversal"
+            );
+            self.parked = Some(request);
+            return self.advance(now, out);
+        }
+        self.start_financial(request, now, out)
+    }
+
+    /// The local checks, in the order a terminal applies them (DESIGN §5, "Storage full").
+    fn check(&self, request: &Request) -> Result<(), Error> {
+        let Some(kind) = request.kind() else {
+            return Ok(());
+        };
+        if self.state.settlement.is_some() {
+            tracing::debug!(
+                ?kind,
+                batch = self.state.batch,
+                "refused: settlement pending"
+            );
+            return Err(Rejected::SettlementPending { kind }.into());
+        }
+        if kind.adds_record(self.cfg.dialect.is_union_pay()) {
+            self.check_room(kind, amount_of(request, &self.state.records))?;
+        }
+        if let Request::Void { invoice } = request {
+            self.voidable(*invoice)?;
+        }
+        Ok(())
+    }
+
+    fn check_room(&self, kind: TxnKind, amount: u64) -> Result<(), Error> {
+        let count = self.state.records.len() as u16;
+        if count >= self.cfg.capacity {
+            tracing::debug!(
+                ?kind,
+                count,
+                capacity = self.cfg.capacity,
+                "refused: storage full"
+            );
+            return Err(Rejected::StorageFull {
+                count,
+                capacity: self.cfg.capacity,
+            }
+            .into());
+        }
+        if amount == 0 || amount > MAX_AMOUNT {
+            return Err(Rejected::InvalidAmount(amount).into());
+        }
+        let total = self.max_total();
+        let limit = self.cfg.amount_limit();
+        if total >= limit || total + amount > MAX_AMOUNT {
+            tracing::debug!(?kind, total, amount, limit, "refused: totals near overflow");
+            return Err(Rejected::TotalsNearOverflow {
+                total,
+                amount,
+                limit,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn voidable(&self, invoice: u32) -> Result<&Record, Error> {
+        let record = self
+            .state
+            .records
+            .iter()
+            .find(|r| r.invoice == invoice && r.kind != TxnKind::Void)
+            .ok_or(Rejected::NoSuchRecord { invoice })?;
+        if record.voided {
+            return Err(Rejected::AlreadyVoided { invoice }.into());
+        }
+        let online = record.advice == AdviceState::Online;
+        if !online || !matches!(record.kind, TxnKind::Sale | TxnKind::Completion) {
+            return Err(Rejected::NotVoidable {
+                invoice,
+                kind: record.kind,
+            }
+            .into());
+        }
+        Ok(record)
+    }
+
+    /// Stores and sends a checked request.
+    pub(crate) fn start_financial(
+        &mut self,
+        request: Request,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let Some(kind) = request.kind() else {
+            return Ok(());
+        };
+        let (draft, card) = self.draft(request, now)?;
+        let advice = draft.mti == "0220";
+        if advice {
+            return self.queue_advice(draft, now, out);
+        }
+        let fields = self.cfg.dialect.request(&self.ctx(), &draft, &card);
+        let reversal = reversal_of(kind, &draft, &fields.1);
+        self.commit(vec![Op::Reversal(Some(reversal))])?;
+        self.send(fields, draft.trace, Purpose::Online(kind), now, out)?;
+        if let Some(flight) = self.flight.as_mut() {
+            flight.draft = Some(draft);
+        }
+        Ok(())
+    }
+
+    /// The record the request will add if approved, and the card for the request itself.
+    fn draft(&mut self, request: Request, now: Time) -> Result<(Record, Card), Error> {
+        let kind = request.kind().unwrap_or(TxnKind::Sale);
+        let (mti, code) = self.cfg.dialect.codes(kind);
+        let (card, amount, tip, auth, original) = match request {
+            Request::Sale { card, amount, tip } => (card, amount, tip, String::new(), None),
+            Request::Refund { card, amount } | Request::PreAuth { card, amount } => {
+                (card, amount, 0, String::new(), None)
+            }
+            Request::Completion {
+                card,
+                amount,
+                auth_code,
+            }
+            | Request::OfflineSale {
+                card,
+                amount,
+                auth_code,
+            } => (card, amount, 0, auth_code, None),
+            Request::Void { invoice } => {
+                let original = self.voidable(invoice)?.clone();
+                (
+                    card_of(&original),
+                    original.amount,
+                    original.tip,
+                    original.auth_code.clone(),
+                    Some(original),
+                )
+            }
+            _ => return Err(Rejected::NoSuchRecord { invoice: 0 }.into()),
+        };
+        let trace = self.next_trace();
+        // An international void is not a record of its own and keeps the original's invoice.
+        let invoice = match (&original, self.cfg.dialect.is_union_pay()) {
+            (Some(o), false) => o.invoice,
+            _ => self.next_invoice(),
+        };
+        let icc = card.icc.as_deref().and_then(strip_tag_57);
+        let draft = Record {
+            trace,
+            invoice,
+            kind,
+            mti: mti.to_owned(),
+            processing_code: code.to_owned(),
+            amount,
+            tip,
+            rrn: original.as_ref().map(|o| o.rrn.clone()).unwrap_or_default(),
+            auth_code: auth,
+            response_code: "00".into(),
+            date: now.mmdd(),
+            time: now.hhmmss(),
+            expiry: card.expiry.clone(),
+            entry_mode: card.entry_mode.clone(),
+            condition_code: if matches!(kind, TxnKind::PreAuth | TxnKind::Completion) {
+                "06"
+            } else {
+                "00"
+            }
+            .into(),
+            group: card.group,
+            pan: card.pan.clone(),
+            icc,
+            original_trace: original.as_ref().map(|o| o.trace),
+            voided: false,
+            advice: if mti == "0220" {
+                AdviceState::Queued
+            } else {
+                AdviceState::Online
+            },
+            uploaded: false,
+        };
+        Ok((draft, card))
+    }
+
+    /// Stores an advice record; a UnionPay refund is then sent at once (DESIGN §5, dialect C),
+    /// an offline sale waits for the flush before settlement.
+    fn queue_advice(&mut self, draft: Record, now: Time, out: &mut Output) -> Result<(), Error> {
+        let (kind, trace, invoice) = (draft.kind, draft.trace, draft.invoice);
+        self.commit(vec![Op::put(draft)])?;
+        tracing::debug!(?kind, stan = trace, "advice queued");
+        Self::outcome(
+            out,
+            Outcome::Queued {
+                kind,
+                trace,
+                invoice,
+            },
+        );
+        self.after_record_added(now, out)?;
+        if kind == TxnKind::Refund && self.flight.is_none() {
+            if let Some(i) = self.state.records.iter().position(|r| r.trace == trace) {
+                return self.send_advice(i, now, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer to an online request.
+    pub(crate) fn online_reply(
+        &mut self,
+        flight: Flight,
+        reply: &Message<'_>,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let Some(mut draft) = flight.draft else {
+            return Ok(());
+        };
+        let code = response_code(reply);
+        if code != "00" {
+            self.commit(vec![Op::Reversal(None)])?;
+            tracing::debug!(stan = draft.trace, code, "declined");
+            if code == "A0" {
+                out.actions.push(Action::Prompt(Prompt::SignOnRequired));
+            }
+            Self::outcome(
+                out,
+                Outcome::Declined {
+                    kind: draft.kind,
+                    code: code.to_owned(),
+                },
+            );
+            return Ok(());
+        }
+        draft.rrn = text(reply, 37).unwrap_or(draft.rrn);
+        draft.auth_code = text(reply, 38).unwrap_or(draft.auth_code);
+        let (kind, trace, invoice, auth_code) = (
+            draft.kind,
+            draft.trace,
+            draft.invoice,
+            draft.auth_code.clone(),
+        );
+        self.commit(self.approval_ops(draft))?;
+        Self::outcome(
+            out,
+            Outcome::Approved {
+                kind,
+                trace,
+                invoice,
+                auth_code,
+            },
+        );
+        if kind.adds_record(self.cfg.dialect.is_union_pay()) {
+            self.after_record_added(now, out)?;
+        }
+        Ok(())
+    }
+
+    /// Clear the reversal and add the record (or mark the voided original) in one step.
+    fn approval_ops(&self, draft: Record) -> Vec<Op> {
+        let mut ops = vec![Op::Reversal(None)];
+        if let Some(original) = draft.original_trace {
+            if let Some(o) = self.state.records.iter().find(|r| r.trace == original) {
+                ops.push(Op::put(Record {
+                    voided: true,
+                    ..o.clone()
+                }));
+            }
+            if !self.cfg.dialect.is_union_pay() {
+                return ops;
+            }
+        }
+        ops.push(Op::put(draft));
+        ops
+    }
+
+    /// Prompts and auto-settlement triggers after a record was added (DESIGN §5, "Limits").
+    fn after_record_added(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
+        let count = self.state.records.len() as u16;
+        if count >= self.cfg.capacity {
+            out.actions.push(Action::Prompt(Prompt::StorageFull));
+        } else if count >= self.cfg.warn_at {
+            out.actions.push(Action::Prompt(Prompt::SettleSoon {
+                count,
+                capacity: self.cfg.capacity,
+            }));
+        }
+        let total = self.max_total();
+        let auto = self.cfg.auto;
+        let forced = total >= self.cfg.amount_limit();
+        let by_count = auto.count.is_some_and(|c| count >= c);
+        let by_amount = auto.amount.is_some_and(|a| total >= a);
+        if (forced || by_count || by_amount) && self.state.settlement.is_none() {
+            tracing::debug!(forced, by_count, by_amount, count, total, "auto-settlement");
+            if forced {
+                out.actions.push(Action::Prompt(Prompt::StorageFull));
+            }
+            out.actions.push(Action::Prompt(Prompt::AutoSettlement));
+            self.start_settlement(now, out)?;
+        }
+        Ok(())
+    }
+
+    /// Keep the reversal with `reason`; the outcome says the request was reversed.
+    pub(crate) fn reverse_online(
+        &mut self,
+        kind: TxnKind,
+        reason: ReversalReason,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        if let Some(mut rev) = self.state.reversal.clone() {
+            if rev.reason != reason {
+                rev.reason = reason;
+                self.commit(vec![Op::Reversal(Some(rev))])?;
+            }
+        }
+        Self::outcome(
+            out,
+            Outcome::Reversed {
+                kind,
+                reason: reason.code(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Sends the pending 0400: the original's stored fields and the reason in 39.
+    pub(crate) fn send_reversal(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
+        let Some(rev) = self.state.reversal.clone() else {
+            return Ok(());
+        };
+        let mut fields = rev.fields.clone();
+        fields.retain(|(n, _)| *n != 39);
+        fields.push(field(39, rev.reason.code()));
+        fields.sort_by_key(|(n, _)| *n);
+        tracing::debug!(
+            stan = rev.trace,
+            reason = rev.reason.code(),
+            tries = rev.tries,
+            "reversal"
+        );
+        self.send(("0400", fields), rev.trace, Purpose::Reversal, now, out)
+    }
+
+    /// The 0410: done, another try used, or dropped after the last (DESIGN §5).
+    pub(crate) fn reversal_reply(
+        &mut self,
+        reply: &Message<'_>,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let code = response_code(reply);
+        if REVERSAL_DONE.contains(&code) {
+            tracing::debug!(code, "reversal done");
+            return self.commit(vec![Op::Reversal(None)]);
+        }
+        self.use_reversal_try(out)
+    }
+
+    fn use_reversal_try(&mut self, out: &mut Output) -> Result<(), Error> {
+        let Some(mut rev) = self.state.reversal.clone() else {
+            return Ok(());
+        };
+        rev.tries += 1;
+        if rev.tries < self.cfg.reversal_tries {
+            return self.commit(vec![Op::Reversal(Some(rev))]);
+        }
+        tracing::debug!(
+            stan = rev.trace,
+            tries = rev.tries,
+            "reversal dropped: REVERSAL FAILED"
+        );
+        self.commit(vec![Op::Reversal(None)])?;
+        out.actions.push(Action::Print(Printout::ReversalFailed {
+            trace: rev.trace,
+            pan: rev.pan_masked.clone(),
+            amount: rev.amount,
+        }));
+        Ok(())
+    }
+
+    /// Sends the advice of record `i`, with its own trace so a repeat is seen as one (94).
+    pub(crate) fn send_advice(
+        &mut self,
+        i: usize,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let Some(record) = self.state.records.get(i).cloned() else {
+            return Ok(());
+        };
+        let fields = self.cfg.dialect.advice(&self.ctx(), &record);
+        self.send(fields, record.trace, Purpose::Advice, now, out)
+    }
+
+    /// The 0230: 00 and 94 deliver; another code fails the advice, out of the totals.
+    pub(crate) fn advice_reply(
+        &mut self,
+        flight: &Flight,
+        reply: &Message<'_>,
+    ) -> Result<(), Error> {
+        let code = response_code(reply);
+        let Some(record) = self.state.records.iter().find(|r| r.trace == flight.trace) else {
+            return Ok(());
+        };
+        let advice = if code == "00" || code == "94" {
+            AdviceState::Delivered
+        } else {
+            AdviceState::Failed
+        };
+        tracing::debug!(stan = flight.trace, code, ?advice, "advice answered");
+        let updated = Record {
+            advice,
+            response_code: code.to_owned(),
+            ..record.clone()
+        };
+        self.commit(vec![Op::put(updated)])
+    }
+
+    /// No answer (timeout, connection lost, or an unverifiable reply to a non-online message).
+    pub(crate) fn unanswered(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
+        let Some(flight) = self.flight.take() else {
+            return Ok(());
+        };
+        tracing::debug!(stan = flight.trace, purpose = ?flight.purpose, "no answer");
+        match flight.purpose {
+            Purpose::Online(kind) => {
+                out.actions.push(Action::Prompt(Prompt::NoResponse));
+                self.reverse_online(kind, ReversalReason::NoResponse, out)?;
+                // Real terminals send the 0400 right away; if it too goes unanswered, it stays.
+                return self.advance(now, out);
+            }
+            Purpose::Reversal => {
+                if self.cfg.count_timeouts_as_tries {
+                    self.use_reversal_try(out)?;
+                }
+                self.halt(SettleFailure::ReversalNotDelivered, out);
+            }
+            Purpose::Advice => self.halt(SettleFailure::AdviceNotDelivered, out),
+            Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {
+                self.halt(SettleFailure::NoResponse, out)
+            }
+            Purpose::SignOn | Purpose::Echo => {}
+        }
+        Ok(())
+    }
+
+    /// Stops the drive until the operator asks again: a parked request is not sent, and a
+    /// settlement stays pending (sales stay blocked; DESIGN §8 "no answer to 0500").
+    fn halt(&mut self, failure: SettleFailure, out: &mut Output) {
+        if let Some(parked) = self.parked.take() {
+            let trace = self.state.reversal.as_ref().map_or(0, |r| r.trace);
+            if let Some(kind) = parked.kind() {
+                Self::outcome(
+                    out,
+                    Outcome::NotSent {
+                        kind,
+                        reversal_trace: trace,
+                    },
+                );
+            }
+        }
+        if self.settling {
+            self.settling = false;
+            out.actions
+                .push(Action::Prompt(Prompt::SettlementFailed(failure)));
+        }
+    }
+}
+
+fn amount_of(request: &Request, records: &[Record]) -> u64 {
+    match request {
+        Request::Sale { amount, tip, .. } => amount.saturating_add(*tip),
+        Request::Refund { amount, .. }
+        | Request::PreAuth { amount, .. }
+        | Request::Completion { amount, .. }
+        | Request::OfflineSale { amount, .. } => *amount,
+        Request::Void { invoice } => records
+            .iter()
+            .find(|r| r.invoice == *invoice)
+            .map_or(1, Record::total),
+        _ => 0,
+    }
+}
+
+/// A void is sent with the original's card details from the log (PAN, expiry, entry mode).
+fn card_of(r: &Record) -> Card {
+    Card {
+        pan: r.pan.clone(),
+        expiry: r.expiry.clone(),
+        entry_mode: r.entry_mode.clone(),
+        group: r.group,
+        track2: None,
+        pin_block: None,
+        icc: None,
+    }
+}
+
+/// The reversal slot for a request: its fields without track, PIN and tag 57.
+fn reversal_of(kind: TxnKind, draft: &Record, fields: &[(u16, Vec<u8>)]) -> PendingReversal {
+    let kept = fields
+        .iter()
+        .filter(|(n, _)| !NOT_REVERSED.contains(n))
+        .filter_map(|(n, v)| match n {
+            55 => strip_tag_57(v).map(|v| (55, v)),
+            _ => Some((*n, v.clone())),
+        })
+        .collect();
+    PendingReversal {
+        trace: draft.trace,
+        kind,
+        reason: ReversalReason::NoResponse,
+        tries: 0,
+        mti: draft.mti.clone(),
+        fields: kept,
+        amount: draft.total(),
+        pan_masked: draft.pan.masked(),
+    }
+}
+
+fn text(reply: &Message<'_>, n: u16) -> Option<String> {
+    reply.field(n).and_then(|f| f.as_str()).map(str::to_owned)
+}

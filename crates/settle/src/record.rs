@@ -1,0 +1,337 @@
+//! The batch log's records and the card data an operator request brings.
+//!
+//! A [`Record`] keeps exactly what its 0320 upload needs (DESIGN §5): original MTI and processing
+//! code, amount and tip, trace, invoice, RRN, approval and response codes, local date and time,
+//! expiry, entry mode, POS condition code, card group, PAN and chip data without tag 57. Track
+//! data, PIN blocks and CVV are never stored: [`Card`] holds them only in memory and its
+//! `Debug` hides them. The PAN is stored because the upload needs it, and every `Debug` masks it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of transaction a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum TxnKind {
+    /// An online sale (0200).
+    Sale,
+    /// A void of a sale or completion (a record of its own only in the UnionPay dialect).
+    Void,
+    /// A refund: online 0200 internationally, a 0220 advice with UnionPay (DESIGN §5).
+    Refund,
+    /// A pre-authorisation (0100); in no total and never uploaded.
+    PreAuth,
+    /// A pre-authorisation completion (0200).
+    Completion,
+    /// A sale approved offline, queued as a 0220 advice.
+    OfflineSale,
+}
+
+impl TxnKind {
+    /// True for the kinds that add a record in `dialect` (DESIGN §5: sale, refund, pre-auth,
+    /// completion, offline sale, and UnionPay voids).
+    pub fn adds_record(self, union_pay: bool) -> bool {
+        self != TxnKind::Void || union_pay
+    }
+
+    /// Label used on the settlement slip.
+    pub fn label(self) -> &'static str {
+        match self {
+            TxnKind::Sale => "SALE",
+            TxnKind::Void => "VOID",
+            TxnKind::Refund => "REFUND",
+            TxnKind::PreAuth => "PRE-AUTH",
+            TxnKind::Completion => "COMPLETION",
+            TxnKind::OfflineSale => "OFFLINE",
+        }
+    }
+}
+
+/// UnionPay splits totals by card organisation (DESIGN §5): domestic means UnionPay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CardGroup {
+    /// UnionPay cards.
+    Domestic,
+    /// Every other card organisation.
+    Foreign,
+}
+
+impl CardGroup {
+    /// The n2 code of a UnionPay batch-upload group entry.
+    pub fn code(self) -> &'static str {
+        match self {
+            CardGroup::Domestic => "00",
+            CardGroup::Foreign => "01",
+        }
+    }
+}
+
+/// Where an advice stands (offline sales, UnionPay refunds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdviceState {
+    /// Not an advice: the record was approved online.
+    Online,
+    /// Waiting to be sent; flushed before settlement.
+    Queued,
+    /// Answered 00 or 94.
+    Delivered,
+    /// Answered with another code: out of the totals (DESIGN §5).
+    Failed,
+}
+
+/// A primary account number. Stored for the upload; shown only masked.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pan(String);
+
+impl Pan {
+    /// A PAN of 12 to 19 digits.
+    pub fn new(digits: &str) -> Option<Pan> {
+        let ok = (12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| Pan(digits.to_owned()))
+    }
+
+    /// The digits, for building a message. Never log or print this.
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+
+    /// First 6 and last 4 digits, the rest as `*` (DESIGN §3).
+    pub fn masked(&self) -> String {
+        let n = self.0.len();
+        let head = self.0.get(..6).unwrap_or("");
+        let tail = self.0.get(n.saturating_sub(4)..).unwrap_or("");
+        format!("{head}{}{tail}", "*".repeat(n.saturating_sub(10)))
+    }
+}
+
+impl fmt::Debug for Pan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Display for Pan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// The card as read for one transaction. Track data and the PIN block live only here, in
+/// memory, and go only into the request itself.
+#[derive(Clone)]
+pub struct Card {
+    /// The card number.
+    pub pan: Pan,
+    /// `YYMM`, when known.
+    pub expiry: Option<String>,
+    /// POS entry mode n3 (`021` swiped, `051` chip, `071` contactless, `012` keyed).
+    pub entry_mode: String,
+    /// Domestic (UnionPay) or foreign.
+    pub group: CardGroup,
+    /// Track 2 as the codec takes it (digits with `D` or `=` as separator).
+    pub track2: Option<String>,
+    /// PIN block (field 52).
+    pub pin_block: Option<[u8; 8]>,
+    /// EMV data for field 55; tag 57 is removed before anything is stored.
+    pub icc: Option<Vec<u8>>,
+}
+
+impl Card {
+    /// A card with only a PAN, swiped (`021`), domestic.
+    pub fn swiped(pan: Pan) -> Card {
+        Card {
+            pan,
+            expiry: None,
+            entry_mode: "021".into(),
+            group: CardGroup::Domestic,
+            track2: None,
+            pin_block: None,
+            icc: None,
+        }
+    }
+}
+
+impl fmt::Debug for Card {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Card")
+            .field("pan", &self.pan)
+            .field("entry_mode", &self.entry_mode)
+            .field("group", &self.group)
+            .field("track2", &self.track2.as_ref().map(|_| "<hidden>"))
+            .field("pin_block", &self.pin_block.map(|_| "<hidden>"))
+            .field("icc", &self.icc.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// One approved transaction of the open batch.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Trace number of the original request (unique in the batch; the key).
+    pub trace: u32,
+    /// Invoice number printed on the receipt.
+    pub invoice: u32,
+    /// What it is.
+    pub kind: TxnKind,
+    /// MTI of the original request (`0200`, `0100`, `0220`).
+    pub mti: String,
+    /// Processing code of the original request.
+    pub processing_code: String,
+    /// Amount without tip, minor units.
+    pub amount: u64,
+    /// Tip, minor units.
+    pub tip: u64,
+    /// Retrieval reference number (field 37).
+    pub rrn: String,
+    /// Approval code (field 38).
+    pub auth_code: String,
+    /// Response code (field 39).
+    pub response_code: String,
+    /// Local date `MMDD`.
+    pub date: String,
+    /// Local time `hhmmss`.
+    pub time: String,
+    /// Expiry `YYMM`.
+    pub expiry: Option<String>,
+    /// POS entry mode.
+    pub entry_mode: String,
+    /// POS condition code.
+    pub condition_code: String,
+    /// Card group.
+    pub group: CardGroup,
+    /// Card number.
+    pub pan: Pan,
+    /// Chip data without tag 57.
+    pub icc: Option<Vec<u8>>,
+    /// For a void record: the trace of the record it voids.
+    pub original_trace: Option<u32>,
+    /// True once voided.
+    pub voided: bool,
+    /// Advice state.
+    pub advice: AdviceState,
+    /// True once its 0330 arrived in the current settlement.
+    pub uploaded: bool,
+}
+
+impl Record {
+    /// Amount plus tip.
+    pub fn total(&self) -> u64 {
+        self.amount + self.tip
+    }
+
+    /// Chip or contactless (entry mode 05x or 07x): uploaded even when balanced (UnionPay).
+    pub fn is_chip(&self) -> bool {
+        self.entry_mode.starts_with("05") || self.entry_mode.starts_with("07")
+    }
+
+    /// True unless the record is out of every total: pre-auths, failed advices.
+    pub fn in_totals(&self) -> bool {
+        self.kind != TxnKind::PreAuth && self.advice != AdviceState::Failed
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("trace", &self.trace)
+            .field("invoice", &self.invoice)
+            .field("kind", &self.kind)
+            .field("amount", &self.amount)
+            .field("tip", &self.tip)
+            .field("group", &self.group)
+            .field("pan", &self.pan)
+            .field("entry_mode", &self.entry_mode)
+            .field("voided", &self.voided)
+            .field("advice", &self.advice)
+            .field("uploaded", &self.uploaded)
+            .finish_non_exhaustive()
+    }
+}
+
+/// EMV data with tag 57 (track 2 equivalent) removed, since track data is never stored
+/// (DESIGN §5). Data that does not walk as BER-TLV is dropped entirely rather than risk
+/// keeping a track image.
+// TODO(#4): the codec has no BER-TLV reader yet (DESIGN §3 promises one); this walker handles
+// one level of tags, which is all field 55 carries in practice.
+pub fn strip_tag_57(icc: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(icc.len());
+    let mut rest = icc;
+    while !rest.is_empty() {
+        let (tag_len, value_end) = tlv_extent(rest)?;
+        let (item, tail) = rest.split_at(value_end);
+        if item.get(..tag_len) != Some(&[0x57][..]) {
+            out.extend_from_slice(item);
+        }
+        rest = tail;
+    }
+    Some(out)
+}
+
+/// Length of the tag and end of the value of the first TLV in `data`.
+fn tlv_extent(data: &[u8]) -> Option<(usize, usize)> {
+    let first = *data.first()?;
+    let mut tag_len = 1;
+    if first & 0x1F == 0x1F {
+        while data.get(tag_len)? & 0x80 != 0 {
+            tag_len += 1;
+        }
+        tag_len += 1;
+    }
+    let len_byte = *data.get(tag_len)?;
+    let (len, len_len) = if len_byte & 0x80 == 0 {
+        (usize::from(len_byte), 1)
+    } else {
+        let n = usize::from(len_byte & 0x7F);
+        let bytes = data.get(tag_len + 1..tag_len + 1 + n).filter(|_| n <= 2)?;
+        (
+            bytes.iter().fold(0usize, |a, b| a << 8 | usize::from(*b)),
+            1 + n,
+        )
+    };
+    let end = tag_len + len_len + len;
+    (end <= data.len()).then_some((tag_len, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pan_is_masked_in_debug_and_display() {
+        let pan = Pan::new("6212345678901234").unwrap();
+        assert_eq!(format!("{pan:?}"), "621234******1234");
+        assert_eq!(pan.to_string(), "621234******1234");
+        assert!(Pan::new("12345").is_none());
+        assert!(Pan::new("62123456789012a4").is_none());
+    }
+
+    #[test]
+    fn card_debug_hides_track_and_pin() {
+        let mut card = Card::swiped(Pan::new("6212345678901234").unwrap());
+        card.track2 = Some("6212345678901234D30121010000".into());
+        card.pin_block = Some([0x12; 8]);
+        let text = format!("{card:?}");
+        assert!(!text.contains("6212345678901234"));
+        assert!(!text.contains("18, 18"));
+        assert!(text.contains("<hidden>"));
+    }
+
+    #[test]
+    fn tag_57_is_removed_and_others_kept() {
+        // 9F26 08 ..., 57 03 ..., 5F34 01 01
+        let icc = [
+            0x9F, 0x26, 0x02, 0xAA, 0xBB, 0x57, 0x03, 0x62, 0x12, 0x34, 0x5F, 0x34, 0x01, 0x01,
+        ];
+        let out = strip_tag_57(&icc).unwrap();
+        assert_eq!(
+            out,
+            vec![0x9F, 0x26, 0x02, 0xAA, 0xBB, 0x5F, 0x34, 0x01, 0x01]
+        );
+        assert_eq!(strip_tag_57(&[0x9F, 0x26, 0x05, 0x00]), None);
+        assert_eq!(
+            strip_tag_57(&[0x82, 0x81, 0x01, 0x00]),
+            Some(vec![0x82, 0x81, 0x01, 0x00])
+        );
+    }
+}
