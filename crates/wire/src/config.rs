@@ -47,8 +47,22 @@ impl LengthHeader {
     }
 
     /// The value of a header's `width()` bytes, or `None` if they are not a number in this
-    /// encoding.
-    pub(crate) fn read(self, raw: &[u8]) -> Option<usize> {
+    /// encoding (or `raw` is not `width()` bytes long). Public for tools that take a whole
+    /// captured frame at once rather than a stream, such as the `iso8583` CLI.
+    ///
+    /// ```
+    /// use iso8583_wire::LengthHeader;
+    ///
+    /// assert_eq!(LengthHeader::Binary2.read(&[0x01, 0x2C]), Some(300));
+    /// assert_eq!(LengthHeader::Bcd2.read(&[0x03, 0x00]), Some(300));
+    /// assert_eq!(LengthHeader::Ascii4.read(b"0300"), Some(300));
+    /// assert_eq!(LengthHeader::Ascii4.read(b"03x0"), None);
+    /// assert_eq!(LengthHeader::Binary2.read(&[0x01]), None);
+    /// ```
+    pub fn read(self, raw: &[u8]) -> Option<usize> {
+        if raw.len() != self.width() {
+            return None;
+        }
         match self {
             LengthHeader::Binary2 => {
                 let bytes: [u8; 2] = raw.try_into().ok()?;
@@ -373,6 +387,10 @@ mod tests {
         }
         assert_eq!(LengthHeader::Bcd2.read(&[0x0A, 0x00]), None);
         assert_eq!(LengthHeader::Ascii4.read(b"03 0"), None);
+        // Only a whole header is a length: a short or long slice is not read as one.
+        assert_eq!(LengthHeader::Bcd2.read(&[0x03]), None);
+        assert_eq!(LengthHeader::Ascii4.read(b"030"), None);
+        assert_eq!(LengthHeader::Binary2.read(&[0x00, 0x01, 0x2C]), None);
         assert_eq!(LengthHeader::Bcd2.write(10_000), None);
         assert_eq!(LengthHeader::Ascii4.write(10_000), None);
         assert_eq!(LengthHeader::Binary2.write(65_536), None);
