@@ -1,120 +1,69 @@
-//! `iso8583 decode`: hex in, a field table or JSON out.
-
-use std::ffi::OsString;
-use std::io::Read;
+//! `iso8583 decode`: hex in, a field table or JSON out; and the decoding of a framed message
+//! that `mac` shares.
 
 use iso8583_codec::json::{field_json, to_json, upper_hex};
 use iso8583_codec::{Error, Message, Quirk, QuirkAt, Spec};
+use iso8583_wire::{AppHeader, AppType, Nii, ProcessingRequirement, TerminalStatus, Tpdu};
 use serde_json::Value as Json;
 
-use crate::hexinput;
+use crate::frame::{peel, Layout, Peeled};
+use crate::input::InputArgs;
 use crate::output::{Failure, Output};
-use crate::specs::{parse_spec, LoadedSpec};
 
 /// Arguments of `iso8583 decode`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DecodeArgs {
-    /// A built-in spec name (see `iso8583 specs`) or the path of a TOML spec file.
-    #[arg(long, value_name = "NAME|PATH", value_parser = parse_spec)]
-    spec: LoadedSpec,
-    /// Treat the first N bytes as a header before the MTI (a TPDU, say).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    skip: usize,
-    /// Refuse non-canonical input (lower-case hex, odd filler nibbles, empty bitmaps, bytes
-    /// above 0x7F in text) instead of accepting it with a warning.
-    #[arg(long)]
-    strict: bool,
+    #[command(flatten)]
+    input: InputArgs,
     /// Show sensitive fields (PAN, track data, PIN blocks, ...) in full.
     #[arg(long)]
     reveal: bool,
     /// Print one JSON object (or a JSON error) on stdout.
     #[arg(long)]
     json: bool,
-    /// The message as hex or a hexdump; read from stdin when absent. Several arguments are
-    /// joined with spaces.
-    #[arg(value_name = "HEX")]
-    hex: Vec<OsString>,
 }
 
 /// Runs `decode`; returns the exit status.
 pub(crate) fn run(args: &DecodeArgs, out: &mut Output) -> u8 {
-    let text = match input_text(&args.hex) {
-        Ok(text) => text,
-        Err(e) => {
-            return out.fail(
-                args.json,
-                &Failure::new("io", format!("cannot read stdin: {e}")),
-            )
-        }
-    };
-    let bytes = match hexinput::parse(&text) {
+    let bytes = match args.input.bytes() {
         Ok(bytes) => bytes,
-        Err(e) => {
-            let failure = Failure {
-                kind: "invalid_hex",
-                field: None,
-                offset: Some(e.position),
-                message: e.to_string(),
-            };
-            return out.fail(args.json, &failure);
-        }
+        Err(failure) => return out.fail(args.json, &failure),
     };
-    let spec = args.spec.get();
-    match decode(spec, &bytes, args.skip, args.strict) {
-        Ok((header, message)) => {
+    let spec = args.input.spec.get();
+    match decode(spec, &bytes, &args.input.layout(), args.input.strict) {
+        Ok((peeled, message)) => {
             if args.json {
-                out.line(to_json(&message, header, args.reveal));
-                for warning in warnings(&message, args.skip) {
+                out.line(to_json(&message, peeled.header, args.reveal));
+                for warning in warnings(&message, peeled.body_offset) {
                     out.note(format_args!("warning: {warning}"));
                 }
             } else {
-                table(out, header, &message, args.skip, args.reveal);
+                table(out, &peeled, &message, args.reveal);
             }
             0
         }
-        Err(error) => out.fail(args.json, &Failure::codec(&error)),
+        Err(failure) => out.fail(args.json, &failure),
     }
 }
 
-/// The hex text: the arguments joined by spaces, or all of stdin.
-fn input_text(args: &[OsString]) -> std::io::Result<Vec<u8>> {
-    if args.is_empty() {
-        let mut text = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut text)?;
-        return Ok(text);
-    }
-    let mut text = Vec::new();
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            text.push(b' ');
-        }
-        text.extend_from_slice(arg.as_encoded_bytes());
-    }
-    Ok(text)
-}
-
-/// Splits off `skip` header bytes and decodes the rest as one whole message. Offsets in errors
-/// count from the first byte of `bytes`, header included.
+/// Peels the parts before the message as `layout` says and decodes the rest as one whole
+/// message. Offsets in errors count from the first byte of `input`, length header included.
 pub(crate) fn decode<'a>(
     spec: &'a Spec,
-    bytes: &'a [u8],
-    skip: usize,
+    input: &'a [u8],
+    layout: &Layout,
     strict: bool,
-) -> Result<(&'a [u8], Message<'a>), Error> {
-    let Some((header, body)) = bytes.split_at_checked(skip) else {
-        return Err(Error::Truncated {
-            field: None,
-            offset: 0,
-            needed: skip - bytes.len(),
-        });
-    };
+) -> Result<(Peeled<'a>, Message<'a>), Failure> {
+    let peeled = peel(layout, input)?;
+    let at = peeled.body_offset;
+    let fail = |e: Error| Failure::codec(&shifted(e, at));
     let decoded = spec
         .decoder()
         .strict(strict)
-        .decode(body)
-        .map_err(|e| shifted(e, skip))?;
-    let message = decoded.complete().map_err(|e| shifted(e, skip))?;
-    Ok((header, message))
+        .decode(peeled.body)
+        .map_err(fail)?;
+    let message = decoded.complete().map_err(fail)?;
+    Ok((peeled, message))
 }
 
 /// `error` with every offset it carries moved on by `by` bytes (the header the decoder did not
@@ -176,11 +125,10 @@ fn shifted(error: Error, by: usize) -> Error {
     }
 }
 
-/// The readable form: header, MTI, one field a line, then warnings for accepted quirks.
-fn table(out: &mut Output, header: &[u8], message: &Message<'_>, skip: usize, reveal: bool) {
-    if !header.is_empty() {
-        out.line(format_args!("header {}", upper_hex(header)));
-    }
+/// The readable form: the parts before the message, MTI, one field a line, then warnings for
+/// accepted quirks.
+fn table(out: &mut Output, peeled: &Peeled<'_>, message: &Message<'_>, reveal: bool) {
+    parts(out, peeled);
     out.line(format_args!(
         "MTI {}  ({})",
         message.mti(),
@@ -198,13 +146,94 @@ fn table(out: &mut Output, header: &[u8], message: &Message<'_>, skip: usize, re
         let name: String = field.spec().name.chars().take(40).collect();
         out.line(format_args!("{:>5}  {name:<40} [{value}]", field.number()));
     }
-    for warning in warnings(message, skip) {
+    for warning in warnings(message, peeled.body_offset) {
         out.line(format_args!("warning: {warning}"));
     }
 }
 
+/// The length header, then the header bytes in hex and, when a TPDU or an application header
+/// is among them, each part spelled out on its own indented line.
+fn parts(out: &mut Output, peeled: &Peeled<'_>) {
+    if let Some((header, length)) = peeled.length {
+        out.line(format_args!("length {length}  ({header} length header)"));
+    }
+    if peeled.header.is_empty() {
+        return;
+    }
+    out.line(format_args!("header {}", upper_hex(peeled.header)));
+    if peeled.tpdu.is_none() && peeled.app_header.is_none() {
+        return;
+    }
+    if let Some(tpdu) = &peeled.tpdu {
+        out.line(format_args!("  TPDU {tpdu}: {}", describe_tpdu(tpdu)));
+    }
+    if let Some(header) = &peeled.app_header {
+        out.line(format_args!(
+            "  app header {header}: {}",
+            describe_app_header(header)
+        ));
+    }
+    if !peeled.skipped.is_empty() {
+        out.line(format_args!("  skipped {}", upper_hex(peeled.skipped)));
+    }
+}
+
+/// `id 60 (transaction), destination NII 003, source NII 000`.
+fn describe_tpdu(tpdu: &Tpdu) -> String {
+    let id = u8::from(tpdu.id);
+    let id = match id {
+        0x60 => "60 (transaction)".to_string(),
+        other => format!("{other:02X}"),
+    };
+    format!(
+        "id {id}, destination NII {}, source NII {}",
+        nii(&tpdu.destination),
+        nii(&tpdu.source)
+    )
+}
+
+/// An NII as the three digits it is written with, or its bytes when they are not BCD.
+fn nii(nii: &Nii) -> String {
+    match nii.value() {
+        Some(value) => format!("{value:03}"),
+        None => format!("{nii} (not BCD)"),
+    }
+}
+
+/// Each part of a UnionPay application header, named where the code is known (DESIGN §4).
+fn describe_app_header(header: &AppHeader) -> String {
+    let [app_type, version, _, s0, s1, s2] = header.to_bytes();
+    let app_type = match header.app_type() {
+        AppType::MagneticStripe => "60 (magnetic stripe)".to_string(),
+        AppType::Chip => "61 (chip)".to_string(),
+        AppType::Unknown(_) => format!("{app_type:02X}"),
+    };
+    let version = match header.spec_version() {
+        Some(v) => format!("{v:02}"),
+        None => format!("{version:02X} (not BCD)"),
+    };
+    let status = match header.terminal_status() {
+        TerminalStatus::Normal => "0 (normal)".to_string(),
+        TerminalStatus::Test => "1 (test)".to_string(),
+        TerminalStatus::Unknown(n) => format!("{n:X}"),
+    };
+    let requirement = match header.processing_requirement() {
+        ProcessingRequirement::None => "0 (none)".to_string(),
+        ProcessingRequirement::SignOnAgain => "3 (sign on again)".to_string(),
+        ProcessingRequirement::Unknown(n) => format!("{n:X}"),
+    };
+    let sub_version = match header.sub_version() {
+        Some(v) => format!("{v:06}"),
+        None => format!("{} (not BCD)", upper_hex(&[s0, s1, s2])),
+    };
+    format!(
+        "application type {app_type}, spec version {version}, terminal status {status}, \
+         processing requirement {requirement}, sub-version {sub_version}"
+    )
+}
+
 /// One sentence per quirk the lenient decode accepted, with where it was first seen.
-fn warnings(message: &Message<'_>, skip: usize) -> Vec<String> {
+fn warnings(message: &Message<'_>, base: usize) -> Vec<String> {
     let spec = message.spec();
     message
         .quirks()
@@ -219,7 +248,7 @@ fn warnings(message: &Message<'_>, skip: usize) -> Vec<String> {
             format!(
                 "{what} in {} at offset {} (accepted; --strict refuses it)",
                 place(spec, at),
-                at.offset.saturating_add(skip)
+                at.offset.saturating_add(base)
             )
         })
         .collect()
@@ -243,30 +272,62 @@ mod tests {
     #[test]
     fn errors_count_the_header() {
         let spec = Spec::builtin("iso87-ascii").unwrap();
-        let e = decode(spec, b"HDR02X0", 3, false).unwrap_err();
-        assert_eq!((e.kind(), e.offset()), ("invalid_mti", 5));
-        assert!(e.to_string().contains("offset 5"), "{e}");
-        let e = decode(spec, b"HD", 3, false).unwrap_err();
-        assert_eq!((e.kind(), e.offset()), ("truncated", 0));
-        let e = decode(spec, b"HDR", 3, false).unwrap_err();
-        assert_eq!((e.kind(), e.offset()), ("truncated", 3));
+        let e = decode(spec, b"HDR02X0", &Layout::skip(3), false).unwrap_err();
+        assert_eq!((e.kind, e.offset), ("invalid_mti", Some(5)));
+        assert!(e.message.contains("offset 5"), "{}", e.message);
+        let e = decode(spec, b"HD", &Layout::skip(3), false).unwrap_err();
+        assert_eq!((e.kind, e.offset), ("truncated", Some(0)));
+        let e = decode(spec, b"HDR", &Layout::skip(3), false).unwrap_err();
+        assert_eq!((e.kind, e.offset), ("truncated", Some(3)));
+    }
+
+    #[test]
+    fn errors_count_the_length_header_and_tpdu() {
+        let spec = Spec::builtin("iso87-ascii").unwrap();
+        let layout = Layout {
+            length: Some(iso8583_wire::LengthHeader::Ascii4),
+            tpdu: true,
+            ..Layout::skip(1)
+        };
+        // 4 + 5 + 1 bytes before the MTI, whose third character is bad.
+        let mut input = b"0009".to_vec();
+        input.extend_from_slice(&[0x60, 0, 3, 0, 0, b'H']);
+        input.extend_from_slice(b"02X");
+        let e = decode(spec, &input, &layout, false).unwrap_err();
+        assert_eq!((e.kind, e.offset), ("invalid_mti", Some(12)));
     }
 
     #[test]
     fn quirks_become_warnings() {
         let spec = Spec::builtin("iso87-ascii").unwrap();
-        let (_, message) = decode(spec, b"08000020000000000000000123", 0, false).unwrap();
+        let (_, message) =
+            decode(spec, b"08000020000000000000000123", &Layout::skip(0), false).unwrap();
         assert!(warnings(&message, 0).is_empty());
         let wire = b"HD080000000000000000010123456789abcdef";
-        let (header, message) = decode(spec, wire, 2, false).unwrap();
-        assert_eq!(header, b"HD");
-        let found = warnings(&message, 2);
+        let (peeled, message) = decode(spec, wire, &Layout::skip(2), false).unwrap();
+        assert_eq!(peeled.header, b"HD");
+        let found = warnings(&message, peeled.body_offset);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].starts_with("lower-case hex digits in field 64 at offset 22"),
             "{found:?}"
         );
-        let e = decode(spec, wire, 2, true).unwrap_err();
-        assert_eq!(e.kind(), "invalid_content");
+        let e = decode(spec, wire, &Layout::skip(2), true).unwrap_err();
+        assert_eq!(e.kind, "invalid_content");
+    }
+
+    #[test]
+    fn parts_are_spelled_out() {
+        let tpdu = Tpdu::from_bytes([0x60, 0x01, 0x23, 0x0A, 0xBC]);
+        assert_eq!(
+            describe_tpdu(&tpdu),
+            "id 60 (transaction), destination NII 123, source NII 0ABC (not BCD)"
+        );
+        let header = AppHeader::from_bytes([0x61, 0x31, 0x13, 0x31, 0x00, 0x01]);
+        assert_eq!(
+            describe_app_header(&header),
+            "application type 61 (chip), spec version 31, terminal status 1 (test), \
+             processing requirement 3 (sign on again), sub-version 310001"
+        );
     }
 }

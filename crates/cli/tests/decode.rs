@@ -606,11 +606,12 @@ fn a_closed_stdout_ends_quietly() {
 }
 
 /// A few hundred pseudo-random inputs per built-in spec: random bytes, random text, and
-/// mutations of the benchmark messages. Every run must end in status 0 or 1 with one JSON
+/// mutations of the benchmark messages, some of them in frames whose length header may be
+/// off, and random input read as a frame. Every run must end in status 0 or 1 with one JSON
 /// value on stdout.
 #[test]
 fn random_input_never_breaks_the_contract() {
-    const KINDS: [&str; 9] = [
+    const KINDS: [&str; 11] = [
         "invalid_hex",
         "invalid_mti",
         "invalid_bitmap",
@@ -619,12 +620,15 @@ fn random_input_never_breaks_the_contract() {
         "invalid_content",
         "truncated",
         "trailing_data",
+        "frame_length_mismatch",
+        "frame_too_large",
         "io",
     ];
+    const FRAMES: [&str; 3] = ["len2", "len2bcd", "len4ascii"];
     let samples = [unhex(&a_hex()), unhex(&b_hex())];
     let alphabet = b"0123456789abcdefABCDEF xX:|>*\n\t-g";
     let mut rng = Lcg(0x8583_2026);
-    let mut decoded = 0;
+    let (mut decoded, mut framed_decoded) = (0, 0);
     for spec in [
         "iso87-ascii",
         "iso87-binary",
@@ -633,6 +637,7 @@ fn random_input_never_breaks_the_contract() {
         "intl-pos",
     ] {
         for round in 0..200 {
+            let mut framing: Vec<&str> = Vec::new();
             let text: Vec<u8> = match round % 4 {
                 // Random bytes, as hex.
                 0 => {
@@ -652,7 +657,8 @@ fn random_input_never_breaks_the_contract() {
                         })
                         .collect()
                 }
-                // A benchmark message with up to two bytes changed, perhaps cut short or extended.
+                // A benchmark message with up to two bytes changed, perhaps cut short or extended,
+                // every other time in a frame.
                 _ => {
                     let mut bytes = samples[rng.below(2)].clone();
                     for _ in 0..rng.below(3) {
@@ -664,10 +670,24 @@ fn random_input_never_breaks_the_contract() {
                         1 => bytes.extend((0..rng.below(4)).map(|_| rng.byte())),
                         _ => {}
                     }
+                    if round % 8 >= 6 {
+                        bytes = frame_randomly(&mut rng, &mut framing, bytes);
+                    }
                     hex(&bytes).into_bytes()
                 }
             };
+            // Random input read as a frame.
+            if round % 4 < 2 && round % 3 == 0 {
+                framing.extend(["--frame", FRAMES[rng.below(3)]]);
+                if rng.below(2) == 0 {
+                    framing.push("--tpdu");
+                }
+                if rng.below(2) == 0 {
+                    framing.push("--cup-header");
+                }
+            }
             let mut args = vec!["decode", "--spec", spec, "--json"];
+            args.extend_from_slice(&framing);
             let skip = rng.below(4).to_string();
             if round % 5 == 0 {
                 args.extend(["--skip", &skip]);
@@ -685,6 +705,9 @@ fn random_input_never_breaks_the_contract() {
                         "{label}: {json}"
                     );
                     decoded += 1;
+                    if !framing.is_empty() {
+                        framed_decoded += 1;
+                    }
                 }
                 1 => {
                     let e = r.error();
@@ -698,7 +721,37 @@ fn random_input_never_breaks_the_contract() {
         }
     }
     assert!(
-        decoded > 0,
-        "no random input decoded: the mutations are too harsh to be useful"
+        decoded > 0 && framed_decoded > 0,
+        "no random input decoded ({decoded}, {framed_decoded} framed): the mutations are too \
+         harsh to be useful"
     );
+}
+
+/// `body` behind a TPDU, a UnionPay header or both (or neither), and a length header that is
+/// usually right and sometimes off by one or two either way; the options that say so are
+/// pushed onto `framing`.
+fn frame_randomly(rng: &mut Lcg, framing: &mut Vec<&str>, body: Vec<u8>) -> Vec<u8> {
+    let kind = ["len2", "len2bcd", "len4ascii"][rng.below(3)];
+    framing.extend(["--frame", kind]);
+    let mut parts = Vec::new();
+    if rng.below(2) == 0 {
+        parts.extend(unhex(TPDU));
+        framing.push("--tpdu");
+    }
+    if rng.below(2) == 0 {
+        parts.extend(unhex(support::CUP_HEADER_HEX));
+        framing.push("--cup-header");
+    }
+    parts.extend(body);
+    let announced = match rng.below(6) {
+        0 => parts.len() + 1 + rng.below(2),
+        1 => parts.len().saturating_sub(1 + rng.below(2)),
+        _ => parts.len(),
+    };
+    if rng.below(8) == 0 {
+        framing.extend(["--max-frame", "100"]);
+    }
+    let mut frame = support::length_header(kind, announced);
+    frame.extend(parts);
+    frame
 }

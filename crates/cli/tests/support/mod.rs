@@ -169,3 +169,34 @@ impl Lcg {
         (self.next_u64() & 0xFF) as u8
     }
 }
+
+/// The TPDU and UnionPay application header of the framing tests: destination NII 003,
+/// source NII 000; chip application, spec version 31, normal status, no processing
+/// requirement, sub-version 310001.
+pub(crate) const TPDU_HEX: &str = "6000030000";
+pub(crate) const CUP_HEADER_HEX: &str = "613100310001";
+
+/// `body` behind a length header of `kind` (`len2`, `len2bcd` or `len4ascii`) announcing
+/// `announced` bytes, written by hand here so that the tests do not share the code under test.
+pub(crate) fn length_header(kind: &str, announced: usize) -> Vec<u8> {
+    match kind {
+        "len2" => u16::try_from(announced)
+            .expect("fits")
+            .to_be_bytes()
+            .to_vec(),
+        "len2bcd" => {
+            assert!(announced <= 9999, "fits");
+            let digits = format!("{announced:04}");
+            unhex(&digits)
+        }
+        "len4ascii" => format!("{announced:04}").into_bytes(),
+        other => panic!("no length header {other}"),
+    }
+}
+
+/// A whole frame: a length header of `kind` counting everything after it, then `body`.
+pub(crate) fn framed(kind: &str, body: &[u8]) -> Vec<u8> {
+    let mut frame = length_header(kind, body.len());
+    frame.extend_from_slice(body);
+    frame
+}
