@@ -1,0 +1,730 @@
+//! DESIGN §8 terminal-side scenarios against a scripted fake host, in every dialect that
+//! applies. Simulated time only; each test installs its own tracing subscriber.
+
+mod support;
+
+use iso8583_settle::{
+    AdviceState, Error, MemStore, Outcome, Printout, Prompt, Reconciliation, Rejected, Request,
+    SettleFailure, Settlement, TxnKind,
+};
+use support::{card, chip, config, sale, start, term, trace_subscriber, FakeHost, Script, Term};
+
+const DOMESTIC: &str = "6212345678901234";
+const FOREIGN: &str = "4761739001010010";
+
+fn approved(t: &Term<MemStore>) -> bool {
+    matches!(t.last_outcome(), Some(Outcome::Approved { .. }))
+}
+
+#[test]
+fn echo_is_answered() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(Request::Echo).unwrap();
+        assert_eq!(t.mtis(), [if cup { "0820" } else { "0800" }]);
+        assert!(t.prompts().contains(&Prompt::EchoOk));
+    }
+}
+
+#[test]
+fn balanced_settlement_closes_and_opens_the_next_batch() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.request(sale(FOREIGN, 2500)).unwrap();
+        assert!(approved(&t));
+        t.assert_host_agrees();
+        t.request(Request::Settle).unwrap();
+        let reports = t.reports();
+        assert_eq!(reports.len(), 1, "cup={cup}");
+        assert_eq!(reports[0].reconciliation, Reconciliation::Balanced);
+        assert_eq!(reports[0].batch, 1);
+        assert_eq!(t.engine.batch(), 2);
+        assert!(t.engine.records().is_empty());
+        assert_eq!(t.engine.last_report(), Some(&reports[0]));
+        let expected: &[&str] = if cup {
+            // Balanced, no chip record: the closing 0320 is still sent, count 0000, 207.
+            &["0200", "0200", "0500", "0320"]
+        } else {
+            &["0200", "0200", "0500"]
+        };
+        assert_eq!(t.mtis(), expected);
+        if cup {
+            let closing = t.host.seen_mti("0320")[0].clone();
+            assert_eq!(closing.text(48), "0000");
+            assert_eq!(closing.text(60), "00000001207");
+            let f48 = t.host.seen_mti("0500")[0].text(48);
+            assert_eq!(f48.len(), 62);
+        } else {
+            let settle = t.host.seen_mti("0500")[0].clone();
+            assert_eq!(settle.text(3), "920000");
+            assert_eq!(settle.text(60), "000001");
+            assert_eq!(settle.text(63).len(), 90);
+            assert_eq!(&settle.text(63)[..30], "002000000003500000000000000000");
+        }
+        assert!(t.reports()[0].to_string().contains("BALANCED"));
+    }
+}
+
+#[test]
+fn void_then_settle_excludes_the_void() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.request(sale(DOMESTIC, 700)).unwrap();
+        let invoice = match t.last_outcome() {
+            Some(Outcome::Approved { invoice, .. }) => invoice,
+            other => panic!("{other:?}"),
+        };
+        t.request(Request::Void { invoice }).unwrap();
+        assert!(approved(&t));
+        assert!(t.engine.records().iter().any(|r| r.voided));
+        assert_eq!(t.engine.records().len(), if cup { 3 } else { 2 });
+        let err = t.request(Request::Void { invoice }).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Rejected(Rejected::AlreadyVoided { .. })
+        ));
+        t.assert_host_agrees();
+        if cup {
+            let d = t.engine.cup_totals().unwrap().domestic;
+            // A voided sale stays in debit; the void is a credit (DESIGN §5).
+            assert_eq!(
+                (
+                    d.debit_amount,
+                    d.debit_count,
+                    d.credit_amount,
+                    d.credit_count
+                ),
+                (1700, 2, 700, 1)
+            );
+        } else {
+            let tot = t.engine.intl_totals().unwrap();
+            assert_eq!((tot.sale_count, tot.sale_amount), (1, 1000));
+        }
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
+    }
+}
+
+#[test]
+fn refund_is_counted_as_credit_and_settles() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 5000)).unwrap();
+        t.request(Request::Refund {
+            card: card(DOMESTIC),
+            amount: 1200,
+        })
+        .unwrap();
+        let refund_mti = if cup { "0220" } else { "0200" };
+        assert_eq!(t.mtis().last().map(String::as_str), Some(refund_mti));
+        let refund = t
+            .engine
+            .records()
+            .iter()
+            .find(|r| r.kind == TxnKind::Refund)
+            .unwrap();
+        if cup {
+            assert_eq!(refund.advice, AdviceState::Delivered);
+        }
+        t.assert_host_agrees();
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
+    }
+}
+
+#[test]
+fn intl_out_of_balance_uploads_then_trailer_closes() {
+    let _g = trace_subscriber();
+    let mut t = term(false);
+    for i in 0..3 {
+        t.request(sale(DOMESTIC, 1000 + i)).unwrap();
+    }
+    t.request(Request::PreAuth {
+        card: card(DOMESTIC),
+        amount: 999,
+    })
+    .unwrap();
+    t.request(sale(DOMESTIC, 50)).unwrap();
+    let invoice = t.engine.records().last().unwrap().invoice;
+    t.request(Request::Void { invoice }).unwrap();
+    t.host.out_of_balance = true;
+    t.request(Request::Settle).unwrap();
+    // Voids and pre-auths are not uploaded: three 0320s, then the 960000 trailer.
+    let mtis = t.mtis();
+    let tail: Vec<&str> = mtis
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(tail, ["0500", "0320", "0320", "0320", "0500"]);
+    let uploads = t.host.seen_mti("0320");
+    let first = uploads[0];
+    assert_eq!(first.text(3), "000001");
+    assert_eq!(
+        first.text(60),
+        format!(
+            "0200{:06}{}",
+            t.host.seen_mti("0200")[0].trace(),
+            " ".repeat(12)
+        )
+    );
+    assert_eq!(first.text(39), "00");
+    assert_eq!(first.text(62), "000001");
+    assert_ne!(
+        first.trace(),
+        t.host.seen_mti("0200")[0].trace(),
+        "a new trace number in 11"
+    );
+    let trailer = t.host.seen_mti("0500")[1];
+    assert_eq!(trailer.text(3), "960000");
+    let report = &t.reports()[0];
+    assert_eq!(report.reconciliation, Reconciliation::Uploaded);
+    assert_eq!(report.uploaded, 3);
+    assert_eq!(t.engine.batch(), 2);
+}
+
+#[test]
+fn intl_tip_is_uploaded_in_field_54() {
+    let mut t = term(false);
+    t.request(Request::Sale {
+        card: card(DOMESTIC),
+        amount: 1000,
+        tip: 150,
+    })
+    .unwrap();
+    t.host.out_of_balance = true;
+    t.request(Request::Settle).unwrap();
+    let upload = t.host.seen_mti("0320")[0].clone();
+    assert_eq!(upload.text(4), "000000001150");
+    assert_eq!(upload.text(54), "000000000150");
+}
+
+#[test]
+fn intl_trailer_answered_95_leaves_the_batch_open() {
+    let _g = trace_subscriber();
+    let mut t = term(false);
+    t.request(sale(DOMESTIC, 1000)).unwrap();
+    t.host.out_of_balance = true;
+    t.host
+        .next("0500", Script::ProcessThen("95"))
+        .next("0500", Script::Code("95"));
+    t.request(Request::Settle).unwrap();
+    assert!(t.reports().is_empty());
+    assert_eq!(t.engine.batch(), 1);
+    assert_eq!(t.engine.settlement(), None);
+    assert!(t.prompts().contains(&Prompt::SettlementFailed(
+        SettleFailure::TrailerOutOfBalance
+    )));
+    assert!(t.engine.records().iter().all(|r| !r.uploaded));
+    // The next settlement starts again at 920000.
+    t.host.out_of_balance = false;
+    t.request(Request::Settle).unwrap();
+    let settles = t.host.seen_mti("0500");
+    assert_eq!(
+        settles.iter().map(|s| s.text(3)).collect::<Vec<_>>(),
+        ["920000", "960000", "920000"]
+    );
+    assert_eq!(t.reports().len(), 1);
+}
+
+#[test]
+fn intl_77_on_first_0500_closes_with_reconcile_error() {
+    let _g = trace_subscriber();
+    let mut t = term(false);
+    t.request(sale(DOMESTIC, 1000)).unwrap();
+    t.host.next("0500", Script::Code("77"));
+    t.request(Request::Settle).unwrap();
+    let report = &t.reports()[0];
+    assert_eq!(report.reconciliation, Reconciliation::ReconcileError);
+    assert!(report.to_string().contains("RECONCILE ERROR"));
+    assert_eq!(t.engine.batch(), 2);
+}
+
+#[test]
+fn cup_out_of_balance_uploads_eight_per_0320_and_ends_202() {
+    let _g = trace_subscriber();
+    let mut t = term(true);
+    for i in 0..10 {
+        t.request(sale(DOMESTIC, 100 + i)).unwrap();
+    }
+    t.request(Request::Sale {
+        card: chip(FOREIGN),
+        amount: 300,
+        tip: 0,
+    })
+    .unwrap();
+    t.request(Request::Refund {
+        card: card(DOMESTIC),
+        amount: 40,
+    })
+    .unwrap();
+    t.host.out_of_balance = true;
+    t.request(Request::Settle).unwrap();
+    let uploads = t.host.seen_mti("0320");
+    // 8 + 2 magnetic-stripe sales, one chip record, one refund, then the closing 0320.
+    assert_eq!(uploads.len(), 5);
+    let group = uploads[0].text(48);
+    assert_eq!(&group[..2], "08");
+    assert_eq!(group.len(), 2 + 8 * 40);
+    assert_eq!(&group[2..4], "00");
+    assert_eq!(&group[10..30], format!("{:0>20}", DOMESTIC));
+    assert_eq!(uploads[0].text(60), "00000001201");
+    assert_eq!(&uploads[1].text(48)[..2], "02");
+    let chip_upload = uploads
+        .iter()
+        .find(|u| u.text(22).starts_with("05"))
+        .unwrap();
+    assert_eq!(&chip_upload.text(60)[8..], "205");
+    let closing = uploads.last().unwrap();
+    assert_eq!(closing.text(48), "0012");
+    assert_eq!(&closing.text(60)[8..], "202");
+    assert_eq!(t.reports()[0].reconciliation, Reconciliation::Uploaded);
+    assert_eq!(t.reports()[0].uploaded, 12);
+}
+
+#[test]
+fn cup_balanced_uploads_chip_records_and_ends_207() {
+    let _g = trace_subscriber();
+    let mut t = term(true);
+    t.request(sale(DOMESTIC, 100)).unwrap();
+    t.request(Request::Sale {
+        card: chip(DOMESTIC),
+        amount: 300,
+        tip: 0,
+    })
+    .unwrap();
+    t.request(Request::Settle).unwrap();
+    let uploads = t.host.seen_mti("0320");
+    assert_eq!(uploads.len(), 2);
+    assert_eq!(&uploads[0].text(60)[8..], "203");
+    assert_eq!(uploads[1].text(48), "0001");
+    assert_eq!(&uploads[1].text(60)[8..], "207");
+    // Tag 57 was sent in the sale but is not in the stored record or the upload.
+    assert!(!uploads[0].fields[&55].windows(2).any(|w| w == [0x57, 0x02]));
+    assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
+}
+
+#[test]
+fn pending_reversal_is_sent_before_settlement() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        // The reply to the second sale is lost and so is the first 0400.
+        t.host.next("0200", Script::Lost).next("0400", Script::Drop);
+        t.request(sale(DOMESTIC, 2000)).unwrap();
+        assert!(t.engine.pending_reversal().is_some());
+        assert!(t.prompts().contains(&Prompt::NoResponse));
+        t.request(Request::Settle).unwrap();
+        let mtis = t.mtis();
+        let at = mtis.iter().position(|m| m == "0500").unwrap();
+        assert_eq!(mtis[at - 1], "0400");
+        let rev = t.host.seen_mti("0400")[1].clone();
+        assert_eq!(rev.text(39), "98");
+        assert_eq!(
+            rev.trace(),
+            t.host.seen_mti("0200")[1].trace(),
+            "the original trace number"
+        );
+        assert!(!rev.fields.contains_key(&35) && !rev.fields.contains_key(&52));
+        assert_eq!(
+            t.reports()[0].reconciliation,
+            Reconciliation::Balanced,
+            "cup={cup}"
+        );
+    }
+}
+
+#[test]
+fn reversal_answered_12_or_25_is_done() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        for code in ["12", "25"] {
+            let mut t = term(cup);
+            t.host
+                .next("0200", Script::Drop)
+                .next("0400", Script::Code(code));
+            t.request(sale(DOMESTIC, 1000)).unwrap();
+            assert!(t.engine.pending_reversal().is_none());
+            assert_eq!(
+                t.last_outcome(),
+                Some(Outcome::Reversed {
+                    kind: TxnKind::Sale,
+                    reason: "98"
+                })
+            );
+            assert!(t.engine.records().is_empty());
+        }
+    }
+}
+
+#[test]
+fn reversal_answered_05_three_times_is_dropped() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.host.next("0200", Script::Drop);
+        for _ in 0..3 {
+            t.host.next("0400", Script::Code("05"));
+        }
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        assert_eq!(t.host.seen_mti("0400").len(), 3);
+        assert!(t.engine.pending_reversal().is_none());
+        assert!(t.printouts().iter().any(
+            |p| matches!(p, Printout::ReversalFailed { pan, .. } if pan == "621234******1234")
+        ));
+    }
+}
+
+#[test]
+fn unanswered_reversal_is_kept_and_blocks_online_traffic() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.host.next("0200", Script::Drop).next("0400", Script::Drop);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        assert!(t.engine.pending_reversal().is_some());
+        // The next sale sends the reversal first; unanswered again, the sale never leaves.
+        t.host.next("0400", Script::Drop);
+        t.request(sale(DOMESTIC, 500)).unwrap();
+        assert_eq!(t.host.seen_mti("0200").len(), 1);
+        assert!(matches!(t.last_outcome(), Some(Outcome::NotSent { .. })));
+        assert_eq!(
+            t.engine.pending_reversal().unwrap().tries,
+            0,
+            "timeouts use no try"
+        );
+        // Once it goes through, the parked sale follows it.
+        t.request(sale(DOMESTIC, 500)).unwrap();
+        assert_eq!(
+            t.mtis().iter().rev().take(2).collect::<Vec<_>>(),
+            ["0200", "0400"]
+        );
+        assert!(approved(&t));
+        t.assert_host_agrees();
+    }
+}
+
+#[test]
+fn timeouts_count_as_tries_when_the_profile_says_so() {
+    let cfg = config(true).reversal(3, true).build().unwrap();
+    let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(true), start()).unwrap();
+    t.host.next("0200", Script::Drop);
+    for _ in 0..3 {
+        t.host.next("0400", Script::Drop);
+    }
+    t.request(sale(DOMESTIC, 1000)).unwrap();
+    t.request(Request::Echo).unwrap();
+    t.request(sale(DOMESTIC, 1)).unwrap();
+    t.request(sale(DOMESTIC, 2)).unwrap();
+    assert!(t
+        .printouts()
+        .iter()
+        .any(|p| matches!(p, Printout::ReversalFailed { .. })));
+    assert!(t.engine.pending_reversal().is_none());
+}
+
+#[test]
+fn advices_flush_before_settlement_with_00_and_94() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        let offline = |amount| Request::OfflineSale {
+            card: card(DOMESTIC),
+            amount,
+            auth_code: "VOICE1".into(),
+        };
+        t.request(offline(100)).unwrap();
+        t.request(offline(200)).unwrap();
+        t.request(offline(300)).unwrap();
+        assert!(t.mtis().is_empty(), "offline sales wait for the flush");
+        // The first advice reaches the host but its answer is lost; the repeat is a 94.
+        t.host.next("0220", Script::Lost);
+        t.request(Request::Settle).unwrap();
+        assert!(t
+            .prompts()
+            .contains(&Prompt::SettlementFailed(SettleFailure::AdviceNotDelivered)));
+        assert!(matches!(t.engine.settlement(), Some(Settlement::Pending)));
+        assert!(matches!(
+            t.request(sale(DOMESTIC, 5)),
+            Err(Error::Rejected(Rejected::SettlementPending { .. }))
+        ));
+        t.host
+            .next("0220", Script::Code("94"))
+            .next("0220", Script::Code("05"));
+        t.request(Request::Settle).unwrap();
+        let states: Vec<_> = t.host.seen_mti("0220").iter().map(|s| s.trace()).collect();
+        assert_eq!(states.len(), 4);
+        assert_eq!(t.host.authorisations, 0);
+        let report = &t.reports()[0];
+        // 100 was delivered on its repeat (94), 200 failed (05) and is out of the totals.
+        assert_eq!(report.lines.iter().map(|l| l.amount).sum::<u64>(), 400);
+        assert_eq!(report.reconciliation, Reconciliation::Balanced, "cup={cup}");
+    }
+}
+
+#[test]
+fn storage_full_refuses_locally_and_settlement_clears_it() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let cfg = config(cup).capacity(5, 3).build().unwrap();
+        let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(cup), start()).unwrap();
+        for i in 0..5 {
+            t.request(sale(DOMESTIC, 100 + i)).unwrap();
+        }
+        assert!(t.prompts().contains(&Prompt::SettleSoon {
+            count: 3,
+            capacity: 5
+        }));
+        assert!(t.prompts().contains(&Prompt::StorageFull));
+        let sent = t.host.seen.len();
+        let err = t.request(sale(DOMESTIC, 1)).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Rejected(Rejected::StorageFull {
+                count: 5,
+                capacity: 5
+            })
+        ));
+        assert_eq!(
+            err.to_string(),
+            "STORAGE FULL, PLEASE SETTLE: 5 of 5 records"
+        );
+        assert_eq!(Prompt::StorageFull.text_zh(), Some("储存满请结算"));
+        let refund = t
+            .request(Request::Refund {
+                card: card(DOMESTIC),
+                amount: 1,
+            })
+            .unwrap_err();
+        assert!(matches!(
+            refund,
+            Error::Rejected(Rejected::StorageFull { .. })
+        ));
+        let offline = Request::OfflineSale {
+            card: card(DOMESTIC),
+            amount: 1,
+            auth_code: String::new(),
+        };
+        assert!(matches!(
+            t.request(offline).unwrap_err(),
+            Error::Rejected(Rejected::StorageFull { .. })
+        ));
+        let void = t.request(Request::Void { invoice: 1 });
+        if cup {
+            assert!(matches!(
+                void.unwrap_err(),
+                Error::Rejected(Rejected::StorageFull { .. })
+            ));
+        } else {
+            void.unwrap();
+        }
+        assert_eq!(
+            t.host.seen.len(),
+            sent + usize::from(!cup),
+            "nothing sent for a refused request"
+        );
+        // Echo and settlement stay allowed.
+        t.request(Request::Echo).unwrap();
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.reports().len(), 1);
+        t.request(sale(DOMESTIC, 1)).unwrap();
+        assert!(approved(&t));
+    }
+}
+
+#[test]
+fn amount_near_overflow_forces_settlement() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let cfg = config(cup).overflow_margin(1_000_000).build().unwrap();
+        let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(cup), start()).unwrap();
+        t.request(sale(DOMESTIC, 999_998_000_000)).unwrap();
+        let err = t.request(sale(DOMESTIC, 2_000_000)).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Rejected(Rejected::TotalsNearOverflow { .. })
+        ));
+        // This one brings the total past the limit: settlement starts by itself.
+        t.request(sale(DOMESTIC, 1_500_000)).unwrap();
+        assert!(t.prompts().contains(&Prompt::AutoSettlement));
+        assert_eq!(t.reports().len(), 1, "cup={cup}");
+        assert_eq!(t.engine.batch(), 2);
+    }
+}
+
+#[test]
+fn no_answer_to_0500_keeps_sales_blocked() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.host.next("0500", Script::Drop);
+        t.request(Request::Settle).unwrap();
+        assert!(t
+            .prompts()
+            .contains(&Prompt::SettlementFailed(SettleFailure::NoResponse)));
+        let err = t.request(sale(DOMESTIC, 1)).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Rejected(Rejected::SettlementPending {
+                kind: TxnKind::Sale
+            })
+        ));
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.reports().len(), 1);
+        t.request(sale(DOMESTIC, 1)).unwrap();
+        assert!(approved(&t));
+    }
+}
+
+#[test]
+fn bad_mac_on_a_response_reverses_with_a0() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.host.next("0200", Script::BadMac);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        assert!(t.prompts().contains(&Prompt::BadMac));
+        let rev = t.host.seen_mti("0400")[0].clone();
+        assert_eq!(rev.text(39), "A0");
+        assert!(t.engine.records().is_empty());
+        assert!(t.engine.pending_reversal().is_none());
+        t.assert_host_agrees();
+    }
+}
+
+#[test]
+fn host_asking_for_sign_on_with_a0() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.host.next("0200", Script::Code("A0"));
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        assert!(t.prompts().contains(&Prompt::SignOnRequired));
+        assert!(matches!(t.last_outcome(), Some(Outcome::Declined { .. })));
+        t.request(Request::SignOn).unwrap();
+        assert!(t.prompts().contains(&Prompt::SignedOn));
+    }
+}
+
+#[test]
+fn cup_batch_mismatch_77_is_resolved_by_sign_on() {
+    let _g = trace_subscriber();
+    let mut t = term(true);
+    t.host.batch = Some(42);
+    t.request(sale(DOMESTIC, 1000)).unwrap();
+    t.request(Request::Settle).unwrap();
+    assert!(t
+        .prompts()
+        .contains(&Prompt::SettlementFailed(SettleFailure::BatchMismatch)));
+    assert!(t.prompts().contains(&Prompt::SignOnRequired));
+    assert_eq!(t.engine.batch(), 1);
+    t.request(Request::SignOn).unwrap();
+    assert_eq!(t.engine.batch(), 42, "adopted from 60.2");
+    t.request(Request::Settle).unwrap();
+    assert_eq!(t.reports()[0].batch, 42);
+    assert_eq!(t.engine.batch(), 43);
+}
+
+#[test]
+fn duplicate_advice_answered_94_is_delivered_once() {
+    let _g = trace_subscriber();
+    let mut t = term(true);
+    t.host.next("0220", Script::Lost);
+    t.request(Request::Refund {
+        card: card(DOMESTIC),
+        amount: 500,
+    })
+    .unwrap();
+    assert_eq!(t.engine.records()[0].advice, AdviceState::Queued);
+    t.request(Request::Settle).unwrap();
+    assert_eq!(t.host.seen_mti("0220").len(), 2);
+    assert_eq!(t.host.closed[0].1.len(), 1, "one refund at the host");
+    assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
+}
+
+#[test]
+fn auto_settlement_at_time_of_day_while_idle() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let auto = iso8583_settle::AutoSettle {
+            time_of_day: Some((9, 30)),
+            ..Default::default()
+        };
+        let cfg = config(cup).auto_settle(auto).build().unwrap();
+        let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(cup), start()).unwrap();
+        t.tick().unwrap();
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.tick().unwrap();
+        assert!(t.reports().is_empty(), "not yet 09:30");
+        t.now = iso8583_settle::Time::from_civil(2026, 12, 3, 9, 31, 0);
+        t.tick().unwrap();
+        assert_eq!(t.reports().len(), 1);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.tick().unwrap();
+        assert_eq!(t.reports().len(), 1, "once a day");
+    }
+}
+
+#[test]
+fn auto_settlement_by_count() {
+    let auto = iso8583_settle::AutoSettle {
+        count: Some(3),
+        ..Default::default()
+    };
+    let cfg = config(false).auto_settle(auto).build().unwrap();
+    let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(false), start()).unwrap();
+    for _ in 0..3 {
+        t.request(sale(DOMESTIC, 10)).unwrap();
+    }
+    assert_eq!(t.reports().len(), 1);
+}
+
+#[test]
+fn empty_batch_settles() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(Request::Settle).unwrap();
+        let report = &t.reports()[0];
+        assert!(report.lines.is_empty());
+        assert!(report.balanced());
+        assert_eq!(t.engine.batch(), 2);
+    }
+}
+
+#[test]
+fn busy_while_waiting_and_unmatched_replies_are_dropped() {
+    let cfg = config(false).build().unwrap();
+    let (mut engine, _) = iso8583_settle::Engine::open(cfg, MemStore::new(), start()).unwrap();
+    let out = engine.request(sale(DOMESTIC, 10), start()).unwrap();
+    assert!(out.deadline.is_some());
+    let err = engine.request(sale(DOMESTIC, 10), start()).unwrap_err();
+    assert!(matches!(err, Error::Rejected(Rejected::Busy { .. })));
+    let mut host = FakeHost::new(false);
+    host.next("0200", Script::Code("00"));
+    let bytes = match host.answer(out.sent().next().unwrap().bytes()) {
+        support::host::Answer::Reply(b) => b,
+        other => panic!("{other:?}"),
+    };
+    // A reply with another trace number matches nothing.
+    let spec = host.spec;
+    let msg = spec.decode(&bytes).unwrap().complete().unwrap();
+    let mut b = iso8583_codec::Builder::from_message(&msg).unwrap();
+    b.set_str(11, "999999").unwrap();
+    let wrong = b.to_bytes();
+    let out = engine
+        .response(&spec.decode(&wrong).unwrap().complete().unwrap(), start())
+        .unwrap();
+    assert!(out.actions.is_empty());
+    assert!(engine.deadline().is_some());
+}
