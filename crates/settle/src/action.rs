@@ -237,6 +237,13 @@ pub enum Outcome {
         /// The reason code the 0400 carries.
         reason: &'static str,
     },
+    /// Refused locally after waiting behind the reversal; nothing was stored or sent.
+    Refused {
+        /// What it was.
+        kind: TxnKind,
+        /// Why.
+        reason: crate::error::Rejected,
+    },
     /// Never sent: the pending reversal could not be delivered first.
     NotSent {
         /// What it was.

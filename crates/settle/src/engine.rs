@@ -311,7 +311,14 @@ impl<S: Store> Engine<S> {
             return self.send_reversal(now, out);
         }
         if let Some(parked) = self.parked.take() {
-            return self.start_financial(parked, now, out);
+            let kind = parked.kind();
+            return match (self.start_financial(parked, now, out), kind) {
+                (Err(Error::Rejected(reason)), Some(kind)) => {
+                    Self::outcome(out, Outcome::Refused { kind, reason });
+                    Ok(())
+                }
+                (result, _) => result,
+            };
         }
         if !self.settling {
             return Ok(());
@@ -361,17 +368,34 @@ impl<S: Store> Engine<S> {
     /// Builds `fields`, records the flight and emits the send action.
     pub(crate) fn send(
         &mut self,
-        (mti, fields): Fields,
+        fields: Fields,
         trace: u32,
         purpose: Purpose,
         now: Time,
         out: &mut Output,
     ) -> Result<(), Error> {
-        let outgoing = Outgoing::build(self.cfg.dialect.spec(), mti, trace, purpose, fields)
-            .map_err(|source| Error::Build { mti, source })?;
+        let outgoing = self.build(fields, trace, purpose)?;
+        self.dispatch(outgoing, now, out);
+        Ok(())
+    }
+
+    /// Builds and checks a message with the codec builder.
+    pub(crate) fn build(
+        &self,
+        (mti, fields): Fields,
+        trace: u32,
+        purpose: Purpose,
+    ) -> Result<Outgoing, Error> {
+        Outgoing::build(self.cfg.dialect.spec(), mti, trace, purpose, fields)
+            .map_err(|source| Error::Build { mti, source })
+    }
+
+    /// Records the flight and emits the send action.
+    pub(crate) fn dispatch(&mut self, outgoing: Outgoing, now: Time, out: &mut Output) {
         let response = outgoing.mti().response().unwrap_or(outgoing.mti());
+        let (trace, purpose) = (outgoing.trace(), outgoing.purpose());
         tracing::debug!(
-            mti,
+            mti = outgoing.mti().as_str(),
             stan = trace,
             batch = self.state.batch,
             ?purpose,
@@ -386,7 +410,6 @@ impl<S: Store> Engine<S> {
             unit: Vec::new(),
         });
         out.actions.push(Action::Send(outgoing));
-        Ok(())
     }
 
     fn send_network(&mut self, now: Time, purpose: Purpose, out: &mut Output) -> Result<(), Error> {

@@ -129,14 +129,22 @@ impl<S: Store> Engine<S> {
             return Ok(());
         };
         let (draft, card) = self.draft(request, now)?;
-        let advice = draft.mti == "0220";
-        if advice {
+        if draft.mti == "0220" {
+            // Checked by building the advice before anything is stored.
+            let fields = self.cfg.dialect.advice(&self.ctx(), &draft);
+            self.build(fields, draft.trace, Purpose::Advice)
+                .map_err(card_error)?;
             return self.queue_advice(draft, now, out);
         }
         let fields = self.cfg.dialect.request(&self.ctx(), &draft, &card);
         let reversal = reversal_of(kind, &draft, &fields.1);
+        // Card data the codec refuses is the operator's problem, found before anything is
+        // stored or sent.
+        let outgoing = self
+            .build(fields, draft.trace, Purpose::Online(kind))
+            .map_err(card_error)?;
         self.commit(vec![Op::Reversal(Some(reversal))])?;
-        self.send(fields, draft.trace, Purpose::Online(kind), now, out)?;
+        self.dispatch(outgoing, now, out);
         if let Some(flight) = self.flight.as_mut() {
             flight.draft = Some(draft);
         }
@@ -549,6 +557,17 @@ fn reversal_of(kind: TxnKind, draft: &Record, fields: &[(u16, Vec<u8>)]) -> Pend
         fields: kept,
         amount: draft.total(),
         pan_masked: draft.pan.masked(),
+    }
+}
+
+fn card_error(e: Error) -> Error {
+    match e {
+        Error::Build { source, .. } => Rejected::BadCardData {
+            field: source.field().map_or(0, |f| f.field),
+            why: source.to_string(),
+        }
+        .into(),
+        other => other,
     }
 }
 

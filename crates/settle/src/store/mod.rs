@@ -226,6 +226,11 @@ impl<S> FailAfter<S> {
         }
     }
 
+    /// Writes attempted so far, refused ones included.
+    pub fn attempted(&self) -> usize {
+        self.done
+    }
+
     /// True once a write was refused.
     pub fn tripped(&self) -> bool {
         self.done > self.allowed

@@ -352,6 +352,10 @@ impl FakeHost {
     }
 
     fn close(&mut self, batch: u32) {
+        if self.closed.iter().any(|(b, _)| *b == batch) {
+            // A repeated closing message for a batch already closed changes nothing.
+            return;
+        }
         let ledger = std::mem::take(&mut self.ledger);
         self.closed.push((batch, ledger));
         self.uploads.clear();

@@ -1,0 +1,437 @@
+//! Restart and crash injection (DESIGN §5 "Write-ahead order", §8): a store that refuses every
+//! write after its k-th, for every k across a sale with a lost reply and across a settlement
+//! with upload, in both dialects and with both stores; reopen, resume, and check that nothing
+//! was lost or counted twice and that the terminal agrees with a host that saw every message.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use iso8583_settle::{
+    Error, FailAfter, MemStore, Printout, Reconciliation, Request, Settlement, SqliteStore, Store,
+    StoreError,
+};
+use support::{card, chip, config, sale, start, trace_subscriber, FakeHost, Script, Term};
+
+const DOMESTIC: &str = "6212345678901234";
+
+/// Something that can hand out a store over the same "disk" again and again.
+trait Disk {
+    type S: Store;
+    fn store(&self) -> Self::S;
+}
+
+struct Mem(MemStore);
+
+impl Disk for Mem {
+    type S = MemStore;
+    fn store(&self) -> MemStore {
+        self.0.clone()
+    }
+}
+
+struct Sqlite(PathBuf);
+
+impl Disk for Sqlite {
+    type S = SqliteStore;
+    fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.0).unwrap()
+    }
+}
+
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+fn sqlite(name: &str) -> Sqlite {
+    let path = std::env::temp_dir().join(format!("settle-{}-{name}.db", std::process::id()));
+    let disk = Sqlite(path);
+    drop(Sqlite(disk.0.clone()));
+    disk
+}
+
+/// One step of a crash script.
+#[derive(Clone)]
+enum Step {
+    Do(Request),
+    Host(&'static str, Script),
+    OutOfBalance,
+}
+
+/// Runs `steps` with a store that fails after write `k`; after a failure the terminal is
+/// reopened on the same disk (resuming) and the script goes on with the next step. Ends with a
+/// settlement, retried once after a crash.
+fn run<D: Disk>(
+    disk: &D,
+    cup: bool,
+    k: usize,
+    steps: &[Step],
+) -> (Term<FailAfter<D::S>>, Vec<Printout>, bool) {
+    let cfg = config(cup).build().unwrap();
+    let mut crashed = false;
+    let mut printed = Vec::new();
+    let mut host = FakeHost::new(cup);
+    let mut term = match Term::open(cfg.clone(), FailAfter::new(disk.store(), k), host, start()) {
+        Ok(t) => t,
+        Err(e) => {
+            assert_injected(&e);
+            crashed = true;
+            host = FakeHost::new(cup);
+            Term::open(
+                cfg.clone(),
+                FailAfter::new(disk.store(), usize::MAX),
+                host,
+                start(),
+            )
+            .unwrap()
+        }
+    };
+    let all: Vec<Step> = steps
+        .iter()
+        .cloned()
+        .chain([Step::Do(Request::Settle), Step::Do(Request::Settle)])
+        .collect();
+    for step in all {
+        if matches!(step, Step::Do(Request::Settle)) && term.engine.batch() == 2 {
+            break;
+        }
+        let result = match step {
+            Step::Do(request) => term.request(request),
+            Step::Host(mti, script) => {
+                term.host.next(mti, script);
+                Ok(())
+            }
+            Step::OutOfBalance => {
+                term.host.out_of_balance = true;
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            assert_injected(&e);
+            crashed = true;
+            term = reopen(disk, cfg.clone(), term, &mut printed);
+        }
+    }
+    printed.extend(term.printouts());
+    (term, printed, crashed)
+}
+
+fn assert_injected(e: &Error) {
+    assert!(matches!(e, Error::Store(StoreError::Injected(_))), "{e}");
+}
+
+fn reopen<D: Disk>(
+    disk: &D,
+    cfg: iso8583_settle::Config,
+    old: Term<FailAfter<D::S>>,
+    printed: &mut Vec<Printout>,
+) -> Term<FailAfter<D::S>> {
+    printed.extend(old.printouts());
+    let now = old.now.plus_ms(60_000);
+    let mut host = old.host;
+    // Script entries for messages that were never sent are the old session's; drop them.
+    host.script.clear();
+    drop(old.engine);
+    Term::open(cfg, FailAfter::new(disk.store(), usize::MAX), host, now).unwrap()
+}
+
+/// The checks after a crash run: one closed batch, nothing pending, and the report's records
+/// exactly the host's.
+fn check_closed<S: Store>(term: &Term<S>, printed: &[Printout]) {
+    assert!(term.engine.pending_reversal().is_none());
+    assert_eq!(term.engine.settlement(), None);
+    assert_eq!(term.engine.batch(), 2);
+    let reports: Vec<_> = printed
+        .iter()
+        .filter_map(|p| match p {
+            Printout::Report(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reports.len(), 1, "exactly one report");
+    let report = reports[0];
+    assert_eq!(
+        term.host.closed.len(),
+        1,
+        "the host closed exactly one batch"
+    );
+    let host_batch = &term.host.closed[0].1;
+    let host_traces: BTreeSet<u32> = host_batch.keys().copied().collect();
+    let traces: BTreeSet<u32> = report.traces.iter().copied().collect();
+    assert_eq!(traces.len(), report.traces.len(), "no record twice");
+    assert_eq!(traces, host_traces, "the terminal's batch is the host's");
+    let amount: u64 = report.lines.iter().map(|l| l.amount).sum();
+    assert_eq!(amount, host_batch.values().map(|t| t.amount).sum::<u64>());
+}
+
+fn sale_with_lost_reply() -> Vec<Step> {
+    vec![
+        Step::Do(sale(DOMESTIC, 1000)),
+        Step::Host("0200", Script::Lost),
+        Step::Do(sale(DOMESTIC, 2000)),
+        Step::Do(sale(DOMESTIC, 3000)),
+    ]
+}
+
+fn settlement_with_upload() -> Vec<Step> {
+    let mut steps: Vec<Step> = (0..4).map(|i| Step::Do(sale(DOMESTIC, 100 + i))).collect();
+    steps.push(Step::Do(Request::Sale {
+        card: chip(DOMESTIC),
+        amount: 700,
+        tip: 0,
+    }));
+    steps.push(Step::OutOfBalance);
+    steps
+}
+
+fn crash_everywhere<D: Disk>(make: impl Fn() -> D, cup: bool, steps: &[Step]) {
+    let clean = make();
+    let (term, printed, crashed) = run(&clean, cup, usize::MAX, steps);
+    assert!(!crashed);
+    check_closed(&term, &printed);
+    let writes = term.engine.store().writes();
+    assert!(writes > 5);
+    for k in 0..=writes {
+        let disk = make();
+        let (term, printed, crashed) = run(&disk, cup, k, steps);
+        assert_eq!(crashed, k < writes, "write {} fails", k + 1);
+        check_closed(&term, &printed);
+    }
+}
+
+trait Writes {
+    fn writes(&self) -> usize;
+}
+
+impl<S> Writes for FailAfter<S> {
+    fn writes(&self) -> usize {
+        // FailAfter counts every attempted write; the clean run attempted them all.
+        self.attempted()
+    }
+}
+
+#[test]
+fn crash_at_every_write_of_a_sale_with_a_lost_reply() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        crash_everywhere(|| Mem(MemStore::new()), cup, &sale_with_lost_reply());
+    }
+}
+
+#[test]
+fn crash_at_every_write_of_a_settlement_with_upload() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        crash_everywhere(|| Mem(MemStore::new()), cup, &settlement_with_upload());
+    }
+}
+
+#[test]
+fn crash_at_every_write_with_sqlite() {
+    let _g = trace_subscriber();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let make = || {
+        sqlite(&format!(
+            "crash{}",
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ))
+    };
+    crash_everywhere(make, true, &settlement_with_upload());
+    crash_everywhere(make, false, &sale_with_lost_reply());
+}
+
+#[test]
+fn upload_resumes_at_the_fourth_of_ten_after_the_connection_drops() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mem = MemStore::new();
+        let cfg = config(cup).build().unwrap();
+        let mut t = Term::open(cfg.clone(), mem.clone(), FakeHost::new(cup), start()).unwrap();
+        for i in 0..10 {
+            // Chip records go one per 0320 in both dialects.
+            t.request(Request::Sale {
+                card: chip(DOMESTIC),
+                amount: 100 + i,
+                tip: 0,
+            })
+            .unwrap();
+        }
+        t.host.out_of_balance = true;
+        t.host
+            .next("0320", Script::Code("00"))
+            .next("0320", Script::Code("00"))
+            .next("0320", Script::Code("00"));
+        t.host.next("0320", Script::Drop);
+        t.request(Request::Settle).unwrap();
+        assert!(matches!(
+            t.engine.settlement(),
+            Some(Settlement::Upload { .. })
+        ));
+        assert_eq!(t.engine.records().iter().filter(|r| r.uploaded).count(), 3);
+        let first_four: Vec<u32> = t
+            .host
+            .seen_mti("0320")
+            .iter()
+            .map(upload_trace(cup))
+            .collect();
+        // Power cycle: the reopened terminal resumes the upload by itself.
+        let host = std::mem::replace(&mut t.host, FakeHost::new(cup));
+        drop(t);
+        let t = Term::open(cfg, mem.clone(), host, start().plus_ms(600_000)).unwrap();
+        let uploads: Vec<u32> = t
+            .host
+            .seen_mti("0320")
+            .iter()
+            .map(upload_trace(cup))
+            .collect();
+        let data: Vec<u32> = if cup {
+            uploads[..uploads.len() - 1].to_vec()
+        } else {
+            uploads.clone()
+        };
+        assert_eq!(data.len(), 11, "10 records, the fourth twice");
+        assert_eq!(data[4], first_four[3], "resumed at the fourth");
+        let distinct: BTreeSet<u32> = data.iter().copied().collect();
+        assert_eq!(distinct.len(), 10);
+        let report = &t.reports()[0];
+        assert_eq!(report.reconciliation, Reconciliation::Uploaded);
+        assert_eq!(report.uploaded, 10);
+        if cup {
+            assert_eq!(t.host.seen_mti("0320").last().unwrap().text(48), "0010");
+        }
+        assert_eq!(t.host.seen_mti("0500").len(), if cup { 1 } else { 2 });
+    }
+}
+
+fn upload_trace(cup: bool) -> impl Fn(&&support::host::Seen) -> u32 {
+    move |s| {
+        if cup {
+            s.trace()
+        } else {
+            s.text(60)[4..10].parse().unwrap()
+        }
+    }
+}
+
+#[test]
+fn power_loss_after_balanced_reply_finishes_clearing_without_a_second_0500() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mem = MemStore::new();
+        let cfg = config(cup).build().unwrap();
+        let mut t = Term::open(cfg.clone(), mem.clone(), FakeHost::new(cup), start()).unwrap();
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        let before = mem.writes();
+        let host = std::mem::replace(&mut t.host, FakeHost::new(cup));
+        drop(t);
+        // Writes: settlement pending, (UnionPay: upload, closing), clearing; the clear fails.
+        let allowed = if cup { 4 } else { 2 };
+        let mut t = Term::open(
+            cfg.clone(),
+            FailAfter::new(mem.clone(), allowed),
+            host,
+            start(),
+        )
+        .unwrap();
+        let err = t.request(Request::Settle).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Injected(_))));
+        assert!(mem.writes() == before + allowed);
+        assert!(matches!(
+            mem.snapshot().unwrap().settlement,
+            Some(Settlement::Clearing { .. })
+        ));
+        assert_eq!(
+            mem.snapshot().unwrap().records.len(),
+            1,
+            "log kept until the clear"
+        );
+        let host = std::mem::replace(&mut t.host, FakeHost::new(cup));
+        drop(t);
+        let t = Term::open(cfg, mem.clone(), host, start().plus_ms(60_000)).unwrap();
+        assert_eq!(t.host.seen_mti("0500").len(), 1, "no second 0500");
+        assert_eq!(t.reports().len(), 1);
+        assert_eq!(t.engine.batch(), 2);
+        assert!(t.engine.records().is_empty());
+        assert_eq!(t.engine.last_report().unwrap().batch, 1);
+    }
+}
+
+#[test]
+fn restart_sends_the_pending_reversal_first() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mem = MemStore::new();
+        let cfg = config(cup).build().unwrap();
+        let mut t = Term::open(cfg.clone(), mem.clone(), FakeHost::new(cup), start()).unwrap();
+        // The terminal dies while the 0200 is out: the reply is never read.
+        let out = t.engine.request(sale(DOMESTIC, 1000), t.now).unwrap();
+        let request = out.sent().next().unwrap().clone();
+        let _ = t.host.answer(request.bytes());
+        assert_eq!(t.host.ledger.len(), 1);
+        let host = std::mem::replace(&mut t.host, FakeHost::new(cup));
+        drop(t);
+        let t = Term::open(cfg, mem.clone(), host, start()).unwrap();
+        assert_eq!(t.mtis(), ["0200", "0400"]);
+        assert!(t.engine.pending_reversal().is_none());
+        assert!(t.host.ledger.is_empty(), "the host reversed it");
+        assert!(t.engine.records().is_empty());
+    }
+}
+
+#[test]
+fn sqlite_store_keeps_the_batch_across_reopen_in_wal_mode() {
+    let _g = trace_subscriber();
+    let disk = sqlite("reopen");
+    let cfg = config(true).build().unwrap();
+    let mut t = Term::open(cfg.clone(), disk.store(), FakeHost::new(true), start()).unwrap();
+    t.request(sale(DOMESTIC, 1000)).unwrap();
+    t.request(Request::Sale {
+        card: chip(DOMESTIC),
+        amount: 2000,
+        tip: 0,
+    })
+    .unwrap();
+    let short = Request::OfflineSale {
+        card: card(DOMESTIC),
+        amount: 5,
+        auth_code: "V1".into(),
+    };
+    let err = t.request(short).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Rejected(iso8583_settle::Rejected::BadCardData { field: 38, .. })
+        ),
+        "{err}"
+    );
+    t.request(Request::OfflineSale {
+        card: card(DOMESTIC),
+        amount: 5,
+        auth_code: "V00001".into(),
+    })
+    .unwrap();
+    let records = t.engine.records().to_vec();
+    let host = std::mem::replace(&mut t.host, FakeHost::new(true));
+    drop(t);
+    let conn = rusqlite::Connection::open(&disk.0).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(conn);
+    let mut t = Term::open(cfg, disk.store(), host, start()).unwrap();
+    assert_eq!(t.engine.records(), &records[..]);
+    assert!(t.engine.records()[1]
+        .icc
+        .as_ref()
+        .is_some_and(|icc| !icc.contains(&0x57)));
+    t.request(Request::Settle).unwrap();
+    assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
+    assert_eq!(t.engine.batch(), 2);
+    assert!(t.engine.records().is_empty());
+}
