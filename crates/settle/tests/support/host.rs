@@ -109,10 +109,18 @@ impl FakeHost {
         let msg = self.spec.decode(bytes).unwrap().complete().unwrap();
         let seen = read(&msg);
         self.seen.push(seen.clone());
-        let script = self
+        let mut script = self
             .script
             .get_mut(seen.mti.as_str())
             .and_then(VecDeque::pop_front);
+        let settles = seen.mti == "0500" || seen.mti == "0320";
+        let repeat = matches!(seen.mti.as_str(), "0100" | "0200" | "0220")
+            && self.ledger.contains_key(&seen.trace());
+        if (repeat || settles && self.is_closed(&seen)) && matches!(script, Some(Script::Code(_))) {
+            // The host's own rules come first: a repeat is a duplicate (94), a batch already
+            // closed answers 00 (DESIGN §6). A scripted refusal would contradict its books.
+            script = None;
+        }
         match script {
             Some(Script::Drop) => Answer::Silence,
             Some(Script::Code(code)) => Answer::Reply(self.reply(&seen, code, &[])),
@@ -144,7 +152,12 @@ impl FakeHost {
             "0500" => self.reconcile(m),
             "0320" => self.upload(m),
             "0800" => {
-                let batch = self.batch.unwrap_or(1);
+                // The host's idea of the batch: the one it expects next unless told otherwise.
+                let next = self
+                    .closed
+                    .last()
+                    .map_or(1, |(b, _)| if *b >= 999_999 { 1 } else { b + 1 });
+                let batch = self.batch.unwrap_or(next);
                 (
                     "00".into(),
                     if self.cup {
@@ -281,12 +294,33 @@ impl FakeHost {
         t
     }
 
+    fn batch_of(&self, m: &Seen) -> u32 {
+        let f60 = m.text(60);
+        let digits = if self.cup {
+            f60.get(2..8).unwrap_or("")
+        } else {
+            f60.as_str()
+        };
+        digits.parse().unwrap_or(0)
+    }
+
+    fn is_closed(&self, m: &Seen) -> bool {
+        let batch = self.batch_of(m);
+        self.closed.iter().any(|(b, _)| *b == batch)
+    }
+
     fn reconcile(&mut self, m: &Seen) -> (String, Vec<(u16, String)>) {
+        if self.cup && self.is_closed(m) {
+            let mut f48 = m.text(48);
+            f48.replace_range(30..31, "1");
+            f48.replace_range(61..62, "1");
+            return ("00".into(), vec![(48, f48)]);
+        }
         if self.cup {
             return self.reconcile_cup(m);
         }
-        let batch: u32 = m.text(60).parse().unwrap_or(0);
-        if self.closed.iter().any(|(b, _)| *b == batch) {
+        let batch = self.batch_of(m);
+        if self.is_closed(m) {
             // A repeated 0500 for a batch already closed is answered 00 (DESIGN §6).
             return ("00".into(), vec![]);
         }
@@ -351,7 +385,7 @@ impl FakeHost {
         ("00".into(), vec![])
     }
 
-    fn close(&mut self, batch: u32) {
+    pub fn close(&mut self, batch: u32) {
         if self.closed.iter().any(|(b, _)| *b == batch) {
             // A repeated closing message for a batch already closed changes nothing.
             return;

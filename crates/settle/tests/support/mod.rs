@@ -96,8 +96,30 @@ impl<S: Store> Term<S> {
     }
 
     /// Feeds every message to the host and its answer back, until nothing is in flight.
-    pub fn pump(&mut self, mut out: Output) -> Result<(), Error> {
-        for _ in 0..MAX_STEPS {
+    pub fn pump(&mut self, out: Output) -> Result<(), Error> {
+        self.pump_at_most(out, MAX_STEPS)
+    }
+
+    /// Like [`Term::pump`], but the terminal loses power once `messages` messages were sent:
+    /// the last one reaches the host, its answer never reaches the terminal.
+    pub fn request_then_power_off(
+        &mut self,
+        request: Request,
+        messages: usize,
+    ) -> Result<(), Error> {
+        let out = self.engine.request(request, self.now)?;
+        self.pump_at_most(out, messages)
+    }
+
+    fn pump_at_most(&mut self, mut out: Output, messages: usize) -> Result<(), Error> {
+        for step in 0..MAX_STEPS {
+            if step == messages {
+                if let Some(msg) = out.sent().next() {
+                    let _ = self.host.answer(msg.bytes());
+                }
+                self.actions.extend(out.actions);
+                return Ok(());
+            }
             self.now = self.now.plus_ms(1_000);
             let sent: Vec<_> = out.sent().cloned().collect();
             assert!(sent.len() <= 1, "one message in flight at a time");
@@ -123,7 +145,11 @@ impl<S: Store> Term<S> {
                 }
             };
         }
-        panic!("no quiescence after {MAX_STEPS} steps");
+        assert!(
+            messages < MAX_STEPS,
+            "no quiescence after {MAX_STEPS} steps"
+        );
+        Ok(())
     }
 
     pub fn prompts(&self) -> Vec<Prompt> {
