@@ -16,9 +16,10 @@ use crate::ebcdic::{LATIN1_TO_CP037, LATIN1_TO_CP1047};
 use crate::error::{Error, Expected, FieldPath, Found, LengthProblem};
 use crate::field::write_masked;
 use crate::message::{Message, Mti};
+use crate::spec::plan::{Kind, MaskScan, Plan, ValueCheck, Writer};
 use crate::spec::{
-    BitmapEncoding, Charset, CodePage, ContentClass, DataEncoding, FieldSpec, LengthKind,
-    MtiEncoding, Pad, Prefix, PrefixCounts, PrefixEncoding, Spec,
+    BitmapEncoding, Charset, CodePage, ContentClass, DataEncoding, FieldSpec, MtiEncoding, Pad,
+    PrefixEncoding, Spec,
 };
 
 /// Builds one message for a spec.
@@ -40,6 +41,11 @@ pub struct Builder<'s, 'v> {
     /// Values in field-number order.
     values: Vec<(u16, Cow<'v, [u8]>)>,
     strict: bool,
+    /// Bits of the set fields (bits 1 and 65 added when encoding), and the wire bytes they
+    /// take with their prefixes: both kept as fields are set and removed, so that
+    /// [`Builder::encoded_len`] need not walk the fields.
+    bits: [u64; 3],
+    fields_len: usize,
 }
 
 impl<'s, 'v> Builder<'s, 'v> {
@@ -51,6 +57,8 @@ impl<'s, 'v> Builder<'s, 'v> {
             // Room for a typical message, so setting its fields does not reallocate.
             values: Vec::with_capacity(32),
             strict: false,
+            bits: [0; 3],
+            fields_len: 0,
         }
     }
 
@@ -94,32 +102,55 @@ impl<'s, 'v> Builder<'s, 'v> {
     }
 
     /// Sets field `n` to a logical value, after checking it against the field's spec.
+    #[inline]
     pub fn set(&mut self, n: u16, value: impl Into<Cow<'v, [u8]>>) -> Result<&mut Self, Error> {
-        let value = value.into();
-        refuse_masked(self.field_spec(n)?, &value)?;
-        self.put(n, value)
+        self.insert(n, value.into(), true)
     }
 
     /// [`Builder::set`] without the mask-character check, for [`Builder::from_message`]: a
     /// decoded value comes from the wire, where `*` is content (track 1 may hold it), not
     /// masked output pasted back in.
     fn put(&mut self, n: u16, value: Cow<'v, [u8]>) -> Result<&mut Self, Error> {
-        let spec = self.field_spec(n)?;
-        check_value(spec, &value, self.strict)?;
+        self.insert(n, value, false)
+    }
+
+    /// Checks `value` against field `n`'s plan and stores it.
+    #[inline]
+    fn insert(
+        &mut self,
+        n: u16,
+        value: Cow<'v, [u8]>,
+        refuse_masked: bool,
+    ) -> Result<&mut Self, Error> {
+        let plan = self.plan_of(n)?;
+        check_value(n, &plan, &value, self.strict, refuse_masked)?;
+        let len = field_len(&plan, value.len());
+        let (word, bit) = bit_of(n);
+        let was_set = self.bits.get(word).is_some_and(|w| w & bit != 0);
+        if !was_set {
+            if let Some(w) = self.bits.get_mut(word) {
+                *w |= bit;
+            }
+            self.fields_len += len;
+            self.add(n, value);
+        } else if let Ok(i) = self.values.binary_search_by_key(&n, |(k, _)| *k) {
+            if let Some(slot) = self.values.get_mut(i) {
+                self.fields_len = self.fields_len - field_len(&plan, slot.1.len()) + len;
+                slot.1 = value;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Adds a field that is not set yet.
+    #[inline]
+    fn add(&mut self, n: u16, value: Cow<'v, [u8]>) {
         // Fields are usually set in number order: append without searching.
         if self.values.last().is_none_or(|(k, _)| *k < n) {
             self.values.push((n, value));
-            return Ok(self);
+        } else if let Err(i) = self.values.binary_search_by_key(&n, |(k, _)| *k) {
+            self.values.insert(i, (n, value));
         }
-        match self.values.binary_search_by_key(&n, |(k, _)| *k) {
-            Ok(i) => {
-                if let Some(slot) = self.values.get_mut(i) {
-                    slot.1 = value;
-                }
-            }
-            Err(i) => self.values.insert(i, (n, value)),
-        }
-        Ok(self)
     }
 
     /// Sets field `n` from text (see [`Builder::set`]).
@@ -130,7 +161,13 @@ impl<'s, 'v> Builder<'s, 'v> {
     /// Removes field `n`, returning its value.
     pub fn remove(&mut self, n: u16) -> Option<Cow<'v, [u8]>> {
         let i = self.values.binary_search_by_key(&n, |(k, _)| *k).ok()?;
-        Some(self.values.remove(i).1)
+        let value = self.values.remove(i).1;
+        let (word, bit) = bit_of(n);
+        if let Some(w) = self.bits.get_mut(word) {
+            *w &= !bit;
+        }
+        self.fields_len -= field_len(&self.spec.plan(n), value.len());
+        Some(value)
     }
 
     /// The value of field `n`, if set.
@@ -144,41 +181,29 @@ impl<'s, 'v> Builder<'s, 'v> {
         self.values.iter().map(|(n, v)| (*n, v.as_ref()))
     }
 
-    fn field_spec(&self, n: u16) -> Result<&'s FieldSpec, Error> {
-        let unknown = Error::UnknownField {
-            field: FieldPath::field(n),
-            offset: 0,
-        };
-        if self.spec.is_bitmap_bit(n) {
-            return Err(unknown);
+    /// The plan of a field that can be set: defined, and not a bitmap bit.
+    #[inline]
+    fn plan_of(&self, n: u16) -> Result<Plan, Error> {
+        let plan = self.spec.plan(n);
+        match plan.kind {
+            Kind::Fixed | Kind::Variable => Ok(plan),
+            Kind::Undefined | Kind::Bitmap => Err(Error::UnknownField {
+                field: FieldPath::field(n),
+                offset: 0,
+            }),
         }
-        self.spec.field(n).ok_or(unknown)
     }
 
     /// Bytes [`Builder::encode`] will write.
     pub fn encoded_len(&self) -> usize {
         let (words, _) = self.bitmap_words();
         let bitmaps = words.iter().filter(|w| **w != 0).count().max(1);
-        let fields: usize = self
-            .values
-            .iter()
-            .filter_map(|(n, v)| {
-                let spec = self.spec.field(*n)?;
-                Some(spec.prefix().map_or(0, Prefix::width) + spec.wire_len(units_of(spec, v)))
-            })
-            .sum();
-        self.spec.mti.width() + bitmaps * self.spec.bitmap.width() + fields
+        self.spec.mti.width() + bitmaps * self.spec.bitmap.width() + self.fields_len
     }
 
     /// Bitmap words with bits 1 and 65 set as needed, and whether a tertiary bitmap is written.
     fn bitmap_words(&self) -> ([u64; 3], bool) {
-        let mut words = [0u64; 3];
-        for (n, _) in &self.values {
-            let i = usize::from(n - 1);
-            if let Some(w) = words.get_mut(i / 64) {
-                *w |= 1u64 << (63 - i % 64);
-            }
-        }
+        let mut words = self.bits;
         let tertiary = self.spec.tertiary && words[2] != 0;
         if tertiary {
             words[1] |= 1u64 << 63;
@@ -205,9 +230,7 @@ impl<'s, 'v> Builder<'s, 'v> {
                 self.write_bitmap(out, words[2]);
                 tertiary_pending = false;
             }
-            if let Some(spec) = self.spec.field(*n) {
-                write_field(out, spec, value);
-            }
+            write_field(out, &self.spec.plan(*n), value);
         }
     }
 
@@ -282,113 +305,122 @@ impl fmt::Debug for DebugMap<'_> {
     }
 }
 
-/// Refuses `*` in a sensitive text value: it was copied from masked output.
-fn refuse_masked(spec: &FieldSpec, value: &[u8]) -> Result<(), Error> {
-    if spec.sensitivity.is_sensitive() && spec.class != ContentClass::B && value.contains(&b'*') {
-        let field = FieldPath::field(spec.number);
+/// Checks a logical value against a field's plan; with `refuse_masked`, a sensitive text value
+/// holding `*` (copied from masked output) is refused before anything else is said about it.
+#[inline]
+fn check_value(
+    n: u16,
+    plan: &Plan,
+    value: &[u8],
+    strict: bool,
+    refuse_masked: bool,
+) -> Result<(), Error> {
+    let result = check_length(n, plan, value).and_then(|()| check_content(n, plan, value, strict));
+    // Only `ans` allows `*`, so for other classes a value holding one has failed its check and
+    // the scan can wait for the error path.
+    let scan = match plan.mask_scan {
+        MaskScan::Never => false,
+        MaskScan::OnError => result.is_err(),
+        MaskScan::Always => true,
+    };
+    if refuse_masked && scan && value.contains(&b'*') {
+        let field = FieldPath::field(n);
         return Err(Error::MaskedValue { field });
     }
-    Ok(())
+    result
 }
 
-/// Checks a logical value against a field's spec.
-fn check_value(spec: &FieldSpec, value: &[u8], strict: bool) -> Result<(), Error> {
-    let field = FieldPath::field(spec.number);
-    let units = units_of(spec, value);
-    let length_error = |problem| Error::InvalidLength {
-        field,
+/// Checks the length of a logical value in units of its class.
+#[inline]
+fn check_length(n: u16, plan: &Plan, value: &[u8]) -> Result<(), Error> {
+    let units = units_of(plan, value.len());
+    let problem = match plan.kind {
+        Kind::Fixed if units != plan.units as usize => LengthProblem::NotFixed {
+            found: units as u64,
+            expected: plan.units.into(),
+        },
+        Kind::Variable if units > plan.max_units as usize => LengthProblem::TooLong {
+            found: units as u64,
+            max: plan.max_units.into(),
+        },
+        Kind::Variable if plan.even_units && units % 2 == 1 => LengthProblem::NotWholeUnits {
+            found: units as u64,
+        },
+        _ => return Ok(()),
+    };
+    Err(Error::InvalidLength {
+        field: FieldPath::field(n),
         offset: 0,
         problem,
-    };
-    match spec.length {
-        LengthKind::Fixed(len) if units != len as usize => {
-            let problem = LengthProblem::NotFixed {
-                found: units as u64,
-                expected: len.into(),
-            };
-            return Err(length_error(problem));
-        }
-        LengthKind::Variable { max, prefix } => {
-            if units > max as usize {
-                let problem = LengthProblem::TooLong {
-                    found: units as u64,
-                    max: max.into(),
-                };
-                return Err(length_error(problem));
-            }
-            let bcd = matches!(spec.encoding, DataEncoding::Bcd { .. });
-            if prefix.counts == PrefixCounts::Bytes && bcd && units % 2 == 1 {
-                // A prefix counting BCD bytes cannot say that a digit is filler.
-                let problem = LengthProblem::NotWholeUnits {
-                    found: units as u64,
-                };
-                return Err(length_error(problem));
-            }
-        }
-        LengthKind::Fixed(_) => {}
-    }
+    })
+}
 
-    let sensitive = spec.sensitivity.is_sensitive();
+/// Checks the characters of a logical value against its class (the sign of `x+n` first).
+#[inline]
+fn check_content(n: u16, plan: &Plan, value: &[u8], strict: bool) -> Result<(), Error> {
     let content_error = |index: usize, expected| Error::InvalidContent {
-        field,
+        field: FieldPath::field(n),
         offset: index,
         expected,
-        found: Found::byte(value.get(index).copied().unwrap_or(0), sensitive),
+        found: Found::byte(value.get(index).copied().unwrap_or(0), plan.sensitive),
     };
-    let body = if spec.class == ContentClass::XN {
-        match value.first() {
-            Some(&s) if content::is_sign(s) => value.get(1..).unwrap_or(&[]),
+    let body = if plan.sign {
+        match value.split_first() {
+            Some((&s, rest)) if content::is_sign(s) => rest,
             _ => return Err(content_error(0, Expected::Sign)),
         }
     } else {
         value
     };
-    let skip = value.len() - body.len();
-    let result = match (spec.class, spec.encoding) {
-        (ContentClass::B, _) => Ok(Default::default()),
-        (class, _) => content::check_chars(class, None, body, strict),
+    let class = match plan.value_check {
+        ValueCheck::Nothing => return Ok(()),
+        ValueCheck::Digits => ContentClass::N,
+        ValueCheck::Chars(class) => class,
     };
-    result
+    let skip = value.len() - body.len();
+    content::check_chars(class, None, body, strict)
         .map(|_| ())
         .map_err(|Bad { index, expected }| content_error(index + skip, expected))
 }
 
-/// Length of a logical value in units of its class.
-fn units_of(spec: &FieldSpec, value: &[u8]) -> usize {
-    match spec.class {
-        ContentClass::XN => value.len().saturating_sub(1),
-        _ => value.len(),
-    }
+/// Length of a logical value in units of its class: `x+n` has a sign byte besides its digits.
+#[inline]
+fn units_of(plan: &Plan, len: usize) -> usize {
+    len.saturating_sub(usize::from(plan.sign))
 }
 
-fn write_field(out: &mut BytesMut, spec: &FieldSpec, value: &[u8]) {
-    let units = units_of(spec, value);
-    if let Some(prefix) = spec.prefix() {
-        let count = match prefix.counts {
-            PrefixCounts::Units => units,
-            PrefixCounts::Bytes => spec.wire_len(units),
+/// Wire bytes of a field whose logical value is `len` bytes long, prefix included.
+#[inline]
+fn field_len(plan: &Plan, len: usize) -> usize {
+    usize::from(plan.prefix_width) + plan.wire_len(units_of(plan, len))
+}
+
+/// Word and bit of field `n` in the bitmap words.
+#[inline]
+fn bit_of(n: u16) -> (usize, u64) {
+    let i = usize::from(n.saturating_sub(1));
+    (i / 64, 1u64 << (63 - i % 64))
+}
+
+fn write_field(out: &mut BytesMut, plan: &Plan, value: &[u8]) {
+    if plan.kind == Kind::Variable {
+        let units = units_of(plan, value.len());
+        let count = if plan.counts_bytes {
+            plan.wire_len(units)
+        } else {
+            units
         };
-        write_prefix(out, prefix, count as u64);
+        write_prefix(out, plan, count as u64);
     }
-    match spec.encoding {
-        DataEncoding::Text(Charset::Ascii) | DataEncoding::Binary => out.put_slice(value),
-        DataEncoding::Text(charset) => value.iter().for_each(|&b| put_char(out, b, charset)),
-        DataEncoding::Hex(charset) => {
-            // Through a stack buffer, so the output is written a slice at a time.
-            let mut text = [0u8; 128];
-            for chunk in value.chunks(64) {
-                for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
-                    if let [hi, lo] = pair {
-                        *hi = hex_digit(b >> 4);
-                        *lo = hex_digit(b);
-                    }
-                }
-                put_chars(out, text.get(..2 * chunk.len()).unwrap_or(&text), charset);
-            }
-        }
-        DataEncoding::Bcd { pad, filler } => {
+    match plan.writer {
+        Writer::Copy => out.put_slice(value),
+        Writer::Ebcdic(page) => value
+            .iter()
+            .for_each(|&b| put_char(out, b, Charset::Ebcdic(page))),
+        Writer::Hex(charset) => write_hex(out, value, charset),
+        Writer::Bcd { pad, filler } => {
             let digits = match value.split_first() {
-                Some((&sign, rest)) if spec.class == ContentClass::XN => {
+                Some((&sign, rest)) if plan.sign => {
                     out.put_u8(sign);
                     rest
                 }
@@ -399,11 +431,26 @@ fn write_field(out: &mut BytesMut, spec: &FieldSpec, value: &[u8]) {
     }
 }
 
-fn write_prefix(out: &mut BytesMut, prefix: &Prefix, count: u64) {
-    let digits = u32::from(prefix.digits);
-    match prefix.encoding {
+/// Writes each byte as two hex characters.
+fn write_hex(out: &mut BytesMut, value: &[u8], charset: Charset) {
+    // Through a stack buffer, so the output is written a slice at a time.
+    let mut text = [0u8; 128];
+    for chunk in value.chunks(64) {
+        for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
+            if let [hi, lo] = pair {
+                *hi = hex_digit(b >> 4);
+                *lo = hex_digit(b);
+            }
+        }
+        put_chars(out, text.get(..2 * chunk.len()).unwrap_or(&text), charset);
+    }
+}
+
+fn write_prefix(out: &mut BytesMut, plan: &Plan, count: u64) {
+    let digits = u32::from(plan.prefix_digits);
+    match plan.prefix_encoding {
         PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
-            let zero = if prefix.encoding == PrefixEncoding::Ascii {
+            let zero = if plan.prefix_encoding == PrefixEncoding::Ascii {
                 b'0'
             } else {
                 0xF0
@@ -413,14 +460,14 @@ fn write_prefix(out: &mut BytesMut, prefix: &Prefix, count: u64) {
             }
         }
         PrefixEncoding::Bcd => {
-            let bytes = prefix.width() as u32;
+            let bytes = u32::from(plan.prefix_width);
             for i in (0..bytes).rev() {
                 let pair = (count / 100u64.pow(i)) % 100;
                 out.put_u8((((pair / 10) as u8) << 4) | (pair % 10) as u8);
             }
         }
         PrefixEncoding::Binary => {
-            let bytes = prefix.width();
+            let bytes = usize::from(plan.prefix_width);
             let be = count.to_be_bytes();
             out.put_slice(be.get(8 - bytes..).unwrap_or(&be));
         }
@@ -476,4 +523,45 @@ fn put_char(out: &mut BytesMut, c: u8, charset: Charset) {
     };
     // Both tables have 256 entries, so every byte maps.
     out.put_u8(b.unwrap_or(c));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `MaskScan::OnError` relies on every class but `ans` (and `b`, never scanned) refusing `*`.
+    #[test]
+    fn only_ans_allows_the_mask_character() {
+        use ContentClass::*;
+        for class in [N, A, An, Z, XN] {
+            assert!(content::check_chars(class, None, b"1*", false).is_err());
+        }
+        assert!(content::check_chars(Ans, None, b"1*", true).is_ok());
+    }
+
+    /// The length kept as fields are set, replaced and removed is the length written.
+    #[test]
+    fn encoded_len_follows_sets_replacements_and_removals() {
+        let spec = Spec::builtin("iso87-ascii").unwrap();
+        let mut builder = Builder::new(spec, Mti::new("0200").unwrap());
+        let check = |b: &Builder<'_, '_>| assert_eq!(b.encoded_len(), b.to_bytes().len());
+        builder.set_str(11, "000001").unwrap();
+        builder.set_str(2, "4111111111111111").unwrap();
+        check(&builder);
+        builder.set_str(2, "41111111").unwrap();
+        builder.set(55, &[0x9F, 0x26][..]).unwrap();
+        builder.set_str(102, "ACCOUNT").unwrap();
+        check(&builder);
+        assert!(builder.set_str(2, "4111*111").is_err());
+        assert_eq!(builder.get(2), Some(&b"41111111"[..]));
+        check(&builder);
+        assert_eq!(builder.remove(102).as_deref(), Some(&b"ACCOUNT"[..]));
+        assert_eq!(builder.remove(102), None);
+        check(&builder);
+        builder.remove(2);
+        builder.remove(11);
+        builder.remove(55);
+        assert_eq!(builder.encoded_len(), 20);
+        check(&builder);
+    }
 }

@@ -4,10 +4,13 @@
 //! (fixed wire lengths, prefix widths, the limit a prefix may announce, which content check to
 //! run) is worked out here from the [`FieldSpec`] and kept in a small `Copy` record indexed by
 //! field number. The field specs stay the source of truth; plans are derived from them only.
+//!
+//! The builder uses the same plans the other way round: which check a logical value gets, how
+//! long it is on the wire and how it is written.
 
 use super::{
-    Charset, ContentClass, DataEncoding, FieldSpec, LengthKind, Pad, PrefixCounts, PrefixEncoding,
-    Spec, MAX_FIELD,
+    Charset, CodePage, ContentClass, DataEncoding, FieldSpec, LengthKind, Pad, PrefixCounts,
+    PrefixEncoding, Spec, MAX_FIELD,
 };
 
 /// What the decoder does at a set bit.
@@ -47,7 +50,42 @@ pub(crate) enum Check {
     Hex(Charset),
 }
 
-/// Everything the decoder needs about one field number.
+/// How the builder writes a logical value (a sign byte of `x+n` in BCD apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writer {
+    /// As it is: ASCII text and binary data.
+    Copy,
+    /// Each character mapped to an EBCDIC code page.
+    Ebcdic(CodePage),
+    /// Each byte as two upper-case hex characters.
+    Hex(Charset),
+    /// Digits packed two to a byte.
+    Bcd { pad: Pad, filler: u8 },
+}
+
+/// Which check the builder runs on a logical value (the sign of `x+n` checked apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueCheck {
+    /// Class `b`: any bytes.
+    Nothing,
+    /// Classes `n` and `x+n`: ASCII digits.
+    Digits,
+    /// Characters of another class.
+    Chars(ContentClass),
+}
+
+/// When the builder looks for the mask character `*` in a value (see `encode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MaskScan {
+    /// Not a sensitive text field.
+    Never,
+    /// The class refuses `*`, so only a value that fails its check can hold one.
+    OnError,
+    /// The class allows `*` (`ans`): every value is scanned.
+    Always,
+}
+
+/// Everything the decoder and the builder need about one field number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub(crate) kind: Kind,
@@ -66,6 +104,14 @@ pub(crate) struct Plan {
     pub(crate) rule: Wire,
     pub(crate) check: Check,
     pub(crate) sensitive: bool,
+    /// Builder: the largest length in units (the fixed length of fixed fields), whether a
+    /// prefix counting BCD bytes needs an even number of digits, and how values are checked,
+    /// scanned for `*` and written.
+    pub(crate) max_units: u32,
+    pub(crate) even_units: bool,
+    pub(crate) value_check: ValueCheck,
+    pub(crate) mask_scan: MaskScan,
+    pub(crate) writer: Writer,
 }
 
 pub(crate) const UNDEFINED: Plan = Plan {
@@ -81,6 +127,11 @@ pub(crate) const UNDEFINED: Plan = Plan {
     rule: Wire::Same,
     check: Check::Nothing,
     sensitive: false,
+    max_units: 0,
+    even_units: false,
+    value_check: ValueCheck::Nothing,
+    mask_scan: MaskScan::Never,
+    writer: Writer::Copy,
 };
 
 impl Plan {
@@ -129,6 +180,10 @@ impl Plan {
             rule,
             check,
             sensitive: field.sensitivity.is_sensitive(),
+            max_units: field.max_units(),
+            value_check: value_check(field.class),
+            mask_scan: mask_scan(field),
+            writer: writer(field.encoding),
             ..UNDEFINED
         };
         match field.length {
@@ -142,6 +197,8 @@ impl Plan {
                 plan.prefix_digits = prefix.digits;
                 plan.prefix_encoding = prefix.encoding;
                 plan.counts_bytes = prefix.counts == PrefixCounts::Bytes;
+                // A prefix counting BCD bytes cannot say that a digit is filler.
+                plan.even_units = plan.counts_bytes && rule == Wire::Bcd;
                 plan.limit = match (plan.counts_bytes, rule) {
                     // Every BCD byte counted holds two digits (no filler can be announced), so
                     // an odd maximum allows one byte less than `wire_len` would: n..19 in
@@ -153,6 +210,34 @@ impl Plan {
             }
         }
         plan
+    }
+}
+
+fn value_check(class: ContentClass) -> ValueCheck {
+    match class {
+        ContentClass::B => ValueCheck::Nothing,
+        ContentClass::N | ContentClass::XN => ValueCheck::Digits,
+        other => ValueCheck::Chars(other),
+    }
+}
+
+/// `*` in a sensitive text value was copied from masked output. Of the classes, only `ans`
+/// allows `*`; a value of another class holding one fails its check anyway.
+fn mask_scan(field: &FieldSpec) -> MaskScan {
+    match field.class {
+        _ if !field.sensitivity.is_sensitive() => MaskScan::Never,
+        ContentClass::B => MaskScan::Never,
+        ContentClass::Ans => MaskScan::Always,
+        _ => MaskScan::OnError,
+    }
+}
+
+fn writer(encoding: DataEncoding) -> Writer {
+    match encoding {
+        DataEncoding::Text(Charset::Ascii) | DataEncoding::Binary => Writer::Copy,
+        DataEncoding::Text(Charset::Ebcdic(page)) => Writer::Ebcdic(page),
+        DataEncoding::Hex(charset) => Writer::Hex(charset),
+        DataEncoding::Bcd { pad, filler } => Writer::Bcd { pad, filler },
     }
 }
 
