@@ -10,6 +10,7 @@
 
 use crate::ebcdic::{CP037_TO_LATIN1, CP1047_TO_LATIN1};
 use crate::error::Expected;
+use crate::spec::plan::Check;
 use crate::spec::{Charset, CodePage, ContentClass, Pad};
 
 /// Verdict of one character: fine, fine but flagged (non-ASCII text), or not allowed.
@@ -141,19 +142,18 @@ pub(crate) fn check_chars(
         t.get(usize::from(c)).copied().unwrap_or(BAD)
     };
 
-    // Numeric text in ASCII is the common case: a range check the compiler can vectorise.
-    let acc = if map.is_none() && matches!(class, ContentClass::N | ContentClass::XN) {
-        let bad = data
-            .iter()
-            .fold(false, |bad, &b| bad | (b.wrapping_sub(b'0') > 9));
-        if bad {
-            BAD
-        } else {
-            OK
+    // ASCII digits and printable ASCII are the common cases: checked eight bytes at a time.
+    if map.is_none() {
+        let fast = match class {
+            ContentClass::N | ContentClass::XN => Some(all_words(data, b'0', ascii_digits)),
+            ContentClass::Ans => Some(all_words(data, b'A', ascii_printable)),
+            _ => None,
+        };
+        if fast == Some(true) {
+            return Ok(Seen::default());
         }
-    } else {
-        data.iter().fold(OK, |acc, &b| acc | look(b))
-    };
+    }
+    let acc = data.iter().fold(OK, |acc, &b| acc | look(b));
 
     let high_is_bad = strict && acc & HIGH != 0;
     if acc & BAD == 0 && !high_is_bad {
@@ -176,6 +176,56 @@ pub(crate) fn check_chars(
         _ => Expected::Class(class),
     };
     Err(Bad { index, expected })
+}
+
+/// Applies a test of eight bytes at a time to all of `data`; the last partial word is filled
+/// with `filler`, a byte every test accepts.
+#[inline]
+fn all_words(data: &[u8], filler: u8, test: fn(u64) -> bool) -> bool {
+    let mut chunks = data.chunks_exact(8);
+    let mut ok = true;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        ok &= test(u64::from_le_bytes(word));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = [filler; 8];
+        if let Some(head) = word.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
+        }
+        ok &= test(u64::from_le_bytes(word));
+    }
+    ok
+}
+
+const LOW_NIBBLES: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Every byte is `0x30..=0x39`: high nibble 3, and low nibble at most 9 (adding 6 to a nibble
+/// above 9 carries into the high nibble).
+#[inline]
+fn ascii_digits(x: u64) -> bool {
+    (x & HIGH_NIBBLES) == 0x3030_3030_3030_3030
+        && ((x & LOW_NIBBLES) + 0x0606_0606_0606_0606) & HIGH_NIBBLES == 0
+}
+
+/// Every byte is printable ASCII, `0x20..=0x7E`. With the top bits clear no addition below
+/// carries from one byte into the next.
+#[inline]
+fn ascii_printable(x: u64) -> bool {
+    x & HIGH_BITS == 0
+        && x.wrapping_add(0x6060_6060_6060_6060) & HIGH_BITS == HIGH_BITS
+        && x.wrapping_add(0x0101_0101_0101_0101) & HIGH_BITS == 0
+}
+
+/// Every nibble is a decimal digit.
+#[inline]
+fn bcd_digits(x: u64) -> bool {
+    let nibbles_ok = |n: u64| (n + 0x0606_0606_0606_0606) & HIGH_NIBBLES == 0;
+    nibbles_ok(x & LOW_NIBBLES) && nibbles_ok((x >> 4) & LOW_NIBBLES)
 }
 
 /// True for the byte values of the sign of an `x+n` amount (as Latin-1).
@@ -206,9 +256,8 @@ pub(crate) fn check_bcd(
         body.iter()
             .fold(false, |bad, &b| bad | !bcd_byte_ok(b, true))
     } else {
-        // Both nibbles at most 9: the compiler turns this into a vector compare.
-        body.iter()
-            .fold(false, |bad, &b| bad | ((b >> 4) > 9) | ((b & 0x0F) > 9))
+        // Both nibbles at most 9, eight bytes at a time.
+        !all_words(body, 0, bcd_digits)
     };
     if bad {
         let index = body
@@ -270,6 +319,30 @@ fn check_filler(data: &[u8], pad: Pad, filler: u8, track: bool, strict: bool) ->
     })
 }
 
+/// Value of each ASCII byte as a hex digit: 0-15 for `0-9A-F`, the value plus `LOWER` for
+/// `a-f`, `NOT_HEX` otherwise.
+pub(crate) static ASCII_HEX: [u8; 256] = hex_table();
+pub(crate) const LOWER: u8 = 0x10;
+pub(crate) const NOT_HEX: u8 = 0xFF;
+
+// Runs at compile time over indices 0-255 of a 256-entry array; `get_mut` is not const.
+#[allow(clippy::indexing_slicing)]
+const fn hex_table() -> [u8; 256] {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'A' as usize + i] = 10 + i as u8;
+        t[b'a' as usize + i] = (10 + i as u8) | LOWER;
+        i += 1;
+    }
+    t
+}
+
 /// Value of a hex digit written in `charset`, and whether it was lower case.
 pub(crate) fn hex_value(b: u8, charset: Charset) -> Option<(u8, bool)> {
     let c = match charset {
@@ -308,6 +381,67 @@ pub(crate) fn check_hex(data: &[u8], charset: Charset, strict: bool) -> Result<S
         }
     }
     Ok(seen)
+}
+
+/// True when `data` is canonical content for a field: every check passes and nothing would
+/// be a quirk (no byte above 0x7F in text, no lower-case hex, the spec's filler nibble). The
+/// decoder's fast path uses it; anything it refuses is looked at again by the full checks,
+/// which say what is wrong or accept and flag it.
+#[inline]
+pub(crate) fn is_canonical(check: Check, sign: bool, data: &[u8], units: usize) -> bool {
+    let body = if sign {
+        let sign_ok = match (check, data.first()) {
+            (Check::Chars(_, charset), Some(&b)) => is_sign(
+                to_latin1(charset)
+                    .and_then(|m| m.get(usize::from(b)).copied())
+                    .unwrap_or(b),
+            ),
+            (_, Some(&b)) => is_sign(b),
+            (_, None) => false,
+        };
+        if !sign_ok {
+            return false;
+        }
+        data.get(1..).unwrap_or(&[])
+    } else {
+        data
+    };
+    match check {
+        Check::Nothing => true,
+        Check::Chars(class, Charset::Ascii) => match class {
+            ContentClass::N | ContentClass::XN => all_words(body, b'0', ascii_digits),
+            ContentClass::Ans => all_words(body, b'A', ascii_printable),
+            _ => body.iter().fold(OK, |acc, &b| acc | verdict_of(class, b)) == OK,
+        },
+        Check::Chars(class, charset) => check_chars(class, to_latin1(charset), body, true).is_ok(),
+        Check::Bcd {
+            pad,
+            filler,
+            track: false,
+        } if units % 2 == 0 || pad == Pad::Right => {
+            // Even counts are all digits; a right filler sits in the last byte's low nibble.
+            let whole = if units % 2 == 0 {
+                body
+            } else {
+                body.get(..body.len().saturating_sub(1)).unwrap_or(&[])
+            };
+            let last_ok = units % 2 == 0
+                || body
+                    .last()
+                    .is_some_and(|&b| b >> 4 <= 9 && b & 0x0F == filler);
+            last_ok && all_words(whole, 0, bcd_digits)
+        }
+        Check::Bcd { pad, filler, track } => {
+            check_bcd(body, units, pad, filler, track, true).is_ok()
+        }
+        Check::Hex(Charset::Ascii) => {
+            body.iter().fold(0u8, |acc, &b| {
+                acc | ASCII_HEX.get(usize::from(b)).copied().unwrap_or(NOT_HEX)
+            }) & !0x0F
+                == 0
+        }
+        Check::Hex(charset) => check_hex(body, charset, true).is_ok(),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use arrayvec::ArrayVec;
 
 use crate::content::{self, Bad, Seen};
 use crate::error::{BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, WhichBitmap};
+use crate::fast;
 use crate::message::{Bitmap, Message, Mti, Quirk, Quirks};
 use crate::spec::plan::{Check, Kind, Plan};
 use crate::spec::{BitmapEncoding, Charset, MtiEncoding, PrefixEncoding, Spec};
@@ -55,6 +56,7 @@ impl From<Incomplete> for Error {
 impl<'a> Decoded<'a> {
     /// The message, treating input that ends early as [`Error::Truncated`]: for callers that
     /// know the input is all there is (a whole frame, a file).
+    #[inline]
     pub fn complete(self) -> Result<Message<'a>, Error> {
         match self {
             Decoded::Complete(message) => Ok(message),
@@ -71,6 +73,7 @@ pub struct Decoder<'s> {
     strict: bool,
     keep_trailing: bool,
     check_content: bool,
+    fast_path: bool,
 }
 
 impl Spec {
@@ -87,6 +90,7 @@ impl Spec {
     /// assert!(matches!(spec.decode(&bytes[..10])?, Decoded::Incomplete(_)));
     /// # Ok::<(), iso8583_codec::Error>(())
     /// ```
+    #[inline]
     pub fn decode<'a>(&'a self, input: &'a [u8]) -> Result<Decoded<'a>, Error> {
         self.decoder().decode(input)
     }
@@ -98,6 +102,7 @@ impl Spec {
             strict: false,
             keep_trailing: false,
             check_content: true,
+            fast_path: true,
         }
     }
 }
@@ -138,14 +143,20 @@ impl<'s> Decoder<'s> {
         self
     }
 
+    /// Skip the fast path for canonical input and always take the full walk, which gives the
+    /// same result; for tests that compare the two.
+    #[doc(hidden)]
+    pub fn full_walk_only(mut self, full: bool) -> Self {
+        self.fast_path = !full;
+        self
+    }
+
     /// Decodes one message from the start of `input`.
+    #[inline]
     pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Decoded<'a>, Error>
     where
         's: 'a,
     {
-        if u32::try_from(input.len()).is_err() {
-            return Err(Error::InputTooLarge { len: input.len() });
-        }
         // The message is built in place, spans and all, so that it is not copied on return.
         let mut message = Message {
             spec: self.spec,
@@ -156,6 +167,13 @@ impl<'s> Decoder<'s> {
             end: 0,
             quirks: Quirks::default(),
         };
+        if self.fast_path && fast::walk(&mut message, self.keep_trailing, self.check_content) {
+            return Ok(Decoded::Complete(message));
+        }
+
+        // Something is out of the ordinary: decode again, saying what.
+        message.spans.clear();
+        message.bitmap = Bitmap::new();
         let mut walk = Walk {
             opts: *self,
             input,
@@ -207,6 +225,9 @@ impl<'a> Walk<'a, '_, '_> {
             }
         }
 
+        if self.pos > usize::from(u16::MAX) {
+            return Err(Error::MessageTooLarge { offset: self.pos }.into());
+        }
         self.message.end = self.pos;
         if self.pos < self.input.len() && !self.opts.keep_trailing {
             return Err(Stop::Fail(Error::TrailingData {
@@ -313,8 +334,23 @@ impl<'a> Walk<'a, '_, '_> {
         field: Option<u16>,
         start: usize,
     ) -> Step<u64> {
-        let mut word = 0u64;
         let present = self.available(16);
+
+        // Upper-case ASCII is the common case: one table lookup a character, no branches.
+        if charset == Charset::Ascii && present.len() == 16 {
+            let (word, flags) = present.iter().fold((0u64, 0u8), |(word, flags), &b| {
+                let v = content::ASCII_HEX
+                    .get(usize::from(b))
+                    .copied()
+                    .unwrap_or(0xFF);
+                ((word << 4) | u64::from(v & 0x0F), flags | v)
+            });
+            if flags & !0x0F == 0 {
+                return Ok(word);
+            }
+        }
+
+        let mut word = 0u64;
         for (i, &b) in present.iter().enumerate() {
             let offset = start + i;
             let (value, lower) = content::hex_value(b, charset).ok_or_else(|| {
@@ -385,7 +421,10 @@ impl<'a> Walk<'a, '_, '_> {
     /// lookups would find nothing rather than something wrong.
     #[inline]
     fn push(&mut self, start: usize) -> Step<()> {
-        let _ = self.message.spans.try_push(start as u32);
+        let Ok(start) = u16::try_from(start) else {
+            return Err(Error::MessageTooLarge { offset: start }.into());
+        };
+        let _ = self.message.spans.try_push(start);
         Ok(())
     }
 

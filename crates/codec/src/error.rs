@@ -220,11 +220,12 @@ pub enum Error {
         /// At least this many more bytes are needed.
         needed: usize,
     },
-    /// The input is larger than the decoder indexes (4 GiB).
-    #[error("input of {len} bytes is above the 4 GiB the decoder indexes")]
-    InputTooLarge {
-        /// The input's length.
-        len: usize,
+    /// The message runs past 65,535 bytes, the most a two-byte length header frames and the
+    /// most a decoded message indexes.
+    #[error("message runs past offset {offset}, above the 65535 bytes the decoder handles")]
+    MessageTooLarge {
+        /// Offset of the first item that starts, or the message end that falls, past the limit.
+        offset: usize,
     },
     /// Bytes remain after the last field.
     #[error("{count} byte(s) after the last field, at offset {offset}")]
@@ -263,7 +264,7 @@ impl Error {
             Error::InvalidMti { .. } => "invalid_mti",
             Error::InvalidBitmap { .. } => "invalid_bitmap",
             Error::UnknownField { .. } => "unknown_field",
-            Error::InvalidLength { .. } | Error::InputTooLarge { .. } => "invalid_length",
+            Error::InvalidLength { .. } | Error::MessageTooLarge { .. } => "invalid_length",
             Error::InvalidContent { .. } => "invalid_content",
             Error::Truncated { .. } => "truncated",
             Error::TrailingData { .. } => "trailing_data",
@@ -282,7 +283,7 @@ impl Error {
             Error::InvalidMti { .. }
             | Error::InvalidBitmap { .. }
             | Error::TrailingData { .. }
-            | Error::InputTooLarge { .. } => None,
+            | Error::MessageTooLarge { .. } => None,
         }
     }
 
@@ -296,7 +297,8 @@ impl Error {
             | Error::InvalidContent { offset, .. }
             | Error::Truncated { offset, .. }
             | Error::TrailingData { offset, .. } => *offset,
-            Error::MaskedValue { .. } | Error::InputTooLarge { .. } => 0,
+            Error::MessageTooLarge { offset } => *offset,
+            Error::MaskedValue { .. } => 0,
         }
     }
 }

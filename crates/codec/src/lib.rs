@@ -69,6 +69,7 @@ mod decode;
 mod ebcdic;
 mod encode;
 mod error;
+mod fast;
 mod field;
 #[cfg(feature = "json")]
 pub mod json;

@@ -241,7 +241,9 @@ const QUIRKS: [Quirk; 4] = [
 /// The quirks seen in a message, each with the place it was first seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Quirks {
-    first: [Option<QuirkAt>; 4],
+    /// Per quirk: the field (0 for a bitmap) and the offset plus one (0 when not seen), kept
+    /// small because the message carrying them is returned by value.
+    first: [(u16, u32); 4],
 }
 
 /// Where a quirk was first seen.
@@ -259,23 +261,33 @@ impl Quirks {
             .iter()
             .position(|q| *q == quirk)
             .and_then(|i| self.first.get_mut(i));
-        if let Some(slot @ None) = slot {
-            *slot = Some(QuirkAt {
-                field: field.map(FieldPath::field),
-                offset,
-            });
+        if let Some(slot @ (_, 0)) = slot {
+            *slot = (
+                field.unwrap_or(0),
+                u32::try_from(offset).unwrap_or(u32::MAX - 1) + 1,
+            );
         }
     }
 
     /// True when the message was canonical.
     pub fn is_empty(&self) -> bool {
-        self.first.iter().all(Option::is_none)
+        self.first.iter().all(|(_, at)| *at == 0)
     }
 
     /// Where `quirk` was first seen, if it was.
     pub fn first(&self, quirk: Quirk) -> Option<QuirkAt> {
         let i = QUIRKS.iter().position(|q| *q == quirk)?;
-        self.first.get(i).copied().flatten()
+        self.first
+            .get(i)
+            .and_then(|&(field, at)| Quirks::at(field, at))
+    }
+
+    fn at(field: u16, at: u32) -> Option<QuirkAt> {
+        let offset = at.checked_sub(1)? as usize;
+        Some(QuirkAt {
+            field: (field != 0).then_some(FieldPath::field(field)),
+            offset,
+        })
     }
 
     /// Every quirk seen, with where it was first seen.
@@ -283,7 +295,7 @@ impl Quirks {
         QUIRKS
             .iter()
             .zip(self.first.iter())
-            .filter_map(|(q, at)| at.map(|at| (*q, at)))
+            .filter_map(|(q, &(field, at))| Quirks::at(field, at).map(|at| (*q, at)))
     }
 }
 
@@ -297,9 +309,10 @@ pub struct Message<'a> {
     pub(crate) mti: Mti,
     pub(crate) bitmap: Bitmap,
     /// Where each set bit's item (length prefix included) starts, in bit order, bitmap bits
-    /// included. Lengths are read again from the prefix on access, which keeps the message
-    /// small enough to return by value cheaply.
-    pub(crate) spans: ArrayVec<u32, 192>,
+    /// included. Lengths are read again from the prefix on access, and offsets fit in 16 bits
+    /// because messages are at most 65,535 bytes: that keeps the message small enough to
+    /// return by value cheaply.
+    pub(crate) spans: ArrayVec<u16, 192>,
     /// Offset just past the last field.
     pub(crate) end: usize,
     pub(crate) quirks: Quirks,
@@ -342,7 +355,7 @@ impl<'a> Message<'a> {
         if !self.bitmap.contains(n) {
             return None;
         }
-        let start = *self.spans.get(self.bitmap.rank(n))? as usize;
+        let start = usize::from(*self.spans.get(self.bitmap.rank(n))?);
         let plan = self.spec.plan(n);
         match plan.kind {
             Kind::Fixed => Some((start, plan.units as usize)),

@@ -465,3 +465,40 @@ fn sensitive_content_never_appears_in_errors() {
         hex(b"5432109876543210")
     );
 }
+
+/// Messages are at most 65,535 bytes (what a two-byte length header frames): a longer one is
+/// refused with its own error rather than indexed wrongly.
+#[test]
+fn a_message_over_64_kib_is_refused() {
+    let spec = iso8583_codec::Spec::from_toml_str(
+        r#"
+        [spec]
+        name = "big"
+        mti = "ascii"
+        bitmap = "hex"
+
+        [[field]]
+        number = 2
+        name = "big"
+        class = "ans"
+        max = 99999
+        prefix = 5
+        "#,
+    )
+    .unwrap();
+    let mut wire = b"08004000000000000000".to_vec();
+    for (len, fits) in [(65_535 - 20 - 5, true), (65_535 - 20 - 4, false)] {
+        wire.truncate(20);
+        wire.extend_from_slice(format!("{len:05}").as_bytes());
+        wire.resize(wire.len() + len, b'x');
+        let result = spec.decode(&wire).and_then(|d| d.complete());
+        match (fits, result) {
+            (true, Ok(message)) => assert_eq!(message.field(2).unwrap().units(), len),
+            (false, Err(e)) => {
+                assert_eq!(e.kind(), "invalid_length");
+                assert!(e.to_string().contains("65535"), "{e}");
+            }
+            (fits, other) => panic!("length {len} (fits: {fits}): {other:?}"),
+        }
+    }
+}

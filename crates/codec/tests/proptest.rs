@@ -16,9 +16,17 @@ use iso8583_codec::{
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
+use proptest::test_runner::FileFailurePersistence;
 
+/// 256 cases; failures are saved in `tests/proptest-regressions/` (committed) and replayed
+/// first on every run.
 fn config() -> ProptestConfig {
-    ProptestConfig::with_cases(256)
+    ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/proptest-regressions/proptest.txt",
+        ))),
+        ..ProptestConfig::with_cases(256)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -112,15 +120,15 @@ impl Plain {
     }
 }
 
-/// A random valid message of `spec`: a random subset of its fields (about one in seven) with
-/// valid values.
-fn message(spec: &'static Spec) -> impl Strategy<Value = Plain> {
+/// A random valid message of `spec`: a random subset of its fields (each present with
+/// probability `p`) with valid values.
+fn message(spec: &'static Spec, p: f64) -> impl Strategy<Value = Plain> {
     let fields: Vec<BoxedStrategy<Option<FieldValue>>> = spec
         .fields()
         .filter(|f| !spec.is_bitmap_bit(f.number))
         .map(|f| {
             let n = f.number;
-            proptest::option::weighted(0.15, value(f).prop_map(move |v| (n, v))).boxed()
+            proptest::option::weighted(p, value(f).prop_map(move |v| (n, v))).boxed()
         })
         .collect();
     (vec(select(DIGITS.to_vec()), 4), fields).prop_map(|(mti, fields)| Plain {
@@ -155,6 +163,9 @@ fn round_trip(spec: &'static Spec, plain: &Plain) -> Result<(), TestCaseError> {
 
     let again = Builder::from_message(&message).unwrap().to_bytes();
     prop_assert_eq!(&again[..], &wire[..]);
+    for (decoder, _) in decoders(spec) {
+        same_through_both_walks(decoder, &wire)?;
+    }
     Ok(())
 }
 
@@ -192,6 +203,7 @@ fn read_everything(message: &Message<'_>) -> usize {
 /// same values.
 fn decode_anything(spec: &Spec, input: &[u8]) -> Result<(), TestCaseError> {
     for (decoder, checked) in decoders(spec) {
+        same_through_both_walks(decoder, input)?;
         let message = match decoder.decode(input) {
             Ok(Decoded::Complete(message)) => message,
             Ok(Decoded::Incomplete(i)) => {
@@ -225,6 +237,33 @@ fn decode_anything(spec: &Spec, input: &[u8]) -> Result<(), TestCaseError> {
         };
         prop_assert_eq!(values(&redecoded), values(&message));
         prop_assert_eq!(redecoded.mti(), message.mti());
+    }
+    Ok(())
+}
+
+/// The decoder's fast path (canonical input) and its full walk give the same outcome: the
+/// same message with the same values and quirks, the same error, or the same need for bytes.
+fn same_through_both_walks(
+    decoder: iso8583_codec::Decoder<'_>,
+    input: &[u8],
+) -> Result<(), TestCaseError> {
+    let fast = decoder.decode(input);
+    let full = decoder.full_walk_only(true).decode(input);
+    match (&fast, &full) {
+        (Ok(Decoded::Complete(a)), Ok(Decoded::Complete(b))) => {
+            prop_assert_eq!(a.mti(), b.mti());
+            prop_assert_eq!(a.bitmap(), b.bitmap());
+            prop_assert_eq!(a.quirks(), b.quirks());
+            prop_assert_eq!(a.as_bytes(), b.as_bytes());
+            prop_assert_eq!(values(a), values(b));
+        }
+        (Ok(Decoded::Incomplete(a)), Ok(Decoded::Incomplete(b))) => prop_assert_eq!(a, b),
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        _ => {
+            return Err(TestCaseError::fail(format!(
+                "fast {fast:?} but full {full:?}"
+            )))
+        }
     }
     Ok(())
 }
@@ -305,7 +344,7 @@ macro_rules! properties_of {
                 #![proptest_config(config())]
 
                 #[test]
-                fn valid_messages_round_trip(plain in message(spec())) {
+                fn valid_messages_round_trip(plain in message(spec(), 0.15)) {
                     round_trip(spec(), &plain)?;
                 }
 
@@ -316,7 +355,7 @@ macro_rules! properties_of {
 
                 #[test]
                 fn mutated_messages_never_panic(
-                    plain in message(spec()),
+                    plain in message(spec(), 0.15),
                     mutations in vec(mutation(), 1..4),
                 ) {
                     let mut wire = plain.builder(spec()).to_bytes().to_vec();
@@ -336,4 +375,305 @@ properties_of! {
     iso93_ascii => "iso93-ascii",
     cup_pos => "cup-pos",
     intl_pos => "intl-pos",
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random specs: the layouts the built-ins do not use (EBCDIC, hex-EBCDIC, binary prefixes,
+// fillers, byte counts, tertiary bitmaps), in random combinations.
+// ---------------------------------------------------------------------------------------------
+
+/// One `[[field]]` of a generated spec file.
+#[derive(Debug, Clone)]
+struct FieldDef {
+    number: u16,
+    class: &'static str,
+    encoding: &'static str,
+    /// `Ok(length)` for fixed fields, `Err((max, digits, prefix encoding, counts))` for
+    /// variable ones.
+    length: Result<u32, (u32, u8, &'static str, &'static str)>,
+    pad: Option<(&'static str, u8)>,
+    sensitive: Option<&'static str>,
+}
+
+/// Wire bytes of `units` units, as the specs README defines them.
+fn wire_len(class: &str, encoding: &str, units: u32) -> u32 {
+    let sign = u32::from(class == "x+n");
+    match encoding {
+        "hex" | "hex-ebcdic" => 2 * units,
+        "bcd" => sign + units.div_ceil(2),
+        _ => sign + units,
+    }
+}
+
+/// Largest count a prefix of `digits` digits in `encoding` holds.
+fn capacity(digits: u8, encoding: &str) -> u32 {
+    match encoding {
+        "binary" => (1u32 << (8 * u32::from(digits).div_ceil(2))) - 1,
+        _ => 10u32.pow(u32::from(digits)) - 1,
+    }
+}
+
+fn field_def(number: u16) -> impl Strategy<Value = FieldDef> {
+    let class = select(vec!["n", "a", "an", "ans", "b", "z", "x+n"]);
+    class.prop_flat_map(move |class| {
+        let encodings = match class {
+            "n" | "z" | "x+n" => vec!["ascii", "ebcdic", "ebcdic-1047", "bcd"],
+            "a" | "an" | "ans" => vec!["ascii", "ebcdic-037", "ebcdic-1047"],
+            _ => vec!["binary", "hex", "hex-ebcdic"],
+        };
+        let sensitivities = match class {
+            "b" => vec![None, Some("pin"), Some("key"), Some("emv")],
+            _ => vec![None, Some("pan"), Some("track"), Some("cvv")],
+        };
+        let size = prop_oneof![3 => 1..=24u32, 1 => 1..=999u32];
+        let prefix = (
+            1..=6u8,
+            select(vec!["ascii", "ebcdic", "bcd", "binary"]),
+            any::<bool>(),
+        );
+        let pad = proptest::option::of((select(vec!["left", "right"]), 0..=15u8));
+        (
+            select(encodings),
+            any::<bool>(),
+            size,
+            prefix,
+            pad,
+            select(sensitivities),
+        )
+            .prop_map(
+                move |(encoding, fixed, size, (digits, prefix_encoding, bytes), pad, sensitive)| {
+                    let bcd = encoding == "bcd";
+                    let length = if fixed {
+                        Ok(size)
+                    } else {
+                        // An x+n field in BCD cannot count bytes; shrink the maximum until the
+                        // prefix can announce it.
+                        let bytes = bytes && !(bcd && class == "x+n");
+                        let counted = |max| {
+                            if bytes {
+                                wire_len(class, encoding, max)
+                            } else {
+                                max
+                            }
+                        };
+                        let mut max = size;
+                        while counted(max) > capacity(digits, prefix_encoding) {
+                            max -= 1;
+                        }
+                        Err((
+                            max,
+                            digits,
+                            prefix_encoding,
+                            if bytes { "bytes" } else { "units" },
+                        ))
+                    };
+                    FieldDef {
+                        number,
+                        class,
+                        encoding,
+                        length,
+                        pad: pad.filter(|_| bcd),
+                        sensitive,
+                    }
+                },
+            )
+    })
+}
+
+fn spec_text(mti: &str, bitmap: &str, tertiary: bool, fields: &[FieldDef]) -> String {
+    let mut text = format!(
+        "[spec]\nname = \"random\"\nmti = \"{mti}\"\nbitmap = \"{bitmap}\"\ntertiary_bitmap = {tertiary}\n"
+    );
+    for f in fields {
+        text += &format!(
+            "\n[[field]]\nnumber = {}\nname = \"f{}\"\nclass = \"{}\"\nencoding = \"{}\"\n",
+            f.number, f.number, f.class, f.encoding
+        );
+        match f.length {
+            Ok(length) => text += &format!("length = {length}\n"),
+            Err((max, digits, encoding, counts)) => {
+                text += &format!(
+                    "max = {max}\nprefix = {digits}\nprefix_encoding = \"{encoding}\"\nprefix_counts = \"{counts}\"\n"
+                )
+            }
+        }
+        if let Some((pad, filler)) = f.pad {
+            text += &format!("pad = \"{pad}\"\nfiller = {filler}\n");
+        }
+        if let Some(sensitive) = f.sensitive {
+            text += &format!("sensitive = \"{sensitive}\"\n");
+        }
+    }
+    text
+}
+
+/// The text of a random spec file of one to eight fields; a tertiary bitmap in half of them.
+fn random_spec_text() -> impl Strategy<Value = String> {
+    let numbers = proptest::sample::subsequence((2..=192u16).collect::<Vec<_>>(), 1..8);
+    (
+        select(vec!["ascii", "ebcdic", "bcd"]),
+        select(vec!["binary", "hex", "hex-ebcdic"]),
+        any::<bool>(),
+        numbers,
+    )
+        .prop_flat_map(|(mti, bitmap, tertiary, numbers)| {
+            let top = if tertiary { 192 } else { 128 };
+            let mut numbers: Vec<u16> = numbers
+                .into_iter()
+                .filter(|&n| n <= top && !(tertiary && n == 65))
+                .collect();
+            if numbers.is_empty() {
+                numbers.push(2);
+            }
+            let fields: Vec<_> = numbers.into_iter().map(field_def).collect();
+            fields.prop_map(move |fields| spec_text(mti, bitmap, tertiary, &fields))
+        })
+}
+
+/// A random spec (loaded; kept for the rest of the run) and a random valid message of it.
+fn random_spec_and_message() -> impl Strategy<Value = (String, &'static Spec, Plain)> {
+    random_spec_text().prop_flat_map(|text| {
+        let spec = Spec::from_toml_str(&text)
+            .unwrap_or_else(|e| panic!("generated spec does not load: {e}\n{text}"));
+        let spec: &'static Spec = Box::leak(Box::new(spec));
+        (Just(text), Just(spec), message(spec, 0.6))
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn random_specs_round_trip((_text, spec, plain) in random_spec_and_message()) {
+        round_trip(spec, &plain)?;
+    }
+
+    #[test]
+    fn random_specs_mutated_messages_never_panic(
+        (_text, spec, plain) in random_spec_and_message(),
+        mutations in vec(mutation(), 1..4),
+    ) {
+        let mut wire = plain.builder(spec).to_bytes().to_vec();
+        for m in &mutations {
+            mutate(&mut wire, m);
+        }
+        decode_anything(spec, &wire)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The length limit: a prefix one count past the longest value the builder writes is refused.
+// ---------------------------------------------------------------------------------------------
+
+/// A length prefix holding `count`, written as `prefix` says.
+fn write_prefix(prefix: &iso8583_codec::Prefix, count: u64) -> Vec<u8> {
+    use iso8583_codec::PrefixEncoding;
+    let width = prefix.width();
+    match prefix.encoding {
+        PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
+            let zero = if prefix.encoding == PrefixEncoding::Ascii {
+                b'0'
+            } else {
+                0xF0
+            };
+            let text = format!("{count:0width$}", width = usize::from(prefix.digits));
+            text.bytes().map(|d| zero + (d - b'0')).collect()
+        }
+        PrefixEncoding::Bcd => {
+            let text = format!("{count:0width$}", width = 2 * width);
+            text.as_bytes()
+                .chunks(2)
+                .map(|p| ((p[0] - b'0') << 4) | (p[1] - b'0'))
+                .collect()
+        }
+        PrefixEncoding::Binary => count.to_be_bytes()[8 - width..].to_vec(),
+    }
+}
+
+/// Checks every variable field of `spec`: the longest value the builder accepts decodes, and
+/// the same message with the prefix one count higher (and the data one unit or byte longer,
+/// valid content) is refused as too long, never accepted with more units than the maximum.
+fn one_past_the_max_is_refused(spec: &Spec) -> Result<(), TestCaseError> {
+    for field in spec.fields().filter(|f| !spec.is_bitmap_bit(f.number)) {
+        let Some(prefix) = field.prefix().copied() else {
+            continue;
+        };
+        let bcd = matches!(field.encoding, DataEncoding::Bcd { .. });
+        let bytes = prefix.counts == PrefixCounts::Bytes;
+        let longest = field.max_units() as usize & if bytes && bcd { !1 } else { !0 };
+        let unit = match field.class {
+            ContentClass::B => 0x00,
+            ContentClass::A | ContentClass::An | ContentClass::Ans => b'A',
+            _ => b'0',
+        };
+        let mut value = vec![unit; longest];
+        if field.class == ContentClass::XN {
+            value.insert(0, b'C');
+        }
+        let mut builder = Builder::new(spec, Mti::new("0200").unwrap());
+        builder.set(field.number, value).unwrap();
+        let wire = builder.to_bytes();
+        let data_len = field.wire_len(longest);
+        let prefix_at = wire.len() - data_len - prefix.width();
+        let decoded = spec.decode(&wire).unwrap().complete().unwrap();
+        prop_assert_eq!(decoded.field(field.number).unwrap().units(), longest);
+
+        let (count, extra) = if bytes {
+            (data_len + 1, 1)
+        } else {
+            (longest + 1, field.wire_len(longest + 1) - data_len)
+        };
+        if count as u64 > prefix.capacity() {
+            continue; // the prefix cannot even say it
+        }
+        // A byte of valid content in the field's encoding: '0'/'A' in ASCII or EBCDIC, a zero
+        // BCD or binary byte, a hex '0'.
+        let filler = match field.encoding {
+            DataEncoding::Text(iso8583_codec::Charset::Ascii) => unit,
+            DataEncoding::Text(_) => {
+                if unit == b'A' {
+                    0xC1
+                } else {
+                    0xF0
+                }
+            }
+            DataEncoding::Hex(iso8583_codec::Charset::Ascii) => b'0',
+            DataEncoding::Hex(_) => 0xF0,
+            DataEncoding::Bcd { .. } | DataEncoding::Binary => 0x00,
+        };
+        let mut longer = wire[..prefix_at].to_vec();
+        longer.extend(write_prefix(&prefix, count as u64));
+        longer.extend_from_slice(&wire[prefix_at + prefix.width()..]);
+        longer.extend(std::iter::repeat_n(filler, extra));
+        match spec.decode(&longer) {
+            Err(iso8583_codec::Error::InvalidLength { field: f, .. })
+                if f.field == field.number => {}
+            other => {
+                return Err(TestCaseError::fail(format!(
+                    "field {} (max {}, {:?}): prefix {count} gave {other:?}",
+                    field.number,
+                    field.max_units(),
+                    prefix
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn builtin_specs_refuse_one_past_the_max() {
+    for name in Spec::builtin_names() {
+        one_past_the_max_is_refused(Spec::builtin(name).unwrap()).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn random_specs_refuse_one_past_the_max(text in random_spec_text()) {
+        let spec = Spec::from_toml_str(&text).unwrap();
+        one_past_the_max_is_refused(&spec)?;
+    }
 }
