@@ -115,13 +115,22 @@ fn unreachable_mti(mti: &str) -> Mti {
     Mti::new("0000").unwrap_or_else(|| unreachable!("0000 is four digits"))
 }
 
-/// Sensitive fields are masked by the codec's builder `Debug`.
+/// Sensitive fields are masked by the codec's builder `Debug`. A UnionPay group upload carries
+/// PANs inside field 48, which the spec cannot mark (the field also carries totals), so it is
+/// shown through [`crate::dialect::mask_group_48`] instead.
 impl fmt::Debug for Outgoing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outgoing")
-            .field("purpose", &self.purpose)
-            .field("message", &self.builder())
-            .finish()
+        let mut builder = self.builder();
+        let group48 = match (self.purpose, builder.get(2)) {
+            (Purpose::Upload, None) if self.spec.name() == "cup-pos" => builder.remove(48),
+            _ => None,
+        };
+        let mut s = f.debug_struct("Outgoing");
+        s.field("purpose", &self.purpose).field("message", &builder);
+        if let Some(v) = group48 {
+            s.field("field48", &crate::dialect::mask_group_48(&v));
+        }
+        s.finish()
     }
 }
 

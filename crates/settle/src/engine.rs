@@ -69,7 +69,14 @@ pub enum Request {
         /// Approval code, when one was given by voice.
         auth_code: String,
     },
-    /// Settle the batch (or resume a pending settlement).
+    /// The chip card declined (second GENERATE AC) a transaction the host had approved: the
+    /// record leaves the batch and a 0400 with reason 06 is sent (DESIGN §5, "Reversals").
+    CardDeclined {
+        /// Trace of the approved record.
+        trace: u32,
+    },
+    /// Settle the batch (or resume a pending settlement). The supervisor password DESIGN §5
+    /// asks for is checked by the caller's keypad, which owns the operator dialogue.
     Settle,
     /// Sign on.
     SignOn,
@@ -162,6 +169,7 @@ impl<S: Store> Engine<S> {
         match request {
             Request::Settle => self.start_settlement(now, &mut out)?,
             Request::SignOn => self.send_network(now, Purpose::SignOn, &mut out)?,
+            Request::CardDeclined { trace } => self.card_declined(trace, now, &mut out)?,
             Request::Echo => self.send_network(now, Purpose::Echo, &mut out)?,
             financial => self.financial(financial, now, &mut out)?,
         }

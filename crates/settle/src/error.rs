@@ -110,6 +110,12 @@ pub enum Rejected {
         /// The invoice asked for.
         invoice: u32,
     },
+    /// The trace number names no online record of the open batch that could be reversed.
+    #[error("trace {trace:06} is not an online record of the open batch")]
+    NoSuchTrace {
+        /// The trace asked for.
+        trace: u32,
+    },
     /// The record was already voided.
     #[error("invoice {invoice:06} is already voided")]
     AlreadyVoided {

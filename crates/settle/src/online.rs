@@ -367,6 +367,54 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
+    /// A chip card declined after the host approved: the record leaves the batch and the
+    /// reversal slot takes the rebuilt request with reason 06, in one step, before the 0400.
+    pub(crate) fn card_declined(
+        &mut self,
+        trace: u32,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let record = self
+            .state
+            .records
+            .iter()
+            .find(|r| {
+                r.trace == trace
+                    && r.advice == AdviceState::Online
+                    && !r.voided
+                    && r.kind != TxnKind::Void
+            })
+            .cloned()
+            .ok_or(Rejected::NoSuchTrace { trace })?;
+        if self.state.settlement.is_some() {
+            return Err(Rejected::SettlementPending { kind: record.kind }.into());
+        }
+        if let Some(rev) = &self.state.reversal {
+            // One reversal slot (DESIGN §5): the caller asks again once it is flushed.
+            return Err(Rejected::ReversalPending { trace: rev.trace }.into());
+        }
+        let card = Card {
+            icc: record.icc.clone(),
+            ..card_of(&record)
+        };
+        let fields = self.cfg.dialect.request(&self.ctx(), &record, &card);
+        let reversal = PendingReversal {
+            reason: ReversalReason::Other,
+            ..reversal_of(record.kind, &record, &fields.1)
+        };
+        tracing::debug!(stan = trace, "card declined after approval: reversal 06");
+        self.commit(vec![Op::RemoveRecord(trace), Op::Reversal(Some(reversal))])?;
+        Self::outcome(
+            out,
+            Outcome::Reversed {
+                kind: record.kind,
+                reason: ReversalReason::Other.code(),
+            },
+        );
+        self.advance(now, out)
+    }
+
     /// Sends the pending 0400: the original's stored fields and the reason in 39.
     pub(crate) fn send_reversal(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
         let Some(rev) = self.state.reversal.clone() else {

@@ -29,6 +29,7 @@ enum Step {
         chip: bool,
     },
     Void(usize),
+    CardDeclined(usize),
     Refund(u64),
     PreAuth(u64),
     Offline(u64),
@@ -71,6 +72,7 @@ fn step() -> impl Strategy<Value = Step> {
         6 => (1u64..5_000, any::<bool>(), any::<bool>())
             .prop_map(|(amount, foreign, chip)| Step::Sale { amount, foreign, chip }),
         2 => (0usize..8).prop_map(Step::Void),
+        1 => (0usize..8).prop_map(Step::CardDeclined),
         2 => (1u64..3_000).prop_map(Step::Refund),
         1 => (1u64..3_000).prop_map(Step::PreAuth),
         2 => (1u64..3_000).prop_map(Step::Offline),
@@ -114,6 +116,9 @@ fn request(step: &Step, records: &[Record]) -> Option<Request> {
         },
         Step::Void(i) => Request::Void {
             invoice: records.get(*i).map_or(999, |r| r.invoice),
+        },
+        Step::CardDeclined(i) => Request::CardDeclined {
+            trace: records.get(*i).map_or(999_999, |r| r.trace),
         },
         Step::Refund(amount) => Request::Refund {
             card: card(DOMESTIC),
@@ -261,7 +266,16 @@ impl World {
             other => {
                 let req = request(other, self.term.engine.records()).unwrap();
                 let adds = req.kind().is_some_and(|k| k.adds_record(self.cup));
+                let declined = match &req {
+                    Request::CardDeclined { trace } => Some(*trace),
+                    _ => None,
+                };
                 let result = self.term.request(req);
+                if let (Some(trace), Ok(())) = (declined, &result) {
+                    // Approved, then taken back by the card: reversed, in no batch.
+                    self.added.remove(&trace);
+                    self.reversed.insert(trace);
+                }
                 if let Err(e) = &result {
                     prop_assert!(matches!(e, Error::Rejected(_)), "{e}");
                 }

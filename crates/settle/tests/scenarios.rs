@@ -728,3 +728,85 @@ fn busy_while_waiting_and_unmatched_replies_are_dropped() {
     assert!(out.actions.is_empty());
     assert!(engine.deadline().is_some());
 }
+
+#[test]
+fn chip_card_declined_after_approval_reverses_with_06() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(Request::Sale {
+            card: chip(DOMESTIC),
+            amount: 800,
+            tip: 0,
+        })
+        .unwrap();
+        let trace = t.engine.records()[0].trace;
+        t.request(Request::CardDeclined { trace }).unwrap();
+        let rev = t.host.seen_mti("0400")[0].clone();
+        assert_eq!(rev.text(39), "06");
+        assert_eq!(rev.trace(), trace);
+        assert!(
+            !rev.fields[&55].windows(2).any(|w| w == [0x57, 0x02]),
+            "no tag 57"
+        );
+        assert!(t.engine.records().is_empty());
+        assert!(t.engine.pending_reversal().is_none());
+        t.assert_host_agrees();
+        let err = t.request(Request::CardDeclined { trace }).unwrap_err();
+        assert!(matches!(err, Error::Rejected(Rejected::NoSuchTrace { .. })));
+    }
+}
+
+/// Everything the engine logs or shows goes through masking: no full PAN, no track data.
+#[test]
+fn logs_and_debug_output_never_show_a_full_pan() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf(Arc::new(Mutex::new(Vec::new())));
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _g = tracing::subscriber::set_default(subscriber);
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(Request::Sale {
+            card: chip(DOMESTIC),
+            amount: 100,
+            tip: 5,
+        })
+        .unwrap();
+        t.request(sale(DOMESTIC, 200)).unwrap();
+        t.host.next("0200", Script::Lost);
+        t.request(sale(DOMESTIC, 300)).unwrap();
+        t.request(Request::Void { invoice: 2 }).unwrap();
+        t.host.out_of_balance = true;
+        t.request(Request::Settle).unwrap();
+        let shown = format!(
+            "{:?} {:?} {:?}",
+            t.actions,
+            t.engine.records(),
+            t.engine.last_report()
+        );
+        assert!(!shown.contains(DOMESTIC), "{shown}");
+        assert!(shown.contains("621234******1234"));
+    }
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("stan="), "structured fields are logged");
+    assert!(!logs.contains(DOMESTIC));
+    assert!(!logs.contains("D3012"), "no track data");
+    assert!(!logs.contains(" INFO "), "library crates never log at info");
+}

@@ -82,8 +82,8 @@ pub(super) fn upload(s: &IntlSettings, ctx: &Ctx<'_>, unit: &[&Record], trace: u
     let Some(r) = unit.first() else {
         return ("0320", Vec::new());
     };
-    let mut code = r.processing_code.clone();
-    code.replace_range(5..6, "1");
+    // The stored code is six digits (it came from `codes`); a damaged one still yields six.
+    let code = format!("{:0<5}1", r.processing_code.get(..5).unwrap_or(""));
     let mut fields = vec![
         field(2, r.pan.digits()),
         field(3, code),

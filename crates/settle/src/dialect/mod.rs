@@ -309,6 +309,26 @@ impl Dialect {
     }
 }
 
+/// A UnionPay group upload's field 48 with each PAN shown as its first 6 and last 4 digits.
+pub(crate) fn mask_group_48(digits: &[u8]) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let (count, mut rest) = digits.split_at(digits.len().min(2));
+    let mut out = text(count);
+    while let (Some(record), Some(tail)) = (rest.get(..40), rest.get(40..)) {
+        let pan = text(record.get(8..28).unwrap_or_default());
+        let pan = pan.trim_start_matches('0');
+        let masked =
+            crate::record::Pan::new(pan).map_or_else(|| "*".repeat(pan.len()), |p| p.masked());
+        let (group, trace) = (text(&record[..2]), text(&record[2..8]));
+        out.push_str(&format!(
+            " {group}/{trace}/{masked}/{}",
+            text(&record[28..])
+        ));
+        rest = tail;
+    }
+    out
+}
+
 /// Field 39 as text, or `""` when absent or unreadable.
 pub(crate) fn response_code<'a>(reply: &Message<'a>) -> &'a str {
     reply.field(39).and_then(|f| f.as_str()).unwrap_or("")

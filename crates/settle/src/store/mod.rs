@@ -160,6 +160,7 @@ impl Snapshot {
                     None => self.records.push(Record::clone(record)),
                 }
             }
+            Op::RemoveRecord(trace) => self.records.retain(|r| r.trace != *trace),
             Op::ClearRecords => self.records.clear(),
             Op::Settlement(s) => self.settlement = s.clone(),
             Op::LastReport(r) => self.last_report = Some(r.clone()),
@@ -184,6 +185,8 @@ pub enum Op {
     Reversal(Option<PendingReversal>),
     /// Add a record, or replace the one with the same trace.
     PutRecord(Box<Record>),
+    /// Remove the record with this trace (a chip card declined after the host approved).
+    RemoveRecord(u32),
     /// Delete the log.
     ClearRecords,
     /// Set or clear the settlement state.

@@ -86,6 +86,10 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
         Op::Reversal(r) => put(tx, "reversal", r),
         Op::Settlement(s) => put(tx, "settlement", s),
         Op::LastReport(r) => put(tx, "last_report", r),
+        Op::RemoveRecord(trace) => {
+            tx.execute("DELETE FROM records WHERE trace = ?1", [trace])?;
+            Ok(())
+        }
         Op::ClearRecords => {
             tx.execute("DELETE FROM records", [])?;
             Ok(())
