@@ -117,7 +117,7 @@ fn unreachable_mti(mti: &str) -> Mti {
 
 /// Sensitive fields are masked by the codec's builder `Debug`. A UnionPay group upload carries
 /// PANs inside field 48, which the spec cannot mark (the field also carries totals), so it is
-/// shown through [`crate::dialect::mask_group_48`] instead.
+/// shown with each PAN masked instead (`dialect::mask_group_48`).
 impl fmt::Debug for Outgoing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut builder = self.builder();
