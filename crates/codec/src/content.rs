@@ -145,8 +145,8 @@ pub(crate) fn check_chars(
     // ASCII digits and printable ASCII are the common cases: checked eight bytes at a time.
     if map.is_none() {
         let fast = match class {
-            ContentClass::N | ContentClass::XN => Some(all_words(data, b'0', ascii_digits)),
-            ContentClass::Ans => Some(all_words(data, b'A', ascii_printable)),
+            ContentClass::N | ContentClass::XN => Some(all_words(data, ascii_digits, ascii_digit)),
+            ContentClass::Ans => Some(all_words(data, ascii_printable, printable)),
             _ => None,
         };
         if fast == Some(true) {
@@ -178,26 +178,41 @@ pub(crate) fn check_chars(
     Err(Bad { index, expected })
 }
 
-/// Applies a test of eight bytes at a time to all of `data`; the last partial word is filled
-/// with `filler`, a byte every test accepts.
+/// Applies a test of eight bytes at a time to all of `data`. The last partial word is the
+/// eight bytes that end `data` (testing a few bytes twice is harmless); data shorter than a
+/// word is tested a byte at a time.
 #[inline]
-fn all_words(data: &[u8], filler: u8, test: fn(u64) -> bool) -> bool {
+fn all_words(data: &[u8], test: fn(u64) -> bool, byte_ok: fn(u8) -> bool) -> bool {
+    if data.len() < 8 {
+        return data.iter().fold(true, |ok, &b| ok & byte_ok(b));
+    }
+    let word = |chunk: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        u64::from_le_bytes(bytes)
+    };
     let mut chunks = data.chunks_exact(8);
     let mut ok = true;
     for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        ok &= test(u64::from_le_bytes(word));
+        ok &= test(word(chunk));
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut word = [filler; 8];
-        if let Some(head) = word.get_mut(..rest.len()) {
-            head.copy_from_slice(rest);
-        }
-        ok &= test(u64::from_le_bytes(word));
+    if !chunks.remainder().is_empty() {
+        let tail = data.get(data.len() - 8..).unwrap_or(&[0; 8]);
+        ok &= test(word(tail));
     }
     ok
+}
+
+fn ascii_digit(b: u8) -> bool {
+    b.wrapping_sub(b'0') < 10
+}
+
+fn printable(b: u8) -> bool {
+    b.wrapping_sub(0x20) < 0x5F
+}
+
+fn bcd_byte(b: u8) -> bool {
+    b >> 4 <= 9 && b & 0x0F <= 9
 }
 
 const LOW_NIBBLES: u64 = 0x0F0F_0F0F_0F0F_0F0F;
@@ -257,7 +272,7 @@ pub(crate) fn check_bcd(
             .fold(false, |bad, &b| bad | !bcd_byte_ok(b, true))
     } else {
         // Both nibbles at most 9, eight bytes at a time.
-        !all_words(body, 0, bcd_digits)
+        !all_words(body, bcd_digits, bcd_byte)
     };
     if bad {
         let index = body
@@ -409,8 +424,8 @@ pub(crate) fn is_canonical(check: Check, sign: bool, data: &[u8], units: usize) 
     match check {
         Check::Nothing => true,
         Check::Chars(class, Charset::Ascii) => match class {
-            ContentClass::N | ContentClass::XN => all_words(body, b'0', ascii_digits),
-            ContentClass::Ans => all_words(body, b'A', ascii_printable),
+            ContentClass::N | ContentClass::XN => all_words(body, ascii_digits, ascii_digit),
+            ContentClass::Ans => all_words(body, ascii_printable, printable),
             _ => body.iter().fold(OK, |acc, &b| acc | verdict_of(class, b)) == OK,
         },
         Check::Chars(class, charset) => check_chars(class, to_latin1(charset), body, true).is_ok(),
@@ -429,7 +444,7 @@ pub(crate) fn is_canonical(check: Check, sign: bool, data: &[u8], units: usize) 
                 || body
                     .last()
                     .is_some_and(|&b| b >> 4 <= 9 && b & 0x0F == filler);
-            last_ok && all_words(whole, 0, bcd_digits)
+            last_ok && all_words(whole, bcd_digits, bcd_byte)
         }
         Check::Bcd { pad, filler, track } => {
             check_bcd(body, units, pad, filler, track, true).is_ok()

@@ -95,6 +95,22 @@ impl Spec {
         self.decoder().decode(input)
     }
 
+    /// Decodes one message that must be all there (a whole frame, a file): input that ends
+    /// early is [`Error::Truncated`]. The same as `decode(input)?.complete()`, but the message
+    /// is written straight into the result rather than moved through [`Decoded`].
+    ///
+    /// ```
+    /// let spec = iso8583_codec::Spec::builtin("iso87-ascii").unwrap();
+    /// let message = spec.decode_complete(b"08000020000000000000000123")?;
+    /// assert_eq!(message.field(11).and_then(|f| f.as_str()), Some("000123"));
+    /// assert_eq!(spec.decode_complete(b"0800").unwrap_err().kind(), "truncated");
+    /// # Ok::<(), iso8583_codec::Error>(())
+    /// ```
+    #[inline]
+    pub fn decode_complete<'a>(&'a self, input: &'a [u8]) -> Result<Message<'a>, Error> {
+        self.decoder().decode_complete(input)
+    }
+
     /// A decoder with options to set.
     pub fn decoder(&self) -> Decoder<'_> {
         Decoder {
@@ -151,14 +167,27 @@ impl<'s> Decoder<'s> {
         self
     }
 
-    /// Decodes one message from the start of `input`.
+    /// Decodes one message that must be all there; see [`Spec::decode_complete`].
     #[inline]
-    pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Decoded<'a>, Error>
+    pub fn decode_complete<'a>(&self, input: &'a [u8]) -> Result<Message<'a>, Error>
     where
         's: 'a,
     {
-        // The message is built in place, spans and all, so that it is not copied on return.
-        let mut message = Message {
+        // Built in the value returned, so that the message is not copied on the way out.
+        let mut out = Ok(self.empty(input));
+        if let Ok(message) = &mut out {
+            if self.fast_path && fast::walk(message, self.keep_trailing, self.check_content) {
+                return out;
+            }
+        }
+        self.decode(input).and_then(Decoded::complete)
+    }
+
+    fn empty<'a>(&self, input: &'a [u8]) -> Message<'a>
+    where
+        's: 'a,
+    {
+        Message {
             spec: self.spec,
             input,
             mti: Mti(*b"0000"),
@@ -166,7 +195,16 @@ impl<'s> Decoder<'s> {
             spans: ArrayVec::new(),
             end: 0,
             quirks: Quirks::default(),
-        };
+        }
+    }
+
+    /// Decodes one message from the start of `input`.
+    #[inline]
+    pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Decoded<'a>, Error>
+    where
+        's: 'a,
+    {
+        let mut message = self.empty(input);
         if self.fast_path && fast::walk(&mut message, self.keep_trailing, self.check_content) {
             return Ok(Decoded::Complete(message));
         }

@@ -31,11 +31,12 @@ pub(crate) fn walk(message: &mut Message<'_>, keep_trailing: bool, check: bool) 
     message.bitmap.set_word(0, primary);
 
     for word in 0..3 {
-        let mut bits = message.bitmap.word(word);
+        // Bit 1 is the top bit: reversed, the lowest set bit is the next field, and clearing
+        // it is one instruction.
+        let mut bits = message.bitmap.word(word).reverse_bits();
         while bits != 0 {
-            let lead = bits.leading_zeros();
-            bits ^= 1u64 << (63 - lead);
-            let n = (word as u16) * 64 + lead as u16 + 1;
+            let n = (word as u16) * 64 + bits.trailing_zeros() as u16 + 1;
+            bits &= bits - 1;
             let Some(plan) = spec.plans.get(usize::from(n)) else {
                 return false;
             };
