@@ -36,10 +36,7 @@ fn decode_ours(c: &mut Criterion, m: &BenchMessage) {
     let spec = Spec::builtin(m.spec_name).expect("built-in spec");
     c.bench_function(&format!("{}_decode_pos8583", m.name), |b| {
         b.iter(|| {
-            let message = spec
-                .decode(black_box(&m.wire))
-                .and_then(|d| d.complete())
-                .expect("decodes");
+            let message = spec.decode_complete(black_box(&m.wire)).expect("decodes");
             black_box(message.field(41).map(|f| f.raw()))
         })
     });

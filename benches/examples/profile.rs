@@ -47,10 +47,7 @@ fn timed(id: &str, m: &BenchMessage, peer_spec: &iso_8583_rs::CompiledSpec, iter
         }
         "decode_pos8583" => {
             for _ in 0..iterations {
-                let message = spec
-                    .decode(black_box(&m.wire))
-                    .and_then(|d| d.complete())
-                    .expect("decodes");
+                let message = spec.decode_complete(black_box(&m.wire)).expect("decodes");
                 black_box(message.field(41).map(|f| f.raw()));
             }
         }
