@@ -54,7 +54,7 @@ impl Outgoing {
         purpose: Purpose,
         fields: Vec<(u16, Vec<u8>)>,
     ) -> Result<Outgoing, iso8583_codec::Error> {
-        let mti = Mti::new(mti).unwrap_or_else(|| unreachable_mti(mti));
+        let mti = Mti::new(mti).ok_or_else(|| bad_mti(mti))?;
         let mut builder = Builder::new(spec, mti);
         for (n, v) in &fields {
             builder.set(*n, v.as_slice())?;
@@ -109,10 +109,16 @@ impl Outgoing {
     }
 }
 
-fn unreachable_mti(mti: &str) -> Mti {
-    // Only string literals of four digits reach `build`; a typo is a bug caught by every test.
-    tracing::error!(mti, "engine built a message with a malformed MTI");
-    Mti::new("0000").unwrap_or_else(|| unreachable!("0000 is four digits"))
+fn bad_mti(mti: &str) -> iso8583_codec::Error {
+    let (offset, byte) = mti
+        .bytes()
+        .enumerate()
+        .find(|(_, b)| !b.is_ascii_digit())
+        .unwrap_or((mti.len(), 0));
+    iso8583_codec::Error::InvalidMti {
+        offset,
+        found: iso8583_codec::Found::Byte(byte),
+    }
 }
 
 /// Sensitive fields are masked by the codec's builder `Debug`. A UnionPay group upload carries

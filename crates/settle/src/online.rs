@@ -155,10 +155,70 @@ impl<S: Store> Engine<S> {
     fn draft(&mut self, request: Request, now: Time) -> Result<(Record, Card), Error> {
         let kind = request.kind().unwrap_or(TxnKind::Sale);
         let (mti, code) = self.cfg.dialect.codes(kind);
-        let (card, amount, tip, auth, original) = match request {
-            Request::Sale { card, amount, tip } => (card, amount, tip, String::new(), None),
+        let Parts {
+            card,
+            amount,
+            tip,
+            auth_code,
+            original,
+        } = self.parts(request)?;
+        let trace = self.next_trace();
+        // An international void is not a record of its own and keeps the original's invoice.
+        let invoice = match (&original, self.cfg.dialect.is_union_pay()) {
+            (Some(o), false) => o.invoice,
+            _ => self.next_invoice(),
+        };
+        // Pre-authorisations and their completions carry condition code 06.
+        let condition = if matches!(kind, TxnKind::PreAuth | TxnKind::Completion) {
+            "06"
+        } else {
+            "00"
+        };
+        let advice = if mti == "0220" {
+            AdviceState::Queued
+        } else {
+            AdviceState::Online
+        };
+        let draft = Record {
+            trace,
+            invoice,
+            kind,
+            mti: mti.to_owned(),
+            processing_code: code.to_owned(),
+            amount,
+            tip,
+            rrn: original.as_ref().map(|o| o.rrn.clone()).unwrap_or_default(),
+            auth_code,
+            response_code: "00".into(),
+            date: now.mmdd(),
+            time: now.hhmmss(),
+            expiry: card.expiry.clone(),
+            entry_mode: card.entry_mode.clone(),
+            condition_code: condition.into(),
+            group: card.group,
+            pan: card.pan.clone(),
+            icc: card.icc.as_deref().and_then(strip_tag_57),
+            original_trace: original.as_ref().map(|o| o.trace),
+            voided: false,
+            advice,
+            uploaded: false,
+        };
+        Ok((draft, card))
+    }
+
+    /// What a request contributes to its record; a void takes it from the original.
+    fn parts(&self, request: Request) -> Result<Parts, Error> {
+        let simple = |card, amount, tip, auth_code| Parts {
+            card,
+            amount,
+            tip,
+            auth_code,
+            original: None,
+        };
+        Ok(match request {
+            Request::Sale { card, amount, tip } => simple(card, amount, tip, String::new()),
             Request::Refund { card, amount } | Request::PreAuth { card, amount } => {
-                (card, amount, 0, String::new(), None)
+                simple(card, amount, 0, String::new())
             }
             Request::Completion {
                 card,
@@ -169,60 +229,19 @@ impl<S: Store> Engine<S> {
                 card,
                 amount,
                 auth_code,
-            } => (card, amount, 0, auth_code, None),
+            } => simple(card, amount, 0, auth_code),
             Request::Void { invoice } => {
                 let original = self.voidable(invoice)?.clone();
-                (
-                    card_of(&original),
-                    original.amount,
-                    original.tip,
-                    original.auth_code.clone(),
-                    Some(original),
-                )
+                Parts {
+                    card: card_of(&original),
+                    amount: original.amount,
+                    tip: original.tip,
+                    auth_code: original.auth_code.clone(),
+                    original: Some(original),
+                }
             }
             _ => return Err(Rejected::NoSuchRecord { invoice: 0 }.into()),
-        };
-        let trace = self.next_trace();
-        // An international void is not a record of its own and keeps the original's invoice.
-        let invoice = match (&original, self.cfg.dialect.is_union_pay()) {
-            (Some(o), false) => o.invoice,
-            _ => self.next_invoice(),
-        };
-        let icc = card.icc.as_deref().and_then(strip_tag_57);
-        let draft = Record {
-            trace,
-            invoice,
-            kind,
-            mti: mti.to_owned(),
-            processing_code: code.to_owned(),
-            amount,
-            tip,
-            rrn: original.as_ref().map(|o| o.rrn.clone()).unwrap_or_default(),
-            auth_code: auth,
-            response_code: "00".into(),
-            date: now.mmdd(),
-            time: now.hhmmss(),
-            expiry: card.expiry.clone(),
-            entry_mode: card.entry_mode.clone(),
-            condition_code: if matches!(kind, TxnKind::PreAuth | TxnKind::Completion) {
-                "06"
-            } else {
-                "00"
-            }
-            .into(),
-            group: card.group,
-            pan: card.pan.clone(),
-            icc,
-            original_trace: original.as_ref().map(|o| o.trace),
-            voided: false,
-            advice: if mti == "0220" {
-                AdviceState::Queued
-            } else {
-                AdviceState::Online
-            },
-            uploaded: false,
-        };
-        Ok((draft, card))
+        })
     }
 
     /// Stores an advice record; a UnionPay refund is then sent at once (DESIGN §5, dialect C),
@@ -556,6 +575,15 @@ impl<S: Store> Engine<S> {
                 .push(Action::Prompt(Prompt::SettlementFailed(failure)));
         }
     }
+}
+
+/// The parts of a financial request that go into its record.
+struct Parts {
+    card: Card,
+    amount: u64,
+    tip: u64,
+    auth_code: String,
+    original: Option<Record>,
 }
 
 fn amount_of(request: &Request, records: &[Record]) -> u64 {

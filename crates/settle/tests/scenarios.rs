@@ -532,8 +532,10 @@ fn storage_full_refuses_locally_and_settlement_clears_it() {
             sent + usize::from(!cup),
             "nothing sent for a refused request"
         );
-        // Echo and settlement stay allowed.
+        // Echo, sign-on and settlement stay allowed.
         t.request(Request::Echo).unwrap();
+        t.request(Request::SignOn).unwrap();
+        assert!(t.prompts().contains(&Prompt::SignedOn));
         t.request(Request::Settle).unwrap();
         assert_eq!(t.reports().len(), 1);
         t.request(sale(DOMESTIC, 1)).unwrap();
