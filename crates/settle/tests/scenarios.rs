@@ -812,3 +812,17 @@ fn logs_and_debug_output_never_show_a_full_pan() {
     assert!(!logs.contains("D3012"), "no track data");
     assert!(!logs.contains(" INFO "), "library crates never log at info");
 }
+
+#[test]
+fn batch_number_wraps_from_999999_to_1() {
+    for cup in [false, true] {
+        let cfg = config(cup).first_batch(999_999).build().unwrap();
+        let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(cup), start()).unwrap();
+        t.request(sale(DOMESTIC, 10)).unwrap();
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.reports()[0].batch, 999_999);
+        assert_eq!(t.engine.batch(), 1);
+        let f60 = t.host.seen_mti("0500")[0].text(60);
+        assert!(f60.contains("999999"), "{f60}");
+    }
+}
