@@ -1,11 +1,11 @@
 //! What the fuzz targets check, shared by all of them.
 //!
 //! For any input: decoding never panics, with the default options, strict, and structure-only
-//! with trailing bytes kept. Whatever decodes with content checks has readable fields (value,
+//! with trailing bytes kept, and the decoder's fast path and full walk agree. Whatever decodes with content checks has readable fields (value,
 //! digits, amount, masked display), re-encodes through `Builder::from_message`, and the
 //! re-encoded bytes decode to the same MTI and values.
 
-use iso8583_codec::{Builder, Decoded, Message, Quirk, Spec};
+use iso8583_codec::{Builder, Decoded, Decoder, Message, Quirk, Spec};
 
 /// The fuzz body of the `decode_*` targets: `data` decoded with built-in spec `name`.
 pub fn decode_builtin(name: &str, data: &[u8]) {
@@ -32,7 +32,9 @@ pub fn load_spec_and_decode(data: &[u8]) {
 /// Decodes `data` every way the targets try, checking what decodes.
 pub fn decode_and_check(spec: &Spec, data: &[u8]) {
     for strict in [false, true] {
-        match spec.decoder().strict(strict).decode(data) {
+        let decoder = spec.decoder().strict(strict);
+        same_through_both_walks(decoder, data);
+        match decoder.decode(data) {
             Ok(Decoded::Complete(message)) => {
                 read_everything(&message);
                 re_encode(spec, &message);
@@ -45,11 +47,31 @@ pub fn decode_and_check(spec: &Spec, data: &[u8]) {
     }
     // Without content checks the values may be anything: they must still read safely.
     let loose = spec.decoder().structure_only(true).keep_trailing(true);
+    same_through_both_walks(loose, data);
     if let Ok(Decoded::Complete(message)) = loose.decode(data) {
         read_everything(&message);
         if let Ok(builder) = Builder::from_message(&message) {
             let _ = builder.to_bytes();
         }
+    }
+}
+
+/// The decoder's fast path for canonical input and its full walk agree: the same message
+/// (values, quirks, extent), the same error, or the same need for more bytes.
+fn same_through_both_walks(decoder: Decoder<'_>, data: &[u8]) {
+    let fast = decoder.decode(data);
+    let full = decoder.full_walk_only(true).decode(data);
+    match (&fast, &full) {
+        (Ok(Decoded::Complete(a)), Ok(Decoded::Complete(b))) => {
+            assert_eq!(a.mti(), b.mti());
+            assert_eq!(a.bitmap(), b.bitmap());
+            assert_eq!(a.quirks(), b.quirks());
+            assert_eq!(a.as_bytes(), b.as_bytes());
+            assert_eq!(values(a), values(b));
+        }
+        (Ok(Decoded::Incomplete(a)), Ok(Decoded::Incomplete(b))) => assert_eq!(a, b),
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        _ => panic!("fast path {fast:?} but full walk {full:?}"),
     }
 }
 

@@ -1,7 +1,8 @@
-//! The decode path allocates nothing: decoding (every option combination, complete messages,
-//! messages cut short, bad input), reading every field through `value()`, `raw()`, `digits()`,
-//! `amount()`, `to_u64()` and `as_str()`, and writing masked values and the message table into
-//! a fixed buffer on the stack.
+//! The decode path allocates nothing: decoding (every option combination, through the fast path
+//! for canonical input and through the full walk; complete messages, messages cut short, bad
+//! input), reading every field through `value()`, `raw()`, `digits()`, `amount()`, `to_u64()`
+//! and `as_str()`, and writing masked values and the message table into a fixed buffer on the
+//! stack.
 //!
 //! Allocations are counted by the `allocation-counter` crate, whose global allocator counts
 //! only the current thread's allocations inside `measure`, so the test harness's own threads
@@ -80,11 +81,12 @@ fn the_decode_path_allocates_nothing() {
     let decoders: Vec<_> = cases
         .iter()
         .flat_map(|(spec, _)| {
-            (0..8u8).map(move |bits| {
+            (0..16u8).map(move |bits| {
                 spec.decoder()
                     .strict(bits & 1 != 0)
                     .keep_trailing(bits & 2 != 0)
                     .structure_only(bits & 4 != 0)
+                    .full_walk_only(bits & 8 != 0)
             })
         })
         .collect();
@@ -92,7 +94,7 @@ fn the_decode_path_allocates_nothing() {
     let mut checksum = 0usize;
     let info = allocation_counter::measure(|| {
         for (i, decoder) in decoders.iter().enumerate() {
-            let (_, wire) = &cases[i / 8];
+            let (_, wire) = &cases[i / 16];
             // The whole message.
             match decoder.decode(wire) {
                 Ok(Decoded::Complete(message)) => checksum += read_all(&message, &mut text),
