@@ -245,10 +245,12 @@ pub enum Outcome {
         /// The response code.
         code: String,
     },
-    /// No trustworthy answer; a reversal is pending.
+    /// No trustworthy answer (or the card declined after approval); a reversal is pending.
     Reversed {
         /// What it was.
         kind: TxnKind,
+        /// Trace of the request being reversed.
+        trace: u32,
         /// The reason code the 0400 carries.
         reason: &'static str,
     },

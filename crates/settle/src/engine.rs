@@ -463,10 +463,14 @@ impl<S: Store> Engine<S> {
     /// is never paired with a request it does not answer (DESIGN §4).
     fn take_matching(&mut self, reply: &Message<'_>) -> Option<Flight> {
         let trace = reply.field(11).and_then(|f| f.to_u64());
-        let matches = self
-            .flight
-            .as_ref()
-            .is_some_and(|f| f.response == reply.mti() && trace == Some(u64::from(f.trace)));
+        // Field 41, when the reply carries it, must be this terminal's (DESIGN §4 matching).
+        let terminal = reply.field(41).and_then(|f| f.as_str());
+        let ours = terminal.is_none_or(|t| t == self.cfg.terminal_id);
+        let matches = ours
+            && self
+                .flight
+                .as_ref()
+                .is_some_and(|f| f.response == reply.mti() && trace == Some(u64::from(f.trace)));
         if !matches {
             tracing::warn!(mti = reply.mti().as_str(), stan = ?trace, "response matches nothing in flight, dropped");
             return None;

@@ -370,7 +370,9 @@ impl<S: Store> Engine<S> {
         reason: ReversalReason,
         out: &mut Output,
     ) -> Result<(), Error> {
+        let mut trace = 0;
         if let Some(mut rev) = self.state.reversal.clone() {
+            trace = rev.trace;
             if rev.reason != reason {
                 rev.reason = reason;
                 self.commit(vec![Op::Reversal(Some(rev))])?;
@@ -380,6 +382,7 @@ impl<S: Store> Engine<S> {
             out,
             Outcome::Reversed {
                 kind,
+                trace,
                 reason: reason.code(),
             },
         );
@@ -428,6 +431,7 @@ impl<S: Store> Engine<S> {
             out,
             Outcome::Reversed {
                 kind: record.kind,
+                trace,
                 reason: ReversalReason::Other.code(),
             },
         );

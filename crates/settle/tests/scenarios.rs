@@ -358,6 +358,7 @@ fn reversal_answered_12_or_25_is_done() {
                 t.last_outcome(),
                 Some(Outcome::Reversed {
                     kind: TxnKind::Sale,
+                    trace: 1,
                     reason: "98"
                 })
             );
@@ -729,6 +730,20 @@ fn busy_while_waiting_and_unmatched_replies_are_dropped() {
         .unwrap();
     assert!(out.actions.is_empty());
     assert!(engine.deadline().is_some());
+    // The right trace number for another terminal matches nothing either.
+    let mut b = iso8583_codec::Builder::from_message(&msg).unwrap();
+    b.set_str(41, "TERM0002").unwrap();
+    let other = b.to_bytes();
+    let out = engine
+        .response(&spec.decode(&other).unwrap().complete().unwrap(), start())
+        .unwrap();
+    assert!(out.actions.is_empty());
+    let out = engine.response(&msg, start()).unwrap();
+    assert!(matches!(
+        out.outcomes().next(),
+        Some(Outcome::Approved { .. })
+    ));
+    assert_eq!(out.deadline, None);
 }
 
 #[test]
