@@ -121,7 +121,6 @@ pub struct Engine<S> {
     pub(crate) flight: Option<Flight>,
     pub(crate) parked: Option<Request>,
     pub(crate) settling: bool,
-    pub(crate) last_auto_day: Option<u64>,
 }
 
 impl<S: Store> Engine<S> {
@@ -150,7 +149,6 @@ impl<S: Store> Engine<S> {
             flight: None,
             parked: None,
             settling,
-            last_auto_day: None,
         };
         let mut out = Output::default();
         engine.advance(now, &mut out)?;
@@ -235,12 +233,12 @@ impl<S: Store> Engine<S> {
         let mut out = Output::default();
         let due = self.cfg.auto.time_of_day.is_some_and(|(h, m)| {
             now.minute_of_day() >= u32::from(h) * 60 + u32::from(m)
-                && self.last_auto_day != Some(now.day())
+                && self.state.auto_settled_day != Some(now.day())
         });
-        // TODO(#4): the day of the last auto-settlement lives in memory only, so a restart later
-        // on the same day with a non-empty log settles again; storing it needs a store op.
         if due && self.is_idle() && !self.state.records.is_empty() {
-            self.last_auto_day = Some(now.day());
+            // Stored with the step that starts the settlement's drive, so a restart later the
+            // same day does not settle again.
+            self.commit(vec![Op::AutoSettledOn(now.day())])?;
             tracing::debug!(batch = self.state.batch, "auto-settlement at time of day");
             out.actions.push(Action::Prompt(Prompt::AutoSettlement));
             self.start_settlement(now, &mut out)?;
@@ -286,6 +284,11 @@ impl<S: Store> Engine<S> {
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Gives the store back, ending this engine (what is stored is already durable).
+    pub fn into_store(self) -> S {
+        self.store
     }
 
     /// International totals of the open batch.

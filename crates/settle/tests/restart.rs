@@ -435,3 +435,28 @@ fn sqlite_store_keeps_the_batch_across_reopen_in_wal_mode() {
     assert_eq!(t.engine.batch(), 2);
     assert!(t.engine.records().is_empty());
 }
+
+#[test]
+fn time_of_day_auto_settlement_runs_once_a_day_across_restarts() {
+    let _g = trace_subscriber();
+    let auto = iso8583_settle::AutoSettle {
+        time_of_day: Some((9, 30)),
+        ..Default::default()
+    };
+    let cfg = config(false).auto_settle(auto).build().unwrap();
+    let disk = sqlite("auto");
+    let mut t = Term::open(cfg.clone(), disk.store(), FakeHost::new(false), start()).unwrap();
+    t.request(sale(DOMESTIC, 10)).unwrap();
+    t.now = iso8583_settle::Time::from_civil(2026, 12, 3, 9, 45, 0);
+    t.tick().unwrap();
+    assert_eq!(t.reports().len(), 1);
+    let (host, now) = (std::mem::replace(&mut t.host, FakeHost::new(false)), t.now);
+    drop(t);
+    let mut t = Term::open(cfg.clone(), disk.store(), host, now).unwrap();
+    t.request(sale(DOMESTIC, 10)).unwrap();
+    t.tick().unwrap();
+    assert!(t.reports().is_empty(), "not twice on one day");
+    t.now = iso8583_settle::Time::from_civil(2026, 12, 4, 9, 31, 0);
+    t.tick().unwrap();
+    assert_eq!(t.reports().len(), 1, "again the next day");
+}

@@ -119,6 +119,10 @@ pub struct Snapshot {
     pub settlement: Option<Settlement>,
     /// The last settlement report, for reprint.
     pub last_report: Option<Report>,
+    /// The day (days since 1970-01-01, local) of the last time-of-day auto-settlement, so a
+    /// restart does not settle twice on one day.
+    #[serde(default)]
+    pub auto_settled_day: Option<u64>,
 }
 
 impl Snapshot {
@@ -132,6 +136,7 @@ impl Snapshot {
             reversal: None,
             settlement: None,
             last_report: None,
+            auto_settled_day: None,
         }
     }
 
@@ -164,6 +169,7 @@ impl Snapshot {
             Op::ClearRecords => self.records.clear(),
             Op::Settlement(s) => self.settlement = s.clone(),
             Op::LastReport(r) => self.last_report = Some(r.clone()),
+            Op::AutoSettledOn(day) => self.auto_settled_day = Some(*day),
         }
     }
 }
@@ -193,6 +199,8 @@ pub enum Op {
     Settlement(Option<Settlement>),
     /// Keep this report for reprint.
     LastReport(Report),
+    /// A time-of-day auto-settlement started on this day.
+    AutoSettledOn(u64),
 }
 
 impl Op {
@@ -209,6 +217,17 @@ pub trait Store {
 
     /// Applies every op or none.
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError>;
+}
+
+/// A boxed store (for callers that choose the store at run time) is a store.
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn load(&mut self) -> Result<Option<Snapshot>, StoreError> {
+        (**self).load()
+    }
+
+    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        (**self).commit(ops)
+    }
 }
 
 /// Refuses every write after the first `k`, like a power cut after write `k` (crash injection).

@@ -58,6 +58,7 @@ impl Store for SqliteStore {
         snapshot.reversal = get(&self.conn, "reversal")?.flatten();
         snapshot.settlement = get(&self.conn, "settlement")?.flatten();
         snapshot.last_report = get(&self.conn, "last_report")?;
+        snapshot.auto_settled_day = get(&self.conn, "auto_settled_day")?;
         let mut stmt = self.conn.prepare("SELECT data FROM records ORDER BY seq")?;
         let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
         for row in rows {
@@ -86,6 +87,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
         Op::Reversal(r) => put(tx, "reversal", r),
         Op::Settlement(s) => put(tx, "settlement", s),
         Op::LastReport(r) => put(tx, "last_report", r),
+        Op::AutoSettledOn(day) => put(tx, "auto_settled_day", day),
         Op::RemoveRecord(trace) => {
             tx.execute("DELETE FROM records WHERE trace = ?1", [trace])?;
             Ok(())
