@@ -841,3 +841,37 @@ fn batch_number_wraps_from_999999_to_1() {
         assert!(f60.contains("999999"), "{f60}");
     }
 }
+
+/// The largest batch the counts allow (n3): 999 records, the 1000th refused, then a
+/// settlement with a full upload.
+#[test]
+fn a_full_batch_of_999_settles_with_full_upload() {
+    for cup in [false, true] {
+        let mut t = term(cup);
+        for i in 0..999 {
+            t.request(sale(DOMESTIC, 100 + i)).unwrap();
+        }
+        let err = t.request(sale(DOMESTIC, 1)).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Rejected(Rejected::StorageFull {
+                count: 999,
+                capacity: 999
+            })
+        ));
+        t.host.out_of_balance = true;
+        t.request(Request::Settle).unwrap();
+        let report = &t.reports()[0];
+        assert_eq!(report.uploaded, 999);
+        let uploads = t.host.seen_mti("0320");
+        if cup {
+            // 124 groups of 8 and one of 7, then the closing 0320 with the count.
+            assert_eq!(uploads.len(), 126);
+            assert_eq!(uploads.last().unwrap().text(48), "0999");
+        } else {
+            assert_eq!(uploads.len(), 999);
+            assert_eq!(&t.host.seen_mti("0500")[0].text(63)[..3], "999");
+        }
+        assert!(t.engine.records().is_empty());
+    }
+}
