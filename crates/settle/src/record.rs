@@ -29,8 +29,8 @@ pub enum TxnKind {
 }
 
 impl TxnKind {
-    /// True for the kinds that add a record in `dialect` (DESIGN §5: sale, refund, pre-auth,
-    /// completion, offline sale, and UnionPay voids).
+    /// True for the kinds that add a record to the log (DESIGN §5: sale, refund, pre-auth,
+    /// completion, offline sale, and voids only in the UnionPay dialect, `union_pay`).
     pub fn adds_record(self, union_pay: bool) -> bool {
         self != TxnKind::Void || union_pay
     }
