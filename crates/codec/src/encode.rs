@@ -6,6 +6,8 @@
 //! be set again unchanged, and the builder always writes the canonical form: upper-case hex,
 //! the spec's filler nibble, and no bitmap without a bit set.
 
+mod check;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -16,7 +18,7 @@ use crate::ebcdic::{LATIN1_TO_CP037, LATIN1_TO_CP1047};
 use crate::error::{Error, Expected, FieldPath, Found, LengthProblem};
 use crate::field::write_masked;
 use crate::message::{Message, Mti};
-use crate::spec::plan::{Kind, MaskScan, Plan, ValueCheck, Writer};
+use crate::spec::plan::{Kind, MaskScan, Plan, PrefixWriter, ValueCheck, Writer};
 use crate::spec::{
     BitmapEncoding, Charset, CodePage, ContentClass, DataEncoding, FieldSpec, MtiEncoding, Pad,
     PrefixEncoding, Spec,
@@ -123,8 +125,11 @@ impl<'s, 'v> Builder<'s, 'v> {
         refuse_masked: bool,
     ) -> Result<&mut Self, Error> {
         let plan = self.plan_of(n)?;
-        check_value(n, &plan, &value, self.strict, refuse_masked)?;
-        let len = field_len(&plan, value.len());
+        if !quick_check(plan, &value, self.strict, refuse_masked) {
+            // The full check says what is wrong, or accepts what the quick one would not.
+            check_value(n, plan, &value, self.strict, refuse_masked)?;
+        }
+        let len = field_len(plan, value.len());
         let (word, bit) = bit_of(n);
         let was_set = self.bits.get(word).is_some_and(|w| w & bit != 0);
         if !was_set {
@@ -135,7 +140,7 @@ impl<'s, 'v> Builder<'s, 'v> {
             self.add(n, value);
         } else if let Ok(i) = self.values.binary_search_by_key(&n, |(k, _)| *k) {
             if let Some(slot) = self.values.get_mut(i) {
-                self.fields_len = self.fields_len - field_len(&plan, slot.1.len()) + len;
+                self.fields_len = self.fields_len - field_len(plan, slot.1.len()) + len;
                 slot.1 = value;
             }
         }
@@ -182,12 +187,12 @@ impl<'s, 'v> Builder<'s, 'v> {
     }
 
     /// The plan of a field that can be set: defined, and not a bitmap bit.
+    /// (A reference, not a copy: the builder reads a few of its fields.)
     #[inline]
-    fn plan_of(&self, n: u16) -> Result<Plan, Error> {
-        let plan = self.spec.plan(n);
-        match plan.kind {
-            Kind::Fixed | Kind::Variable => Ok(plan),
-            Kind::Undefined | Kind::Bitmap => Err(Error::UnknownField {
+    fn plan_of(&self, n: u16) -> Result<&'s Plan, Error> {
+        match self.spec.plans.get(usize::from(n)) {
+            Some(plan) if matches!(plan.kind, Kind::Fixed | Kind::Variable) => Ok(plan),
+            _ => Err(Error::UnknownField {
                 field: FieldPath::field(n),
                 offset: 0,
             }),
@@ -230,7 +235,9 @@ impl<'s, 'v> Builder<'s, 'v> {
                 self.write_bitmap(out, words[2]);
                 tertiary_pending = false;
             }
-            write_field(out, &self.spec.plan(*n), value);
+            if let Some(plan) = self.spec.plans.get(usize::from(*n)) {
+                write_field(out, plan, value);
+            }
         }
     }
 
@@ -258,9 +265,9 @@ impl<'s, 'v> Builder<'s, 'v> {
             BitmapEncoding::Binary => out.put_u64(word),
             BitmapEncoding::Hex(charset) => {
                 let mut text = [0u8; 16];
-                for (i, c) in text.iter_mut().enumerate() {
-                    *c = hex_digit((word >> (60 - 4 * i)) as u8);
-                }
+                let (high, low) = text.split_at_mut(8);
+                high.copy_from_slice(&hex8((word >> 32) as u32));
+                low.copy_from_slice(&hex8(word as u32));
                 put_chars(out, &text, charset);
             }
         }
@@ -305,9 +312,38 @@ impl fmt::Debug for DebugMap<'_> {
     }
 }
 
+/// True when [`check_value`] certainly accepts `value`: its length and characters are fine
+/// and, with `refuse_masked`, an `ans` value holding `*` is not. (Values of other sensitive
+/// classes that pass their check hold no `*`.)
+#[inline]
+fn quick_check(plan: &Plan, value: &[u8], strict: bool, refuse_masked: bool) -> bool {
+    let units = units_of(plan, value.len());
+    let length_ok = match plan.kind {
+        Kind::Fixed => units == plan.units as usize,
+        _ => units <= plan.max_units as usize && !(plan.even_units && units % 2 == 1),
+    };
+    let body = if plan.sign {
+        match value.split_first() {
+            Some((&sign, rest)) if content::is_sign(sign) => Some(rest),
+            _ => None,
+        }
+    } else {
+        Some(value)
+    };
+    let content_ok = body.is_some_and(|body| match plan.value_check {
+        ValueCheck::Nothing => true,
+        ValueCheck::Digits => check::is_digits(body),
+        ValueCheck::Chars(class) => check::is_class(class, body, strict),
+    });
+    let masked = refuse_masked && plan.mask_scan == MaskScan::Always && value.contains(&b'*');
+    length_ok && content_ok && !masked
+}
+
 /// Checks a logical value against a field's plan; with `refuse_masked`, a sensitive text value
 /// holding `*` (copied from masked output) is refused before anything else is said about it.
-#[inline]
+/// Only called when [`quick_check`] has not accepted the value.
+#[cold]
+#[inline(never)]
 fn check_value(
     n: u16,
     plan: &Plan,
@@ -402,15 +438,16 @@ fn bit_of(n: u16) -> (usize, u64) {
     (i / 64, 1u64 << (63 - i % 64))
 }
 
+#[inline]
 fn write_field(out: &mut BytesMut, plan: &Plan, value: &[u8]) {
-    if plan.kind == Kind::Variable {
+    if plan.prefix_writer != PrefixWriter::None {
         let units = units_of(plan, value.len());
         let count = if plan.counts_bytes {
             plan.wire_len(units)
         } else {
             units
         };
-        write_prefix(out, plan, count as u64);
+        write_prefix(out, plan, count);
     }
     match plan.writer {
         Writer::Copy => out.put_slice(value),
@@ -431,22 +468,95 @@ fn write_field(out: &mut BytesMut, plan: &Plan, value: &[u8]) {
     }
 }
 
+/// Upper-case hex of the four bytes of `x`, most significant first.
+#[inline]
+fn hex8(x: u32) -> [u8; 8] {
+    // Spread the eight nibbles one to a byte, the most significant in the top byte...
+    let mut v = u64::from(x);
+    v = (v | (v << 16)) & 0x0000_FFFF_0000_FFFF;
+    v = (v | (v << 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v | (v << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    // ...then add '0' to each, and 7 more to 10-15 so that they land on 'A'-'F'. No byte
+    // carries into the next: the largest is 15 + 0x30 + 7.
+    let letters = ((v + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (v + 0x3030_3030_3030_3030 + 7 * letters).to_be_bytes()
+}
+
 /// Writes each byte as two hex characters.
 fn write_hex(out: &mut BytesMut, value: &[u8], charset: Charset) {
-    // Through a stack buffer, so the output is written a slice at a time.
+    // Through a stack buffer, so the output is written a slice at a time; four bytes at a time.
     let mut text = [0u8; 128];
     for chunk in value.chunks(64) {
-        for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
-            if let [hi, lo] = pair {
-                *hi = hex_digit(b >> 4);
-                *lo = hex_digit(b);
+        let mut quads = chunk.chunks_exact(4);
+        for (dst, quad) in text.chunks_exact_mut(8).zip(&mut quads) {
+            let word = quad.try_into().map_or(0, u32::from_be_bytes);
+            dst.copy_from_slice(&hex8(word));
+        }
+        let rest = quads.remainder();
+        if !rest.is_empty() {
+            // The last 1-3 bytes, left-aligned in a word; only their characters are kept.
+            let word = rest
+                .iter()
+                .fold(0u32, |w, &b| (w << 8) | u32::from(b))
+                .wrapping_shl(8 * (4 - rest.len() as u32));
+            let done = 2 * (chunk.len() - rest.len());
+            let hex = hex8(word);
+            if let (Some(dst), Some(src)) = (
+                text.get_mut(done..2 * chunk.len()),
+                hex.get(..2 * rest.len()),
+            ) {
+                dst.copy_from_slice(src);
             }
         }
         put_chars(out, text.get(..2 * chunk.len()).unwrap_or(&text), charset);
     }
 }
 
-fn write_prefix(out: &mut BytesMut, plan: &Plan, count: u64) {
+/// "00" to "99".
+static DIGIT_PAIRS: [[u8; 2]; 100] = digit_pairs();
+
+// Runs at compile time over indices 0-99 of a 100-entry array; `get_mut` is not const.
+#[allow(clippy::indexing_slicing)]
+const fn digit_pairs() -> [[u8; 2]; 100] {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+}
+
+/// `count` (0-99) as one byte of BCD.
+#[inline]
+fn bcd_byte(count: usize) -> Option<u8> {
+    let [tens, ones] = *DIGIT_PAIRS.get(count)?;
+    Some(((tens - b'0') << 4) | (ones - b'0'))
+}
+
+/// Writes a length prefix: the usual widths from a table, the rest digit by digit. A count
+/// too large for the prefix keeps its low digits (the spec's maximum is checked on `set`).
+#[inline]
+fn write_prefix(out: &mut BytesMut, plan: &Plan, count: usize) {
+    let done = match plan.prefix_writer {
+        PrefixWriter::Ascii2 => DIGIT_PAIRS.get(count).map(|pair| out.put_slice(pair)),
+        PrefixWriter::Ascii3 => DIGIT_PAIRS.get(count % 100).and_then(|&[tens, ones]| {
+            let hundreds = u8::try_from(count / 100).ok().filter(|h| *h < 10)?;
+            out.put_slice(&[b'0' + hundreds, tens, ones]);
+            Some(())
+        }),
+        PrefixWriter::Bcd1 => bcd_byte(count).map(|b| out.put_u8(b)),
+        PrefixWriter::Bcd2 => bcd_byte(count / 100)
+            .zip(bcd_byte(count % 100))
+            .map(|(high, low)| out.put_slice(&[high, low])),
+        PrefixWriter::None | PrefixWriter::Digits => None,
+    };
+    if done.is_none() {
+        write_prefix_digits(out, plan, count as u64);
+    }
+}
+
+fn write_prefix_digits(out: &mut BytesMut, plan: &Plan, count: u64) {
     let digits = u32::from(plan.prefix_digits);
     match plan.prefix_encoding {
         PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
@@ -501,12 +611,6 @@ fn write_bcd(out: &mut BytesMut, digits: &[u8], pad: Pad, filler: u8) {
     }
 }
 
-/// The upper-case hex digit of the low nibble of `v`.
-fn hex_digit(v: u8) -> u8 {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    DIGITS.get(usize::from(v & 0x0F)).copied().unwrap_or(b'0')
-}
-
 /// Writes characters in `charset`: ASCII in one copy, EBCDIC a byte at a time.
 fn put_chars(out: &mut BytesMut, chars: &[u8], charset: Charset) {
     match charset {
@@ -537,6 +641,52 @@ mod tests {
             assert!(content::check_chars(class, None, b"1*", false).is_err());
         }
         assert!(content::check_chars(Ans, None, b"1*", true).is_ok());
+    }
+
+    #[test]
+    fn hex_of_every_length_and_byte() {
+        for x in [0u32, 1, 0x0123_4567, 0x89AB_CDEF, 0xFFFF_FFFF, 0xA0B0_C0D0] {
+            assert_eq!(hex8(x), *format!("{x:08X}").as_bytes());
+        }
+        let bytes: Vec<u8> = (0..=255u8).rev().chain(0..=255).collect();
+        for len in 0..bytes.len() {
+            let value = &bytes[..len];
+            let mut out = BytesMut::new();
+            write_hex(&mut out, value, Charset::Ascii);
+            let expected: String = value.iter().map(|b| format!("{b:02X}")).collect();
+            assert_eq!(&out[..], expected.as_bytes(), "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn prefix_tables_agree_with_digit_by_digit() {
+        for (encoding, digits) in [
+            (PrefixEncoding::Ascii, 2),
+            (PrefixEncoding::Ascii, 3),
+            (PrefixEncoding::Bcd, 1),
+            (PrefixEncoding::Bcd, 2),
+            (PrefixEncoding::Bcd, 3),
+            (PrefixEncoding::Bcd, 4),
+        ] {
+            let text = format!(
+                "[spec]\nname = \"t\"\ndescription = \"t\"\nsources = []\nmti = \"ascii\"\n\
+                 bitmap = \"binary\"\ntertiary_bitmap = false\n[defaults]\nnumeric = \"ascii\"\n\
+                 text = \"ascii\"\nbinary = \"binary\"\nprefix = \"ascii\"\n[[field]]\n\
+                 number = 2\nname = \"f\"\nclass = \"ans\"\nmax = 9\nprefix = {digits}\n\
+                 prefix_encoding = \"{}\"\n",
+                format!("{encoding:?}").to_lowercase()
+            );
+            let spec = Spec::from_toml_str(&text).unwrap();
+            let plan = spec.plan(2);
+            assert_eq!(plan.prefix_encoding, encoding);
+            assert_ne!(plan.prefix_writer, PrefixWriter::Digits);
+            for count in 0..20_000 {
+                let (mut fast, mut slow) = (BytesMut::new(), BytesMut::new());
+                write_prefix(&mut fast, &plan, count);
+                write_prefix_digits(&mut slow, &plan, count as u64);
+                assert_eq!(fast, slow, "{encoding:?} {digits} digits, {count}");
+            }
+        }
     }
 
     /// The length kept as fields are set, replaced and removed is the length written.

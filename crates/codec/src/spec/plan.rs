@@ -63,6 +63,24 @@ pub(crate) enum Writer {
     Bcd { pad: Pad, filler: u8 },
 }
 
+/// How the builder writes a length prefix: the common ones with a table, the rest digit by
+/// digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PrefixWriter {
+    /// A fixed field: no prefix.
+    None,
+    /// Two ASCII digits (LLVAR).
+    Ascii2,
+    /// Three ASCII digits (LLLVAR).
+    Ascii3,
+    /// One byte of BCD (one or two digits).
+    Bcd1,
+    /// Two bytes of BCD (three or four digits).
+    Bcd2,
+    /// Any other width or encoding.
+    Digits,
+}
+
 /// Which check the builder runs on a logical value (the sign of `x+n` checked apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueCheck {
@@ -112,6 +130,7 @@ pub(crate) struct Plan {
     pub(crate) value_check: ValueCheck,
     pub(crate) mask_scan: MaskScan,
     pub(crate) writer: Writer,
+    pub(crate) prefix_writer: PrefixWriter,
 }
 
 pub(crate) const UNDEFINED: Plan = Plan {
@@ -132,6 +151,7 @@ pub(crate) const UNDEFINED: Plan = Plan {
     value_check: ValueCheck::Nothing,
     mask_scan: MaskScan::Never,
     writer: Writer::Copy,
+    prefix_writer: PrefixWriter::None,
 };
 
 impl Plan {
@@ -196,6 +216,7 @@ impl Plan {
                 plan.prefix_width = prefix.width() as u8;
                 plan.prefix_digits = prefix.digits;
                 plan.prefix_encoding = prefix.encoding;
+                plan.prefix_writer = prefix_writer(prefix.encoding, prefix.digits);
                 plan.counts_bytes = prefix.counts == PrefixCounts::Bytes;
                 // A prefix counting BCD bytes cannot say that a digit is filler.
                 plan.even_units = plan.counts_bytes && rule == Wire::Bcd;
@@ -229,6 +250,16 @@ fn mask_scan(field: &FieldSpec) -> MaskScan {
         ContentClass::B => MaskScan::Never,
         ContentClass::Ans => MaskScan::Always,
         _ => MaskScan::OnError,
+    }
+}
+
+fn prefix_writer(encoding: PrefixEncoding, digits: u8) -> PrefixWriter {
+    match (encoding, digits) {
+        (PrefixEncoding::Ascii, 2) => PrefixWriter::Ascii2,
+        (PrefixEncoding::Ascii, 3) => PrefixWriter::Ascii3,
+        (PrefixEncoding::Bcd, 1 | 2) => PrefixWriter::Bcd1,
+        (PrefixEncoding::Bcd, 3 | 4) => PrefixWriter::Bcd2,
+        _ => PrefixWriter::Digits,
     }
 }
 

@@ -1,0 +1,188 @@
+//! Quick checks of logical values, eight bytes at a time.
+//!
+//! These only say "certainly fine": when one says no, the builder runs the full check of the
+//! `content` module, which finds the bad byte and says what was expected there (or accepts the
+//! value after all). So a quick check may be stricter than the full one, never looser.
+//!
+//! Each test turns a word of eight bytes into a mask with the top bit of every byte set where
+//! the byte is fine. The masks are exact per byte: no carry or borrow crosses from one byte
+//! into the next.
+
+use crate::spec::ContentClass;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const TOP: u64 = 0x8080_8080_8080_8080;
+
+/// `b` in every byte.
+const fn splat(b: u8) -> u64 {
+    ONES * b as u64
+}
+
+/// Top bit set in the bytes of `w` below `c` (`c` at most 0x80).
+#[inline]
+fn below(w: u64, c: u8) -> u64 {
+    // (b & 0x7F) + (0x80 - c) reaches the top bit when b & 0x7F >= c, and never carries out
+    // of the byte; bytes with their own top bit set are not below `c` either.
+    !(((w & !TOP) + splat(0x80 - c)) | w) & TOP
+}
+
+/// Top bit set in the bytes of `w` from `lo` to `hi` (`hi` below 0x80).
+#[inline]
+fn within(w: u64, lo: u8, hi: u8) -> u64 {
+    below(w, hi + 1) & !below(w, lo)
+}
+
+/// Top bit set in the bytes of `w` equal to `c`.
+#[inline]
+fn equal(w: u64, c: u8) -> u64 {
+    below(w ^ splat(c), 1)
+}
+
+#[inline]
+fn digits(w: u64) -> u64 {
+    within(w, b'0', b'9')
+}
+
+#[inline]
+fn letters(w: u64) -> u64 {
+    // Setting bit 5 maps 'A'-'Z' onto 'a'-'z' and nothing else into that range.
+    within(w | splat(0x20), b'a', b'z')
+}
+
+/// The bytes `data` as words of eight (the last one overlapping the one before), or for short
+/// data one word holding every byte at least once: repeating a byte does not change whether
+/// all of them are fine.
+#[inline]
+fn fold_words(data: &[u8], mut f: impl FnMut(u64)) {
+    let len = data.len();
+    let word = |at: usize| {
+        data.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let half = |at: usize| {
+        data.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    let quarter = |at: usize| {
+        data.get(at..at + 2)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u16::from_le_bytes)
+    };
+    match len {
+        0 => {}
+        1 => f(splat(data.first().copied().unwrap_or(0))),
+        2..=3 => {
+            let w = u64::from(quarter(0)) | (u64::from(quarter(len - 2)) << 16);
+            f(w | (w << 32));
+        }
+        4..=8 => f(u64::from(half(0)) | (u64::from(half(len - 4)) << 32)),
+        _ => {
+            let mut chunks = data.chunks_exact(8);
+            for chunk in &mut chunks {
+                f(chunk.try_into().map_or(0, u64::from_le_bytes));
+            }
+            if !chunks.remainder().is_empty() {
+                f(word(len - 8));
+            }
+        }
+    }
+}
+
+/// True when every byte passes `good` (a mask of fine bytes, as above).
+#[inline]
+fn all(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
+    let mut bad = 0;
+    fold_words(data, |w| bad |= !good(w) & TOP);
+    bad == 0
+}
+
+/// ASCII digits only.
+#[inline]
+pub(super) fn is_digits(data: &[u8]) -> bool {
+    all(data, digits)
+}
+
+/// True when `data` is certainly fine for `class` (already known not to be `n`, `x+n` or `b`,
+/// which the builder checks otherwise); `strict` refuses bytes above 0x7F in `ans`.
+#[inline]
+pub(super) fn is_class(class: ContentClass, data: &[u8], strict: bool) -> bool {
+    match class {
+        ContentClass::N | ContentClass::XN => all(data, digits),
+        ContentClass::Z => all(data, |w| digits(w) | equal(w, b'=') | equal(w, b'D')),
+        ContentClass::A => all(data, |w| letters(w) | equal(w, b' ')),
+        ContentClass::An => all(data, |w| letters(w) | digits(w) | equal(w, b' ')),
+        // Printable ASCII, and (unless strict) anything above 0x7F.
+        ContentClass::Ans if strict => all(data, |w| within(w, 0x20, 0x7E)),
+        ContentClass::Ans => all(data, |w| !(below(w, 0x20) | equal(w, 0x7F))),
+        ContentClass::B => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::check_chars;
+
+    const CLASSES: [ContentClass; 7] = [
+        ContentClass::N,
+        ContentClass::XN,
+        ContentClass::Z,
+        ContentClass::A,
+        ContentClass::An,
+        ContentClass::Ans,
+        ContentClass::B,
+    ];
+
+    fn full(class: ContentClass, data: &[u8], strict: bool) -> bool {
+        class == ContentClass::B || check_chars(class, None, data, strict).is_ok()
+    }
+
+    /// Every byte value at every position of values of 1 to 20 bytes, the rest of each value
+    /// a byte the class accepts: the quick check agrees with the full one.
+    #[test]
+    fn agrees_with_the_full_check_on_every_byte() {
+        for class in CLASSES {
+            let fine = match class {
+                ContentClass::A => b'Q',
+                _ => b'7',
+            };
+            for strict in [false, true] {
+                for len in 1..=20 {
+                    for at in 0..len {
+                        for b in 0..=255u8 {
+                            let mut data = vec![fine; len];
+                            data[at] = b;
+                            assert_eq!(
+                                is_class(class, &data, strict),
+                                full(class, &data, strict),
+                                "{class:?} strict {strict}: {data:?}"
+                            );
+                        }
+                    }
+                }
+                assert!(is_class(class, b"", strict));
+            }
+        }
+        assert!(is_digits(b"0123456789"));
+        assert!(!is_digits(b"012345678/"));
+    }
+
+    /// Pairs of neighbouring bytes, where a carry or borrow between bytes would show.
+    #[test]
+    fn neighbouring_bytes_do_not_interfere() {
+        for class in CLASSES {
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let data = [b'1', a, b, b'2', a, b, b'3', b'4', a, b];
+                    assert_eq!(
+                        is_class(class, &data, false),
+                        full(class, &data, false),
+                        "{class:?}: {data:?}"
+                    );
+                }
+            }
+        }
+    }
+}
