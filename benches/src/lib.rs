@@ -1,10 +1,16 @@
 //! Criterion benchmarks of the pos8583 crates; see `benches/README.md`.
 //!
-//! This library holds what the benchmark target (`benches/codec.rs`), its tests and the
-//! `report` binary share: the two benchmark messages of `data/` (compiled in, so nothing outside
-//! the repository is read), their field values from `data/fields.json`, and [`verify_ours`],
-//! the check that our codec decodes each message to those values and encodes those values to
-//! exactly the message's bytes, so the timed loops do the work they claim to do.
+//! This library holds what the benchmark targets (`benches/codec.rs`, `benches/wire.rs`,
+//! `benches/crypto.rs`), their tests and the `report` binary share: the two benchmark messages
+//! of `data/` (compiled in, so nothing outside the repository is read), their field values from
+//! `data/fields.json`, and the checks made before anything is timed, so the timed loops do the
+//! work they claim to do: [`verify_ours`] (our codec decodes each message to those values and
+//! encodes those values to exactly the message's bytes), [`frame::verify_frame`] (message (b)
+//! framed for UnionPay round-trips to the same bytes) and [`mac::verify_macs`] (each MAC over
+//! message (b) is the expected value).
+
+pub mod frame;
+pub mod mac;
 
 use iso8583_codec::{Builder, ContentClass, Mti, Spec};
 
