@@ -41,13 +41,21 @@ pub struct Builder<'s, 'v> {
     spec: &'s Spec,
     mti: Mti,
     /// Values in field-number order.
-    values: Vec<(u16, Cow<'v, [u8]>)>,
+    values: Vec<(u16, Value<'v>)>,
+    /// Values the builder owns; `None` for a slot no longer used.
+    owned: Vec<Option<Vec<u8>>>,
     strict: bool,
-    /// Bits of the set fields (bits 1 and 65 added when encoding), and the wire bytes they
-    /// take with their prefixes: both kept as fields are set and removed, so that
-    /// [`Builder::encoded_len`] need not walk the fields.
-    bits: [u64; 3],
+    /// Wire bytes the set fields take with their prefixes, kept as fields are set and removed
+    /// so that [`Builder::encoded_len`] need not walk the fields.
     fields_len: usize,
+}
+
+/// A stored value: borrowed from the caller, or owned by the builder (a slot of `owned`).
+/// Entries are `Copy`, so dropping a builder does not walk them.
+#[derive(Debug, Clone, Copy)]
+enum Value<'v> {
+    Borrowed(&'v [u8]),
+    Owned(usize),
 }
 
 impl<'s, 'v> Builder<'s, 'v> {
@@ -58,8 +66,8 @@ impl<'s, 'v> Builder<'s, 'v> {
             mti,
             // Room for a typical message, so setting its fields does not reallocate.
             values: Vec::with_capacity(32),
+            owned: Vec::new(),
             strict: false,
-            bits: [0; 3],
             fields_len: 0,
         }
     }
@@ -130,31 +138,82 @@ impl<'s, 'v> Builder<'s, 'v> {
             check_value(n, plan, &value, self.strict, refuse_masked)?;
         }
         let len = field_len(plan, value.len());
-        let (word, bit) = bit_of(n);
-        let was_set = self.bits.get(word).is_some_and(|w| w & bit != 0);
-        if !was_set {
-            if let Some(w) = self.bits.get_mut(word) {
-                *w |= bit;
-            }
+        // Fields are usually set in number order: append without searching.
+        if self.values.last().is_none_or(|(k, _)| *k < n) {
+            let value = self.store(value);
+            self.values.push((n, value));
             self.fields_len += len;
-            self.add(n, value);
-        } else if let Ok(i) = self.values.binary_search_by_key(&n, |(k, _)| *k) {
-            if let Some(slot) = self.values.get_mut(i) {
-                self.fields_len = self.fields_len - field_len(plan, slot.1.len()) + len;
-                slot.1 = value;
-            }
+        } else {
+            self.replace_or_insert(n, plan, value, len);
         }
         Ok(self)
     }
 
-    /// Adds a field that is not set yet.
+    /// Sets a field out of number order, or one already set.
+    fn replace_or_insert(&mut self, n: u16, plan: &Plan, value: Cow<'v, [u8]>, len: usize) {
+        match self.values.binary_search_by_key(&n, |(k, _)| *k) {
+            Ok(i) => {
+                let Some(&(_, old)) = self.values.get(i) else {
+                    return;
+                };
+                let old = self.release(old);
+                self.fields_len = self.fields_len - field_len(plan, old.len()) + len;
+                let value = self.store(value);
+                if let Some(slot) = self.values.get_mut(i) {
+                    slot.1 = value;
+                }
+            }
+            Err(i) => {
+                let value = self.store(value);
+                self.values.insert(i, (n, value));
+                self.fields_len += len;
+            }
+        }
+    }
+
+    /// Keeps a value: borrowed as it is, owned in a free slot of `owned`.
     #[inline]
-    fn add(&mut self, n: u16, value: Cow<'v, [u8]>) {
-        // Fields are usually set in number order: append without searching.
-        if self.values.last().is_none_or(|(k, _)| *k < n) {
-            self.values.push((n, value));
-        } else if let Err(i) = self.values.binary_search_by_key(&n, |(k, _)| *k) {
-            self.values.insert(i, (n, value));
+    fn store(&mut self, value: Cow<'v, [u8]>) -> Value<'v> {
+        match value {
+            Cow::Borrowed(bytes) => Value::Borrowed(bytes),
+            Cow::Owned(bytes) => {
+                let i = match self.owned.iter().position(Option::is_none) {
+                    Some(free) => free,
+                    None => {
+                        self.owned.push(None);
+                        self.owned.len() - 1
+                    }
+                };
+                if let Some(slot) = self.owned.get_mut(i) {
+                    *slot = Some(bytes);
+                }
+                Value::Owned(i)
+            }
+        }
+    }
+
+    /// Takes a stored value back, freeing its slot.
+    fn release(&mut self, value: Value<'v>) -> Cow<'v, [u8]> {
+        match value {
+            Value::Borrowed(bytes) => Cow::Borrowed(bytes),
+            Value::Owned(i) => Cow::Owned(
+                self.owned
+                    .get_mut(i)
+                    .and_then(Option::take)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// The bytes of a stored value.
+    fn bytes(&self, value: Value<'v>) -> &[u8] {
+        match value {
+            Value::Borrowed(bytes) => bytes,
+            Value::Owned(i) => self
+                .owned
+                .get(i)
+                .and_then(Option::as_deref)
+                .unwrap_or_default(),
         }
     }
 
@@ -167,10 +226,7 @@ impl<'s, 'v> Builder<'s, 'v> {
     pub fn remove(&mut self, n: u16) -> Option<Cow<'v, [u8]>> {
         let i = self.values.binary_search_by_key(&n, |(k, _)| *k).ok()?;
         let value = self.values.remove(i).1;
-        let (word, bit) = bit_of(n);
-        if let Some(w) = self.bits.get_mut(word) {
-            *w &= !bit;
-        }
+        let value = self.release(value);
         self.fields_len -= field_len(&self.spec.plan(n), value.len());
         Some(value)
     }
@@ -178,12 +234,12 @@ impl<'s, 'v> Builder<'s, 'v> {
     /// The value of field `n`, if set.
     pub fn get(&self, n: u16) -> Option<&[u8]> {
         let i = self.values.binary_search_by_key(&n, |(k, _)| *k).ok()?;
-        self.values.get(i).map(|(_, v)| v.as_ref())
+        self.values.get(i).map(|(_, v)| self.bytes(*v))
     }
 
     /// Every set field and its value, in number order.
     pub fn fields(&self) -> impl Iterator<Item = (u16, &[u8])> + '_ {
-        self.values.iter().map(|(n, v)| (*n, v.as_ref()))
+        self.values.iter().map(|(n, v)| (*n, self.bytes(*v)))
     }
 
     /// The plan of a field that can be set: defined, and not a bitmap bit.
@@ -201,14 +257,22 @@ impl<'s, 'v> Builder<'s, 'v> {
 
     /// Bytes [`Builder::encode`] will write.
     pub fn encoded_len(&self) -> usize {
-        let (words, _) = self.bitmap_words();
-        let bitmaps = words.iter().filter(|w| **w != 0).count().max(1);
+        // Fields are in number order, and only specs with a tertiary bitmap define fields
+        // above 128 (whose bit 65 then announces it).
+        let last = self.values.last().map_or(0, |(n, _)| *n);
+        let bitmaps = 1 + usize::from(last > 64) + usize::from(last > 128);
         self.spec.mti.width() + bitmaps * self.spec.bitmap.width() + self.fields_len
     }
 
     /// Bitmap words with bits 1 and 65 set as needed, and whether a tertiary bitmap is written.
     fn bitmap_words(&self) -> ([u64; 3], bool) {
-        let mut words = self.bits;
+        let mut words = [0u64; 3];
+        for (n, _) in &self.values {
+            let (word, bit) = bit_of(*n);
+            if let Some(w) = words.get_mut(word) {
+                *w |= bit;
+            }
+        }
         let tertiary = self.spec.tertiary && words[2] != 0;
         if tertiary {
             words[1] |= 1u64 << 63;
@@ -230,13 +294,13 @@ impl<'s, 'v> Builder<'s, 'v> {
             self.write_bitmap(out, words[1]);
         }
         let mut tertiary_pending = tertiary;
-        for (n, value) in &self.values {
-            if tertiary_pending && *n > 65 {
+        for &(n, value) in &self.values {
+            if tertiary_pending && n > 65 {
                 self.write_bitmap(out, words[2]);
                 tertiary_pending = false;
             }
-            if let Some(plan) = self.spec.plans.get(usize::from(*n)) {
-                write_field(out, plan, value);
+            if let Some(plan) = self.spec.plans.get(usize::from(n)) {
+                write_field(out, plan, self.bytes(value));
             }
         }
     }
@@ -277,9 +341,9 @@ impl<'s, 'v> Builder<'s, 'v> {
 /// Values of sensitive fields are masked.
 impl fmt::Debug for Builder<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fields = self.values.iter().filter_map(|(n, v)| {
-            let spec = self.spec.field(*n)?;
-            Some((*n, MaskedBytes { spec, value: v }))
+        let fields = self.fields().filter_map(|(n, value)| {
+            let spec = self.spec.field(n)?;
+            Some((n, MaskedBytes { spec, value }))
         });
         f.debug_struct("Builder")
             .field("spec", &self.spec.name())
@@ -687,6 +751,34 @@ mod tests {
                 assert_eq!(fast, slow, "{encoding:?} {digits} digits, {count}");
             }
         }
+    }
+
+    /// Owned values are kept in slots that are freed and reused as they are replaced.
+    #[test]
+    fn owned_values_are_replaced_removed_and_their_slots_reused() {
+        let spec = Spec::builtin("iso87-ascii").unwrap();
+        let mut builder = Builder::new(spec, Mti::new("0200").unwrap());
+        builder.set(11, b"000001".to_vec()).unwrap();
+        builder.set(3, b"000000".to_vec()).unwrap();
+        builder.set(11, &b"000002"[..]).unwrap();
+        builder.set(4, b"000000001000".to_vec()).unwrap();
+        assert_eq!(builder.owned.len(), 2);
+        assert_eq!(builder.get(4), Some(&b"000000001000"[..]));
+        builder.set(3, b"300000".to_vec()).unwrap();
+        assert_eq!(builder.owned.len(), 2);
+        let fields: Vec<_> = builder.fields().collect();
+        assert_eq!(
+            fields,
+            [
+                (3, &b"300000"[..]),
+                (4, &b"000000001000"[..]),
+                (11, &b"000002"[..])
+            ]
+        );
+        assert!(matches!(builder.remove(4), Some(Cow::Owned(v)) if v == b"000000001000"));
+        let copy = builder.clone();
+        assert_eq!(&copy.to_bytes()[..], b"02002020000000000000300000000002");
+        assert_eq!(builder.encoded_len(), builder.to_bytes().len());
     }
 
     /// The length kept as fields are set, replaced and removed is the length written.
