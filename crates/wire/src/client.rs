@@ -594,7 +594,7 @@ fn dispatch(shared: &Shared, spec: &SpecRef, frame: MessageFrame) {
         );
         return;
     };
-    // TODO(#3): requests the host starts (a 0800 asking the terminal to sign on, say) end
+    // TODO(#6): requests the host starts (a 0800 asking the terminal to sign on, say) end
     // here as unmatched; a handler for them would let the emulator answer instead of dropping.
     let Some(pending) = shared.take_matching(&Key::new(mti, &tid, &stan), mti) else {
         unmatched(&message, "it matches no pending request");
@@ -602,7 +602,7 @@ fn dispatch(shared: &Shared, spec: &SpecRef, frame: MessageFrame) {
     };
     drop(message);
 
-    // TODO(#3): the response's TPDU is not compared with the request's swapped one; a host
+    // TODO(#6): the response's TPDU is not compared with the request's swapped one; a host
     // that answers from another NII is accepted. Callers that care can check `Response::frame`.
     tracing::trace!(%mti, "response matched");
     let response = Response {

@@ -166,7 +166,7 @@ pub enum AppType {
     /// `61`: chip (IC card) application.
     Chip,
     /// Any other byte, as it came.
-    // TODO(#3): name the other UnionPay application types once a source for the full code
+    // TODO(#6): name the other UnionPay application types once a source for the full code
     // list is cited in specs/; until then they round-trip as Unknown and nothing acts on them.
     Unknown(u8),
 }
@@ -231,7 +231,7 @@ pub enum ProcessingRequirement {
     SignOnAgain,
     /// Any other nibble (0-15), as it came: hosts also use this nibble to ask for parameter
     /// and key downloads.
-    // TODO(#3): name the download requests (parameters, public keys, chip parameters) once a
+    // TODO(#6): name the download requests (parameters, public keys, chip parameters) once a
     // source for their codes is cited; the emulator needs them for TMS scenarios only.
     Unknown(u8),
 }
