@@ -514,6 +514,18 @@ mod tests {
     }
 
     #[test]
+    fn word_checks_agree_with_byte_checks() {
+        for b in 0..=255u8 {
+            let word = u64::from_le_bytes([b'0', b'1', b'2', b, b'4', b'5', b'6', b'7']);
+            assert_eq!(ascii_digits(word), ascii_digit(b), "digit {b:#04x}");
+            let word = u64::from_le_bytes([b' ', b'~', b, b'A', b'z', b'0', b'!', b'}']);
+            assert_eq!(ascii_printable(word), printable(b), "printable {b:#04x}");
+            let word = u64::from_le_bytes([0x00, 0x99, b, 0x45, 0x10, 0x01, 0x98, 0x89]);
+            assert_eq!(bcd_digits(word), bcd_byte(b), "bcd {b:#04x}");
+        }
+    }
+
+    #[test]
     fn hex_digits() {
         assert!(check_hex(b"09AF", Charset::Ascii, true).is_ok());
         assert!(check_hex(b"09af", Charset::Ascii, false).unwrap().lower_hex);
