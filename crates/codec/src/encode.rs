@@ -7,22 +7,21 @@
 //! the spec's filler nibble, and no bitmap without a bit set.
 
 mod check;
+mod write;
 
 use std::borrow::Cow;
 use std::fmt;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use crate::content::{self, Bad};
-use crate::ebcdic::{LATIN1_TO_CP037, LATIN1_TO_CP1047};
 use crate::error::{Error, Expected, FieldPath, Found, LengthProblem};
 use crate::field::write_masked;
 use crate::message::{Message, Mti};
-use crate::spec::plan::{Kind, MaskScan, Plan, PrefixWriter, ValueCheck, Writer};
-use crate::spec::{
-    BitmapEncoding, Charset, CodePage, ContentClass, DataEncoding, FieldSpec, MtiEncoding, Pad,
-    PrefixEncoding, Spec,
-};
+use crate::spec::plan::{Kind, MaskScan, Plan, ValueCheck};
+use crate::spec::{Charset, ContentClass, DataEncoding, FieldSpec, Spec};
+
+use write::Cursor;
 
 /// Builds one message for a spec.
 ///
@@ -264,44 +263,56 @@ impl<'s, 'v> Builder<'s, 'v> {
         self.spec.mti.width() + bitmaps * self.spec.bitmap.width() + self.fields_len
     }
 
-    /// Bitmap words with bits 1 and 65 set as needed, and whether a tertiary bitmap is written.
-    fn bitmap_words(&self) -> ([u64; 3], bool) {
+    /// Writes the message at the end of `out`.
+    pub fn encode(&self, out: &mut BytesMut) {
+        // The exact length is known: zero-extend once and fill the new bytes in place.
+        let start = out.len();
+        out.resize(start + self.encoded_len(), 0);
+        let Some(buf) = out.get_mut(start..) else {
+            return;
+        };
+        let mut cur = Cursor::new(buf);
+        write::write_mti(&mut cur, self.mti.digits(), self.spec.mti);
+
+        // Bitmaps are filled in once the fields have been walked: leave room for them. The
+        // secondary follows the primary; the tertiary (announced by bit 65) comes before the
+        // first field above 65.
+        let last = self.values.last().map_or(0, |(n, _)| *n);
+        let secondary = last > 64;
+        let tertiary = self.spec.tertiary && last > 128;
+        let width = self.spec.bitmap.width();
+        let primary_at = cur.pos();
+        cur.take(width + if secondary { width } else { 0 });
+        let mut tertiary_at = None;
         let mut words = [0u64; 3];
-        for (n, _) in &self.values {
-            let (word, bit) = bit_of(*n);
+        for &(n, value) in &self.values {
+            if tertiary && tertiary_at.is_none() && n > 65 {
+                tertiary_at = Some(cur.pos());
+                cur.take(width);
+            }
+            let (word, bit) = bit_of(n);
             if let Some(w) = words.get_mut(word) {
                 *w |= bit;
             }
-        }
-        let tertiary = self.spec.tertiary && words[2] != 0;
-        if tertiary {
-            words[1] |= 1u64 << 63;
-        }
-        if words[1] != 0 {
-            words[0] |= 1u64 << 63;
-        }
-        (words, tertiary)
-    }
-
-    /// Writes the message at the end of `out`.
-    pub fn encode(&self, out: &mut BytesMut) {
-        out.reserve(self.encoded_len());
-        self.write_mti(out);
-
-        let (words, tertiary) = self.bitmap_words();
-        self.write_bitmap(out, words[0]);
-        if words[1] != 0 {
-            self.write_bitmap(out, words[1]);
-        }
-        let mut tertiary_pending = tertiary;
-        for &(n, value) in &self.values {
-            if tertiary_pending && n > 65 {
-                self.write_bitmap(out, words[2]);
-                tertiary_pending = false;
-            }
             if let Some(plan) = self.spec.plans.get(usize::from(n)) {
-                write_field(out, plan, self.bytes(value));
+                write::write_field(&mut cur, plan, self.bytes(value));
             }
+        }
+
+        let [mut primary, mut secondary_word, tertiary_word] = words;
+        if tertiary {
+            secondary_word |= 1 << 63;
+        }
+        if secondary {
+            primary |= 1 << 63;
+        }
+        let encoding = self.spec.bitmap;
+        write::write_bitmap(&mut cur.at(primary_at), primary, encoding);
+        if secondary {
+            write::write_bitmap(&mut cur.at(primary_at + width), secondary_word, encoding);
+        }
+        if let Some(at) = tertiary_at {
+            write::write_bitmap(&mut cur.at(at), tertiary_word, encoding);
         }
     }
 
@@ -310,31 +321,6 @@ impl<'s, 'v> Builder<'s, 'v> {
         let mut out = BytesMut::with_capacity(self.encoded_len());
         self.encode(&mut out);
         out
-    }
-
-    fn write_mti(&self, out: &mut BytesMut) {
-        let d = self.mti.digits();
-        match self.spec.mti {
-            MtiEncoding::Ascii => out.put_slice(&d),
-            MtiEncoding::Ebcdic => d.iter().for_each(|b| out.put_u8(b - b'0' + 0xF0)),
-            MtiEncoding::Bcd => {
-                out.put_u8(((d[0] - b'0') << 4) | (d[1] - b'0'));
-                out.put_u8(((d[2] - b'0') << 4) | (d[3] - b'0'));
-            }
-        }
-    }
-
-    fn write_bitmap(&self, out: &mut BytesMut, word: u64) {
-        match self.spec.bitmap {
-            BitmapEncoding::Binary => out.put_u64(word),
-            BitmapEncoding::Hex(charset) => {
-                let mut text = [0u8; 16];
-                let (high, low) = text.split_at_mut(8);
-                high.copy_from_slice(&hex8((word >> 32) as u32));
-                low.copy_from_slice(&hex8(word as u32));
-                put_chars(out, &text, charset);
-            }
-        }
     }
 }
 
@@ -502,197 +488,6 @@ fn bit_of(n: u16) -> (usize, u64) {
     (i / 64, 1u64 << (63 - i % 64))
 }
 
-#[inline]
-fn write_field(out: &mut BytesMut, plan: &Plan, value: &[u8]) {
-    if plan.prefix_writer != PrefixWriter::None {
-        let units = units_of(plan, value.len());
-        let count = if plan.counts_bytes {
-            plan.wire_len(units)
-        } else {
-            units
-        };
-        write_prefix(out, plan, count);
-    }
-    match plan.writer {
-        Writer::Copy => out.put_slice(value),
-        Writer::Ebcdic(page) => value
-            .iter()
-            .for_each(|&b| put_char(out, b, Charset::Ebcdic(page))),
-        Writer::Hex(charset) => write_hex(out, value, charset),
-        Writer::Bcd { pad, filler } => {
-            let digits = match value.split_first() {
-                Some((&sign, rest)) if plan.sign => {
-                    out.put_u8(sign);
-                    rest
-                }
-                _ => value,
-            };
-            write_bcd(out, digits, pad, filler);
-        }
-    }
-}
-
-/// Upper-case hex of the four bytes of `x`, most significant first.
-#[inline]
-fn hex8(x: u32) -> [u8; 8] {
-    // Spread the eight nibbles one to a byte, the most significant in the top byte...
-    let mut v = u64::from(x);
-    v = (v | (v << 16)) & 0x0000_FFFF_0000_FFFF;
-    v = (v | (v << 8)) & 0x00FF_00FF_00FF_00FF;
-    v = (v | (v << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
-    // ...then add '0' to each, and 7 more to 10-15 so that they land on 'A'-'F'. No byte
-    // carries into the next: the largest is 15 + 0x30 + 7.
-    let letters = ((v + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
-    (v + 0x3030_3030_3030_3030 + 7 * letters).to_be_bytes()
-}
-
-/// Writes each byte as two hex characters.
-fn write_hex(out: &mut BytesMut, value: &[u8], charset: Charset) {
-    // Through a stack buffer, so the output is written a slice at a time; four bytes at a time.
-    let mut text = [0u8; 128];
-    for chunk in value.chunks(64) {
-        let mut quads = chunk.chunks_exact(4);
-        for (dst, quad) in text.chunks_exact_mut(8).zip(&mut quads) {
-            let word = quad.try_into().map_or(0, u32::from_be_bytes);
-            dst.copy_from_slice(&hex8(word));
-        }
-        let rest = quads.remainder();
-        if !rest.is_empty() {
-            // The last 1-3 bytes, left-aligned in a word; only their characters are kept.
-            let word = rest
-                .iter()
-                .fold(0u32, |w, &b| (w << 8) | u32::from(b))
-                .wrapping_shl(8 * (4 - rest.len() as u32));
-            let done = 2 * (chunk.len() - rest.len());
-            let hex = hex8(word);
-            if let (Some(dst), Some(src)) = (
-                text.get_mut(done..2 * chunk.len()),
-                hex.get(..2 * rest.len()),
-            ) {
-                dst.copy_from_slice(src);
-            }
-        }
-        put_chars(out, text.get(..2 * chunk.len()).unwrap_or(&text), charset);
-    }
-}
-
-/// "00" to "99".
-static DIGIT_PAIRS: [[u8; 2]; 100] = digit_pairs();
-
-// Runs at compile time over indices 0-99 of a 100-entry array; `get_mut` is not const.
-#[allow(clippy::indexing_slicing)]
-const fn digit_pairs() -> [[u8; 2]; 100] {
-    let mut t = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    t
-}
-
-/// `count` (0-99) as one byte of BCD.
-#[inline]
-fn bcd_byte(count: usize) -> Option<u8> {
-    let [tens, ones] = *DIGIT_PAIRS.get(count)?;
-    Some(((tens - b'0') << 4) | (ones - b'0'))
-}
-
-/// Writes a length prefix: the usual widths from a table, the rest digit by digit. A count
-/// too large for the prefix keeps its low digits (the spec's maximum is checked on `set`).
-#[inline]
-fn write_prefix(out: &mut BytesMut, plan: &Plan, count: usize) {
-    let done = match plan.prefix_writer {
-        PrefixWriter::Ascii2 => DIGIT_PAIRS.get(count).map(|pair| out.put_slice(pair)),
-        PrefixWriter::Ascii3 => DIGIT_PAIRS.get(count % 100).and_then(|&[tens, ones]| {
-            let hundreds = u8::try_from(count / 100).ok().filter(|h| *h < 10)?;
-            out.put_slice(&[b'0' + hundreds, tens, ones]);
-            Some(())
-        }),
-        PrefixWriter::Bcd1 => bcd_byte(count).map(|b| out.put_u8(b)),
-        PrefixWriter::Bcd2 => bcd_byte(count / 100)
-            .zip(bcd_byte(count % 100))
-            .map(|(high, low)| out.put_slice(&[high, low])),
-        PrefixWriter::None | PrefixWriter::Digits => None,
-    };
-    if done.is_none() {
-        write_prefix_digits(out, plan, count as u64);
-    }
-}
-
-fn write_prefix_digits(out: &mut BytesMut, plan: &Plan, count: u64) {
-    let digits = u32::from(plan.prefix_digits);
-    match plan.prefix_encoding {
-        PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
-            let zero = if plan.prefix_encoding == PrefixEncoding::Ascii {
-                b'0'
-            } else {
-                0xF0
-            };
-            for i in (0..digits).rev() {
-                out.put_u8(zero + ((count / 10u64.pow(i)) % 10) as u8);
-            }
-        }
-        PrefixEncoding::Bcd => {
-            let bytes = u32::from(plan.prefix_width);
-            for i in (0..bytes).rev() {
-                let pair = (count / 100u64.pow(i)) % 100;
-                out.put_u8((((pair / 10) as u8) << 4) | (pair % 10) as u8);
-            }
-        }
-        PrefixEncoding::Binary => {
-            let bytes = usize::from(plan.prefix_width);
-            let be = count.to_be_bytes();
-            out.put_slice(be.get(8 - bytes..).unwrap_or(&be));
-        }
-    }
-}
-
-/// Packs ASCII digits (and `D` or `=` as the track separator nibble) into BCD.
-fn write_bcd(out: &mut BytesMut, digits: &[u8], pad: Pad, filler: u8) {
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'=' => 0xD,
-        b'A'..=b'F' => c - b'A' + 10,
-        _ => 0,
-    };
-    let odd = digits.len() % 2 == 1;
-    let mut rest = digits;
-    if odd && pad == Pad::Left {
-        if let Some((&first, tail)) = rest.split_first() {
-            out.put_u8((filler << 4) | nibble(first));
-            rest = tail;
-        }
-    }
-    let mut pairs = rest.chunks_exact(2);
-    for pair in &mut pairs {
-        if let [hi, lo] = pair {
-            out.put_u8((nibble(*hi) << 4) | nibble(*lo));
-        }
-    }
-    if let [last] = pairs.remainder() {
-        out.put_u8((nibble(*last) << 4) | filler);
-    }
-}
-
-/// Writes characters in `charset`: ASCII in one copy, EBCDIC a byte at a time.
-fn put_chars(out: &mut BytesMut, chars: &[u8], charset: Charset) {
-    match charset {
-        Charset::Ascii => out.put_slice(chars),
-        Charset::Ebcdic(_) => chars.iter().for_each(|&c| put_char(out, c, charset)),
-    }
-}
-
-fn put_char(out: &mut BytesMut, c: u8, charset: Charset) {
-    let b = match charset {
-        Charset::Ascii => Some(c),
-        Charset::Ebcdic(CodePage::Cp037) => LATIN1_TO_CP037.get(usize::from(c)).copied(),
-        Charset::Ebcdic(CodePage::Cp1047) => LATIN1_TO_CP1047.get(usize::from(c)).copied(),
-    };
-    // Both tables have 256 entries, so every byte maps.
-    out.put_u8(b.unwrap_or(c));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,52 +500,6 @@ mod tests {
             assert!(content::check_chars(class, None, b"1*", false).is_err());
         }
         assert!(content::check_chars(Ans, None, b"1*", true).is_ok());
-    }
-
-    #[test]
-    fn hex_of_every_length_and_byte() {
-        for x in [0u32, 1, 0x0123_4567, 0x89AB_CDEF, 0xFFFF_FFFF, 0xA0B0_C0D0] {
-            assert_eq!(hex8(x), *format!("{x:08X}").as_bytes());
-        }
-        let bytes: Vec<u8> = (0..=255u8).rev().chain(0..=255).collect();
-        for len in 0..bytes.len() {
-            let value = &bytes[..len];
-            let mut out = BytesMut::new();
-            write_hex(&mut out, value, Charset::Ascii);
-            let expected: String = value.iter().map(|b| format!("{b:02X}")).collect();
-            assert_eq!(&out[..], expected.as_bytes(), "{len} bytes");
-        }
-    }
-
-    #[test]
-    fn prefix_tables_agree_with_digit_by_digit() {
-        for (encoding, digits) in [
-            (PrefixEncoding::Ascii, 2),
-            (PrefixEncoding::Ascii, 3),
-            (PrefixEncoding::Bcd, 1),
-            (PrefixEncoding::Bcd, 2),
-            (PrefixEncoding::Bcd, 3),
-            (PrefixEncoding::Bcd, 4),
-        ] {
-            let text = format!(
-                "[spec]\nname = \"t\"\ndescription = \"t\"\nsources = []\nmti = \"ascii\"\n\
-                 bitmap = \"binary\"\ntertiary_bitmap = false\n[defaults]\nnumeric = \"ascii\"\n\
-                 text = \"ascii\"\nbinary = \"binary\"\nprefix = \"ascii\"\n[[field]]\n\
-                 number = 2\nname = \"f\"\nclass = \"ans\"\nmax = 9\nprefix = {digits}\n\
-                 prefix_encoding = \"{}\"\n",
-                format!("{encoding:?}").to_lowercase()
-            );
-            let spec = Spec::from_toml_str(&text).unwrap();
-            let plan = spec.plan(2);
-            assert_eq!(plan.prefix_encoding, encoding);
-            assert_ne!(plan.prefix_writer, PrefixWriter::Digits);
-            for count in 0..20_000 {
-                let (mut fast, mut slow) = (BytesMut::new(), BytesMut::new());
-                write_prefix(&mut fast, &plan, count);
-                write_prefix_digits(&mut slow, &plan, count as u64);
-                assert_eq!(fast, slow, "{encoding:?} {digits} digits, {count}");
-            }
-        }
     }
 
     /// Owned values are kept in slots that are freed and reused as they are replaced.
