@@ -522,9 +522,15 @@ impl<S: Store> Engine<S> {
             AdviceState::Failed
         };
         tracing::debug!(stan = flight.trace, code, ?advice, "advice answered");
+        // A delivered advice keeps its original response code: its 0320 carries that in 39
+        // (DESIGN §5, dialect I), and a 94 only says the host had it already.
+        let response_code = match advice {
+            AdviceState::Failed => code.to_owned(),
+            _ => record.response_code.clone(),
+        };
         let updated = Record {
             advice,
-            response_code: code.to_owned(),
+            response_code,
             ..record.clone()
         };
         self.commit(vec![Op::put(updated)])

@@ -207,6 +207,30 @@ fn intl_tip_is_uploaded_in_field_54() {
     assert_eq!(upload.text(54), "000000000150");
 }
 
+/// DESIGN §5 dialect I: a 0320 carries the original response code in 39. An offline sale whose
+/// advice was delivered on a repeat (answered 94) was approved offline, so its code stays 00.
+#[test]
+fn intl_advice_delivered_with_94_uploads_its_original_response_code() {
+    let _g = trace_subscriber();
+    let mut t = term(false);
+    t.request(Request::OfflineSale {
+        card: card(DOMESTIC),
+        amount: 100,
+        auth_code: "VOICE1".into(),
+    })
+    .unwrap();
+    // The advice reaches the host, its answer is lost; the repeat is answered 94.
+    t.host.next("0220", Script::Lost);
+    t.request(Request::Settle).unwrap();
+    t.host.out_of_balance = true;
+    t.request(Request::Settle).unwrap();
+    assert_eq!(t.host.seen_mti("0220").len(), 2);
+    let uploads = t.host.seen_mti("0320");
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].text(39), "00");
+    assert_eq!(t.reports()[0].reconciliation, Reconciliation::Uploaded);
+}
+
 #[test]
 fn intl_trailer_answered_95_leaves_the_batch_open() {
     let _g = trace_subscriber();
