@@ -236,9 +236,13 @@ impl<S: Store> Engine<S> {
                 && self.state.auto_settled_day != Some(now.day())
         });
         if due && self.is_idle() && !self.state.records.is_empty() {
-            // Stored with the step that starts the settlement's drive, so a restart later the
-            // same day does not settle again.
-            self.commit(vec![Op::AutoSettledOn(now.day())])?;
+            // Stored in one step with "settlement pending", so a restart later the same day
+            // neither settles again nor loses the day's settlement.
+            let mut ops = vec![Op::AutoSettledOn(now.day())];
+            if self.state.settlement.is_none() {
+                ops.push(Op::Settlement(Some(Settlement::Pending)));
+            }
+            self.commit(ops)?;
             tracing::debug!(batch = self.state.batch, "auto-settlement at time of day");
             out.actions.push(Action::Prompt(Prompt::AutoSettlement));
             self.start_settlement(now, &mut out)?;

@@ -460,3 +460,31 @@ fn time_of_day_auto_settlement_runs_once_a_day_across_restarts() {
     t.tick().unwrap();
     assert_eq!(t.reports().len(), 1, "again the next day");
 }
+
+/// The day's mark and "settlement pending" are one step: a crash right after the mark must
+/// not leave a day whose time-of-day settlement never runs.
+#[test]
+fn crash_after_the_time_of_day_mark_still_settles_that_day() {
+    let _g = trace_subscriber();
+    let auto = iso8583_settle::AutoSettle {
+        time_of_day: Some((9, 30)),
+        ..Default::default()
+    };
+    let cfg = config(false).auto_settle(auto).build().unwrap();
+    let mem = MemStore::new();
+    let mut t = Term::open(cfg.clone(), mem.clone(), FakeHost::new(false), start()).unwrap();
+    t.request(sale(DOMESTIC, 10)).unwrap();
+    let host = std::mem::replace(&mut t.host, FakeHost::new(false));
+    drop(t);
+    let now = iso8583_settle::Time::from_civil(2026, 12, 3, 9, 45, 0);
+    // The first write of the tick goes through, the next one fails.
+    let mut t = Term::open(cfg.clone(), FailAfter::new(mem.clone(), 1), host, now).unwrap();
+    let err = t.tick().unwrap_err();
+    assert!(matches!(err, Error::Store(StoreError::Injected(_))));
+    let host = std::mem::replace(&mut t.host, FakeHost::new(false));
+    drop(t);
+    let mut t = Term::open(cfg, mem.clone(), host, now.plus_ms(60_000)).unwrap();
+    t.tick().unwrap();
+    assert_eq!(t.reports().len(), 1, "the day's settlement ran");
+    assert_eq!(t.engine.batch(), 2);
+}
