@@ -274,21 +274,20 @@ impl<'s, 'v> Builder<'s, 'v> {
         let mut cur = Cursor::new(buf);
         write::write_mti(&mut cur, self.mti.digits(), self.spec.mti);
 
-        // Bitmaps are filled in once the fields have been walked: leave room for them. The
+        // Bitmaps are filled in once the fields have been walked: take room for them. The
         // secondary follows the primary; the tertiary (announced by bit 65) comes before the
         // first field above 65.
         let last = self.values.last().map_or(0, |(n, _)| *n);
         let secondary = last > 64;
         let tertiary = self.spec.tertiary && last > 128;
         let width = self.spec.bitmap.width();
-        let primary_at = cur.pos();
-        cur.take(width + if secondary { width } else { 0 });
-        let mut tertiary_at = None;
+        let primary_room = cur.take(width);
+        let secondary_room = cur.take(if secondary { width } else { 0 });
+        let mut tertiary_room = None;
         let mut words = [0u64; 3];
         for &(n, value) in &self.values {
-            if tertiary && tertiary_at.is_none() && n > 65 {
-                tertiary_at = Some(cur.pos());
-                cur.take(width);
+            if tertiary && tertiary_room.is_none() && n > 65 {
+                tertiary_room = Some(cur.take(width));
             }
             let (word, bit) = bit_of(n);
             if let Some(w) = words.get_mut(word) {
@@ -298,6 +297,7 @@ impl<'s, 'v> Builder<'s, 'v> {
                 write::write_field(&mut cur, plan, self.bytes(value));
             }
         }
+        debug_assert!(cur.is_full(), "encoded_len and the bytes written disagree");
 
         let [mut primary, mut secondary_word, tertiary_word] = words;
         if tertiary {
@@ -307,12 +307,12 @@ impl<'s, 'v> Builder<'s, 'v> {
             primary |= 1 << 63;
         }
         let encoding = self.spec.bitmap;
-        write::write_bitmap(&mut cur.at(primary_at), primary, encoding);
+        write::write_bitmap(primary_room, primary, encoding);
         if secondary {
-            write::write_bitmap(&mut cur.at(primary_at + width), secondary_word, encoding);
+            write::write_bitmap(secondary_room, secondary_word, encoding);
         }
-        if let Some(at) = tertiary_at {
-            write::write_bitmap(&mut cur.at(at), tertiary_word, encoding);
+        if let Some(room) = tertiary_room {
+            write::write_bitmap(room, tertiary_word, encoding);
         }
     }
 

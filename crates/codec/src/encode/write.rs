@@ -11,34 +11,30 @@ use crate::spec::{BitmapEncoding, Charset, CodePage, MtiEncoding, Pad, PrefixEnc
 
 /// The part of the output still to fill.
 pub(super) struct Cursor<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
+    rest: &'b mut [u8],
 }
 
 impl<'b> Cursor<'b> {
     pub(super) fn new(buf: &'b mut [u8]) -> Self {
-        Cursor { buf, pos: 0 }
+        Cursor { rest: buf }
     }
 
-    /// Bytes written (or skipped) so far.
-    pub(super) fn pos(&self) -> usize {
-        self.pos
+    /// True once every byte has been taken.
+    pub(super) fn is_full(&self) -> bool {
+        self.rest.is_empty()
     }
 
-    /// The next `len` bytes, to fill; the cursor moves past them. Empty if the room sized in
-    /// advance is short, which the builder's length bookkeeping rules out (and tests check).
+    /// The next `len` bytes, to fill (now or later); the cursor moves past them. Empty if the
+    /// room sized in advance is short, which the builder's length bookkeeping rules out (and
+    /// tests check).
     #[inline]
-    pub(super) fn take(&mut self, len: usize) -> &mut [u8] {
-        let start = self.pos;
-        self.pos += len;
-        self.buf.get_mut(start..start + len).unwrap_or_default()
-    }
-
-    /// Back to an earlier position, to fill bytes skipped over.
-    pub(super) fn at(&mut self, pos: usize) -> Cursor<'_> {
-        Cursor {
-            buf: self.buf.get_mut(pos..).unwrap_or_default(),
-            pos: 0,
+    pub(super) fn take(&mut self, len: usize) -> &'b mut [u8] {
+        match std::mem::take(&mut self.rest).split_at_mut_checked(len) {
+            Some((head, tail)) => {
+                self.rest = tail;
+                head
+            }
+            None => &mut [],
         }
     }
 
@@ -102,18 +98,18 @@ pub(super) fn write_mti(cur: &mut Cursor<'_>, d: [u8; 4], encoding: MtiEncoding)
     }
 }
 
-pub(super) fn write_bitmap(cur: &mut Cursor<'_>, word: u64, encoding: BitmapEncoding) {
+/// Fills room taken for a bitmap.
+pub(super) fn write_bitmap(room: &mut [u8], word: u64, encoding: BitmapEncoding) {
     match encoding {
-        BitmapEncoding::Binary => cur.put(&word.to_be_bytes()),
+        BitmapEncoding::Binary => copy_small(room, &word.to_be_bytes()),
         BitmapEncoding::Hex(charset) => {
-            let text = cur.take(16);
-            if let Some((high, low)) = text.split_first_chunk_mut::<8>() {
+            if let Some((high, low)) = room.split_first_chunk_mut::<8>() {
                 *high = hex8((word >> 32) as u32);
                 if let Some(low) = low.first_chunk_mut::<8>() {
                     *low = hex8(word as u32);
                 }
             }
-            to_charset(text, charset);
+            to_charset(room, charset);
         }
     }
 }
@@ -167,27 +163,29 @@ pub(super) fn hex8(x: u32) -> [u8; 8] {
     (v + 0x3030_3030_3030_3030 + 7 * letters).to_be_bytes()
 }
 
-/// Writes each byte as two hex characters, four bytes at a time.
+/// Writes each byte as two hex characters, looked up as a pair.
 pub(super) fn write_hex(cur: &mut Cursor<'_>, value: &[u8], charset: Charset) {
     let text = cur.take(2 * value.len());
-    let mut quads = value.chunks_exact(4);
-    let mut octets = text.chunks_exact_mut(8);
-    for (dst, quad) in (&mut octets).zip(&mut quads) {
-        let word = quad.try_into().map_or(0, u32::from_be_bytes);
-        dst.copy_from_slice(&hex8(word));
-    }
-    let rest = quads.remainder();
-    if !rest.is_empty() {
-        // The last 1-3 bytes, left-aligned in a word; only their characters are kept.
-        let word = rest
-            .iter()
-            .fold(0u32, |w, &b| (w << 8) | u32::from(b))
-            .wrapping_shl(8 * (4 - rest.len() as u32));
-        let hex = hex8(word);
-        let dst = octets.into_remainder();
-        dst.copy_from_slice(hex.get(..dst.len()).unwrap_or_default());
+    for (pair, &b) in text.chunks_exact_mut(2).zip(value) {
+        pair.copy_from_slice(&HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default());
     }
     to_charset(text, charset);
+}
+
+/// The two upper-case hex characters of each byte.
+static HEX_PAIRS: [[u8; 2]; 256] = hex_pairs();
+
+// Runs at compile time over indices 0-255 of a 256-entry array; `get_mut` is not const.
+#[allow(clippy::indexing_slicing)]
+const fn hex_pairs() -> [[u8; 2]; 256] {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 0x0F]];
+        i += 1;
+    }
+    t
 }
 
 /// "00" to "99".
@@ -341,7 +339,7 @@ mod tests {
         let mut buf = vec![0u8; len];
         let mut cur = Cursor::new(&mut buf);
         write(&mut cur);
-        assert_eq!(cur.pos(), len);
+        assert!(cur.is_full());
         buf
     }
 
