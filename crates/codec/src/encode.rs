@@ -19,7 +19,7 @@ use crate::error::{Error, Expected, FieldPath, Found, LengthProblem};
 use crate::field::write_masked;
 use crate::message::{Message, Mti};
 use crate::spec::plan::{Kind, MaskScan, Plan, ValueCheck};
-use crate::spec::{Charset, ContentClass, DataEncoding, FieldSpec, Spec};
+use crate::spec::{Charset, DataEncoding, FieldSpec, Spec};
 
 use write::Cursor;
 
@@ -383,7 +383,7 @@ fn quick_check(plan: &Plan, value: &[u8], strict: bool, refuse_masked: bool) -> 
     let content_ok = body.is_some_and(|body| match plan.value_check {
         ValueCheck::Nothing => true,
         ValueCheck::Digits => check::is_digits(body),
-        ValueCheck::Chars(class) => check::is_class(class, body, strict),
+        other => check::is_class(other.class(), body, strict),
     });
     let masked = refuse_masked && plan.mask_scan == MaskScan::Always && value.contains(&b'*');
     length_ok && content_ok && !masked
@@ -460,8 +460,7 @@ fn check_content(n: u16, plan: &Plan, value: &[u8], strict: bool) -> Result<(), 
     };
     let class = match plan.value_check {
         ValueCheck::Nothing => return Ok(()),
-        ValueCheck::Digits => ContentClass::N,
-        ValueCheck::Chars(class) => class,
+        other => other.class(),
     };
     let skip = value.len() - body.len();
     content::check_chars(class, None, body, strict)
@@ -491,6 +490,7 @@ fn bit_of(n: u16) -> (usize, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::ContentClass;
 
     /// `MaskScan::OnError` relies on every class but `ans` (and `b`, never scanned) refusing `*`.
     #[test]

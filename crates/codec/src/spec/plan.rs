@@ -81,15 +81,36 @@ pub(crate) enum PrefixWriter {
     Digits,
 }
 
-/// Which check the builder runs on a logical value (the sign of `x+n` checked apart).
+/// Which check the builder runs on a logical value (the sign of `x+n` checked apart). A flat
+/// enum rather than a class inside one: the builder branches on it once per value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueCheck {
     /// Class `b`: any bytes.
     Nothing,
     /// Classes `n` and `x+n`: ASCII digits.
     Digits,
-    /// Characters of another class.
-    Chars(ContentClass),
+    /// Class `z`.
+    Track,
+    /// Class `a`.
+    Letters,
+    /// Class `an`.
+    LettersDigits,
+    /// Class `ans`.
+    Printable,
+}
+
+impl ValueCheck {
+    /// The class whose characters the check allows (`n` for the digits of `x+n`).
+    pub(crate) fn class(self) -> ContentClass {
+        match self {
+            ValueCheck::Nothing => ContentClass::B,
+            ValueCheck::Digits => ContentClass::N,
+            ValueCheck::Track => ContentClass::Z,
+            ValueCheck::Letters => ContentClass::A,
+            ValueCheck::LettersDigits => ContentClass::An,
+            ValueCheck::Printable => ContentClass::Ans,
+        }
+    }
 }
 
 /// When the builder looks for the mask character `*` in a value (see `encode`).
@@ -238,7 +259,10 @@ fn value_check(class: ContentClass) -> ValueCheck {
     match class {
         ContentClass::B => ValueCheck::Nothing,
         ContentClass::N | ContentClass::XN => ValueCheck::Digits,
-        other => ValueCheck::Chars(other),
+        ContentClass::Z => ValueCheck::Track,
+        ContentClass::A => ValueCheck::Letters,
+        ContentClass::An => ValueCheck::LettersDigits,
+        ContentClass::Ans => ValueCheck::Printable,
     }
 }
 
