@@ -238,7 +238,8 @@ pub enum Outcome {
         /// Invoice number.
         invoice: u32,
     },
-    /// Declined by the host with this code; nothing was added.
+    /// Declined by the host with this code; nothing was added (an advice answered so stays in
+    /// the log, failed and out of the totals).
     Declined {
         /// What it was.
         kind: TxnKind,

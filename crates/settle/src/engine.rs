@@ -187,7 +187,7 @@ impl<S: Store> Engine<S> {
         match flight.purpose {
             Purpose::Online(_) => self.online_reply(flight, reply, now, &mut out)?,
             Purpose::Reversal => self.reversal_reply(reply, &mut out)?,
-            Purpose::Advice => self.advice_reply(&flight, reply)?,
+            Purpose::Advice => self.advice_reply(&flight, reply, &mut out)?,
             Purpose::SignOn => self.sign_on_reply(reply, &mut out)?,
             Purpose::Echo => out.actions.push(Action::Prompt(Prompt::EchoOk)),
             Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {

@@ -506,11 +506,13 @@ impl<S: Store> Engine<S> {
         self.send(fields, record.trace, Purpose::Advice, now, out)
     }
 
-    /// The 0230: 00 and 94 deliver; another code fails the advice, out of the totals.
+    /// The 0230: 00 and 94 deliver; another code fails the advice, out of the totals, and the
+    /// operator is told (the refund or offline sale was shown as queued).
     pub(crate) fn advice_reply(
         &mut self,
         flight: &Flight,
         reply: &Message<'_>,
+        out: &mut Output,
     ) -> Result<(), Error> {
         let code = response_code(reply);
         let Some(record) = self.state.records.iter().find(|r| r.trace == flight.trace) else {
@@ -533,7 +535,13 @@ impl<S: Store> Engine<S> {
             response_code,
             ..record.clone()
         };
-        self.commit(vec![Op::put(updated)])
+        let kind = updated.kind;
+        self.commit(vec![Op::put(updated)])?;
+        if advice == AdviceState::Failed {
+            let code = code.to_owned();
+            Self::outcome(out, Outcome::Declined { kind, code });
+        }
+        Ok(())
     }
 
     /// No answer (timeout, connection lost, or an unverifiable reply to a non-online message).

@@ -496,6 +496,44 @@ fn advices_flush_before_settlement_with_00_and_94() {
     }
 }
 
+/// An advice the host declines leaves the totals; the operator, who was told it was queued,
+/// is told it was declined (a UnionPay refund goes at once, an offline sale at the flush).
+#[test]
+fn declined_advice_is_reported_to_the_operator() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.host.next("0220", Script::Code("05"));
+        let (request, kind) = if cup {
+            let refund = Request::Refund {
+                card: card(DOMESTIC),
+                amount: 500,
+            };
+            (refund, TxnKind::Refund)
+        } else {
+            let offline = Request::OfflineSale {
+                card: card(DOMESTIC),
+                amount: 500,
+                auth_code: "VOICE1".into(),
+            };
+            (offline, TxnKind::OfflineSale)
+        };
+        t.request(request).unwrap();
+        if !cup {
+            t.request(Request::Settle).unwrap();
+        }
+        assert_eq!(t.engine.records().len(), usize::from(cup));
+        assert!(
+            t.outcomes().contains(&Outcome::Declined {
+                kind,
+                code: "05".into()
+            }),
+            "cup={cup}: {:?}",
+            t.outcomes()
+        );
+    }
+}
+
 #[test]
 fn storage_full_refuses_locally_and_settlement_clears_it() {
     let _g = trace_subscriber();
