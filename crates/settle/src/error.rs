@@ -77,7 +77,7 @@ pub enum Rejected {
     /// One of the 12-digit amount totals would come too close to overflowing (DESIGN §5).
     #[error("totals near overflow, please settle: {total} plus {amount} is above {limit}")]
     TotalsNearOverflow {
-        /// The largest current total.
+        /// The current total the amount goes into (or the largest one).
         total: u64,
         /// The amount asked for.
         amount: u64,

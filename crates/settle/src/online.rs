@@ -56,8 +56,12 @@ impl<S: Store> Engine<S> {
             );
             return Err(Rejected::SettlementPending { kind }.into());
         }
+        let amount = amount_of(request, &self.state.records);
         if kind.adds_record(self.cfg.dialect.is_union_pay()) {
-            self.check_room(kind, amount_of(request, &self.state.records))?;
+            self.check_room(kind, amount)?;
+        } else if let Some(refunds) = self.refunds_a_void_adds_to() {
+            // Such a void adds to the refund total, which must stay within 12 digits too.
+            self.check_amount(kind, refunds, amount)?;
         }
         if let Request::Void { invoice } = request {
             self.voidable(*invoice)?;
@@ -80,10 +84,27 @@ impl<S: Store> Engine<S> {
             }
             .into());
         }
+        self.check_amount(kind, self.max_total(), amount)
+    }
+
+    /// The refund total, when an international void keeps the sale and adds a refund
+    /// (DESIGN §5, "Totals").
+    fn refunds_a_void_adds_to(&self) -> Option<u64> {
+        match &self.cfg.dialect {
+            crate::Dialect::International(s)
+                if s.void_policy == crate::VoidPolicy::AddToRefunds =>
+            {
+                self.intl_totals().map(|t| t.refund_amount)
+            }
+            _ => None,
+        }
+    }
+
+    /// `amount` may join `total` (the amount total it goes into, or the largest one).
+    fn check_amount(&self, kind: TxnKind, total: u64, amount: u64) -> Result<(), Error> {
         if amount == 0 || amount > MAX_AMOUNT {
             return Err(Rejected::InvalidAmount(amount).into());
         }
-        let total = self.max_total();
         let limit = self.cfg.amount_limit();
         if total >= limit || total + amount > MAX_AMOUNT {
             tracing::debug!(?kind, total, amount, limit, "refused: totals near overflow");

@@ -626,6 +626,45 @@ fn amount_near_overflow_forces_settlement() {
     }
 }
 
+/// With voids added to the refund pair (DESIGN §5, "Totals"), an international void raises the
+/// refund total: it is refused before that total outgrows its 12 digits in field 63.
+#[test]
+fn intl_void_added_to_refunds_cannot_overflow_the_refund_total() {
+    let _g = trace_subscriber();
+    let settings = iso8583_settle::IntlSettings {
+        void_policy: iso8583_settle::VoidPolicy::AddToRefunds,
+        ..Default::default()
+    };
+    let dialect = iso8583_settle::Dialect::International(settings);
+    let cfg = iso8583_settle::Config::builder("TERM0001", "MERCHANT0000001", dialect)
+        .build()
+        .unwrap();
+    let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(false), start()).unwrap();
+    t.request(sale(DOMESTIC, 900_000_000_000)).unwrap();
+    t.request(sale(DOMESTIC, 1_000)).unwrap();
+    for _ in 0..9 {
+        let refund = Request::Refund {
+            card: card(DOMESTIC),
+            amount: 99_000_000_000,
+        };
+        t.request(refund).unwrap();
+    }
+    let err = t.request(Request::Void { invoice: 1 }).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Rejected(Rejected::TotalsNearOverflow { .. })
+    ));
+    assert_eq!(t.host.seen_mti("0200").len(), 11, "nothing sent");
+    // A void that fits is still allowed.
+    t.request(Request::Void { invoice: 2 }).unwrap();
+    assert!(approved(&t));
+    let totals = t.engine.intl_totals().unwrap();
+    assert_eq!(totals.refund_amount, 891_000_001_000);
+    assert!(totals
+        .field63(Default::default())
+        .starts_with("002900000001000010891000001000"));
+}
+
 #[test]
 fn no_answer_to_0500_keeps_sales_blocked() {
     let _g = trace_subscriber();
