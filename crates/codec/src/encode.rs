@@ -132,11 +132,14 @@ impl<'s, 'v> Builder<'s, 'v> {
         refuse_masked: bool,
     ) -> Result<&mut Self, Error> {
         let plan = self.plan_of(n)?;
-        if !quick_check(plan, &value, self.strict, refuse_masked) {
-            // The full check says what is wrong, or accepts what the quick one would not.
-            check_value(n, plan, &value, self.strict, refuse_masked)?;
-        }
-        let len = field_len(plan, value.len());
+        let len = match quick_check(plan, &value, self.strict, refuse_masked) {
+            Some(len) => len,
+            None => {
+                // The full check says what is wrong, or accepts what the quick one would not.
+                check_value(n, plan, &value, self.strict, refuse_masked)?;
+                field_len(plan, value.len())
+            }
+        };
         // Fields are usually set in number order: append without searching.
         if self.values.last().is_none_or(|(k, _)| *k < n) {
             let value = self.store(value);
@@ -362,15 +365,19 @@ impl fmt::Debug for DebugMap<'_> {
     }
 }
 
-/// True when [`check_value`] certainly accepts `value`: its length and characters are fine
-/// and, with `refuse_masked`, an `ans` value holding `*` is not. (Values of other sensitive
-/// classes that pass their check hold no `*`.)
+/// The field's wire length (prefix included) when [`check_value`] certainly accepts `value`:
+/// its length and characters are fine and, with `refuse_masked`, an `ans` value holding `*` is
+/// not. (Values of other sensitive classes that pass their check hold no `*`.)
 #[inline]
-fn quick_check(plan: &Plan, value: &[u8], strict: bool, refuse_masked: bool) -> bool {
+fn quick_check(plan: &Plan, value: &[u8], strict: bool, refuse_masked: bool) -> Option<usize> {
     let units = units_of(plan, value.len());
-    let length_ok = match plan.kind {
-        Kind::Fixed => units == plan.units as usize,
-        _ => units <= plan.max_units as usize && !(plan.even_units && units % 2 == 1),
+    let (length_ok, len) = match plan.kind {
+        // A fixed field's wire length is in its plan.
+        Kind::Fixed => (units == plan.units as usize, plan.wire as usize),
+        _ => (
+            units <= plan.max_units as usize && !(plan.even_units && units % 2 == 1),
+            usize::from(plan.prefix_width) + plan.wire_len(units),
+        ),
     };
     let body = if plan.sign {
         match value.split_first() {
@@ -386,7 +393,7 @@ fn quick_check(plan: &Plan, value: &[u8], strict: bool, refuse_masked: bool) -> 
         other => check::is_class(other.class(), body, strict),
     });
     let masked = refuse_masked && plan.mask_scan == MaskScan::Always && value.contains(&b'*');
-    length_ok && content_ok && !masked
+    (length_ok && content_ok && !masked).then_some(len)
 }
 
 /// Checks a logical value against a field's plan; with `refuse_masked`, a sensitive text value

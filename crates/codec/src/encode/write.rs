@@ -126,16 +126,12 @@ pub(super) fn write_field(cur: &mut Cursor<'_>, plan: &Plan, value: &[u8]) {
         };
         write_prefix(cur, plan, count);
     }
+    // The writers not inlined get the room they fill, not the cursor: a cursor that never
+    // escapes stays in registers.
     match plan.writer {
         Writer::Copy => cur.put(value),
-        Writer::Ebcdic(page) => {
-            let text = cur.take(value.len());
-            for (d, &c) in text.iter_mut().zip(value) {
-                *d = c;
-            }
-            to_charset(text, Charset::Ebcdic(page));
-        }
-        Writer::Hex(charset) => write_hex(cur, value, charset),
+        Writer::Ebcdic(page) => write_ebcdic(cur.take(value.len()), value, page),
+        Writer::Hex(charset) => write_hex(cur.take(2 * value.len()), value, charset),
         Writer::Bcd { pad, filler } => {
             let digits = match value.split_first() {
                 Some((&sign, rest)) if plan.sign => {
@@ -144,7 +140,7 @@ pub(super) fn write_field(cur: &mut Cursor<'_>, plan: &Plan, value: &[u8]) {
                 }
                 _ => value,
             };
-            write_bcd(cur, digits, pad, filler);
+            write_bcd(cur.take(digits.len().div_ceil(2)), digits, pad, filler);
         }
     }
 }
@@ -163,9 +159,16 @@ pub(super) fn hex8(x: u32) -> [u8; 8] {
     (v + 0x3030_3030_3030_3030 + 7 * letters).to_be_bytes()
 }
 
+/// Text in an EBCDIC code page.
+fn write_ebcdic(room: &mut [u8], value: &[u8], page: CodePage) {
+    for (d, &c) in room.iter_mut().zip(value) {
+        *d = c;
+    }
+    to_charset(room, Charset::Ebcdic(page));
+}
+
 /// Writes each byte as two hex characters, looked up as a pair.
-pub(super) fn write_hex(cur: &mut Cursor<'_>, value: &[u8], charset: Charset) {
-    let text = cur.take(2 * value.len());
+fn write_hex(text: &mut [u8], value: &[u8], charset: Charset) {
     for (pair, &b) in text.chunks_exact_mut(2).zip(value) {
         pair.copy_from_slice(&HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default());
     }
@@ -228,11 +231,14 @@ pub(super) fn write_prefix(cur: &mut Cursor<'_>, plan: &Plan, count: usize) {
         PrefixWriter::None | PrefixWriter::Digits => None,
     };
     if done.is_none() {
-        write_prefix_digits(cur, plan, count as u64);
+        write_prefix_digits(cur.take(usize::from(plan.prefix_width)), plan, count as u64);
     }
 }
 
-pub(super) fn write_prefix_digits(cur: &mut Cursor<'_>, plan: &Plan, count: u64) {
+/// Fills the room of a prefix digit by digit (a count too large keeps its low digits).
+fn write_prefix_digits(room: &mut [u8], plan: &Plan, count: u64) {
+    let mut cur = Cursor::new(room);
+    let cur = &mut cur;
     let digits = u32::from(plan.prefix_digits);
     match plan.prefix_encoding {
         PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
@@ -288,13 +294,16 @@ fn nibble(c: u8) -> u8 {
 }
 
 /// Packs ASCII digits (and `D` or `=` as the track separator nibble) into BCD.
-fn write_bcd(cur: &mut Cursor<'_>, digits: &[u8], pad: Pad, filler: u8) {
-    let out = cur.take(digits.len().div_ceil(2));
+fn write_bcd(out: &mut [u8], digits: &[u8], pad: Pad, filler: u8) {
     let odd = digits.len() % 2 == 1;
     // With an odd count, one byte holds the filler: the first (left pad) or the last.
     let (pairs, single, single_at) = match (odd, pad) {
         (true, Pad::Left) => (digits.get(1..), digits.first(), 0),
-        (true, Pad::Right) => (digits.get(..digits.len() - 1), digits.last(), out.len() - 1),
+        (true, Pad::Right) => (
+            digits.get(..digits.len() - 1),
+            digits.last(),
+            out.len().saturating_sub(1),
+        ),
         (false, _) => (Some(digits), None, 0),
     };
     let body = match (odd, pad) {
@@ -360,7 +369,9 @@ mod tests {
         let bytes: Vec<u8> = (0..=255u8).rev().chain(0..=255).collect();
         for len in 0..bytes.len() {
             let value = &bytes[..len];
-            let out = written(2 * len, |cur| write_hex(cur, value, Charset::Ascii));
+            let out = written(2 * len, |cur| {
+                write_hex(cur.take(2 * len), value, Charset::Ascii)
+            });
             let expected: String = value.iter().map(|b| format!("{b:02X}")).collect();
             assert_eq!(out, expected.as_bytes(), "{len} bytes");
         }
@@ -383,7 +394,8 @@ mod tests {
                         }
                     }
                     let expected: Vec<u8> = padded.chunks(2).map(|p| (p[0] << 4) | p[1]).collect();
-                    let out = written(len.div_ceil(2), |cur| write_bcd(cur, digits, pad, filler));
+                    let room = len.div_ceil(2);
+                    let out = written(room, |cur| write_bcd(cur.take(room), digits, pad, filler));
                     assert_eq!(out, expected, "{len} digits, {pad:?}, filler {filler:X}");
                 }
             }
@@ -415,7 +427,9 @@ mod tests {
             let width = usize::from(plan.prefix_width);
             for count in 0..20_000 {
                 let fast = written(width, |cur| write_prefix(cur, &plan, count));
-                let slow = written(width, |cur| write_prefix_digits(cur, &plan, count as u64));
+                let slow = written(width, |cur| {
+                    write_prefix_digits(cur.take(width), &plan, count as u64)
+                });
                 assert_eq!(fast, slow, "{encoding:?} {digits} digits, {count}");
             }
         }
