@@ -125,7 +125,8 @@ pub struct Engine<S> {
 
 impl<S: Store> Engine<S> {
     /// Opens the terminal from `store` and resumes whatever it finds (DESIGN §5): a pending
-    /// reversal is sent first; a settlement in progress continues where it stopped.
+    /// reversal is sent first; a settlement in progress continues where it stopped, and one a
+    /// count, amount or overflow trigger calls for is started.
     pub fn open(cfg: Config, mut store: S, now: Time) -> Result<(Engine<S>, Output), Error> {
         let state = match store.load()? {
             Some(state) => state,
@@ -151,6 +152,7 @@ impl<S: Store> Engine<S> {
             settling,
         };
         let mut out = Output::default();
+        engine.auto_settle_if_due(now, &mut out)?;
         engine.advance(now, &mut out)?;
         let out = engine.finish(out);
         Ok((engine, out))

@@ -368,6 +368,14 @@ impl<S: Store> Engine<S> {
                 capacity: self.cfg.capacity,
             }));
         }
+        self.auto_settle_if_due(now, out)
+    }
+
+    /// Starts a settlement when a count, amount or overflow trigger holds and none is stored
+    /// (DESIGN §5, "Limits"). Also called on open: a crash between the step that added the
+    /// record and "settlement pending" must not lose the settlement the record forced.
+    pub(crate) fn auto_settle_if_due(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
+        let count = self.state.records.len() as u16;
         let total = self.max_total();
         let auto = self.cfg.auto;
         let forced = total >= self.cfg.amount_limit();

@@ -488,3 +488,30 @@ fn crash_after_the_time_of_day_mark_still_settles_that_day() {
     assert_eq!(t.reports().len(), 1, "the day's settlement ran");
     assert_eq!(t.engine.batch(), 2);
 }
+
+/// A sale that takes a total past the overflow limit forces a settlement; a crash between the
+/// step that adds it and "settlement pending" must not lose that: the restart settles.
+#[test]
+fn crash_before_a_forced_settlement_is_stored_settles_on_restart() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let cfg = config(cup).overflow_margin(1_000_000).build().unwrap();
+        let mem = MemStore::new();
+        let mut t = Term::open(cfg.clone(), mem.clone(), FakeHost::new(cup), start()).unwrap();
+        t.request(sale(DOMESTIC, 999_998_000_000)).unwrap();
+        let (host, now) = (std::mem::replace(&mut t.host, FakeHost::new(cup)), t.now);
+        drop(t);
+        // The reversal and the approval are written; "settlement pending" is not.
+        let mut t = Term::open(cfg.clone(), FailAfter::new(mem.clone(), 2), host, now).unwrap();
+        let err = t.request(sale(DOMESTIC, 1_500_000)).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Injected(_))));
+        assert_eq!(mem.snapshot().unwrap().records.len(), 2);
+        assert_eq!(mem.snapshot().unwrap().settlement, None);
+        let host = std::mem::replace(&mut t.host, FakeHost::new(cup));
+        drop(t);
+        let t = Term::open(cfg, mem.clone(), host, now.plus_ms(60_000)).unwrap();
+        assert_eq!(t.reports().len(), 1, "cup={cup}: the forced settlement ran");
+        assert_eq!(t.reports()[0].traces.len(), 2);
+        assert_eq!(t.engine.batch(), 2);
+    }
+}
