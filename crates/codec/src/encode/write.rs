@@ -130,9 +130,9 @@ pub(super) fn write_field(cur: &mut Cursor<'_>, plan: &Plan, value: &[u8]) {
     // escapes stays in registers.
     match plan.writer {
         Writer::Copy => cur.put(value),
-        Writer::Ebcdic(page) => write_ebcdic(cur.take(value.len()), value, page),
-        Writer::Hex(charset) => write_hex(cur.take(2 * value.len()), value, charset),
-        Writer::Bcd { pad, filler } => {
+        Writer::Ebcdic => write_ebcdic(cur.take(value.len()), value, plan.charset),
+        Writer::Hex => write_hex(cur.take(2 * value.len()), value, plan.charset),
+        Writer::Bcd => {
             let digits = match value.split_first() {
                 Some((&sign, rest)) if plan.sign => {
                     cur.put_u8(sign);
@@ -140,7 +140,8 @@ pub(super) fn write_field(cur: &mut Cursor<'_>, plan: &Plan, value: &[u8]) {
                 }
                 _ => value,
             };
-            write_bcd(cur.take(digits.len().div_ceil(2)), digits, pad, filler);
+            let room = cur.take(digits.len().div_ceil(2));
+            write_bcd(room, digits, plan.pad, plan.filler);
         }
     }
 }
@@ -160,11 +161,11 @@ pub(super) fn hex8(x: u32) -> [u8; 8] {
 }
 
 /// Text in an EBCDIC code page.
-fn write_ebcdic(room: &mut [u8], value: &[u8], page: CodePage) {
+fn write_ebcdic(room: &mut [u8], value: &[u8], charset: Charset) {
     for (d, &c) in room.iter_mut().zip(value) {
         *d = c;
     }
-    to_charset(room, Charset::Ebcdic(page));
+    to_charset(room, charset);
 }
 
 /// Writes each byte as two hex characters, looked up as a pair.

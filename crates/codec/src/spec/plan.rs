@@ -9,8 +9,8 @@
 //! long it is on the wire and how it is written.
 
 use super::{
-    Charset, CodePage, ContentClass, DataEncoding, FieldSpec, LengthKind, Pad, PrefixCounts,
-    PrefixEncoding, Spec, MAX_FIELD,
+    Charset, ContentClass, DataEncoding, FieldSpec, LengthKind, Pad, PrefixCounts, PrefixEncoding,
+    Spec, MAX_FIELD,
 };
 
 /// What the decoder does at a set bit.
@@ -50,17 +50,19 @@ pub(crate) enum Check {
     Hex(Charset),
 }
 
-/// How the builder writes a logical value (a sign byte of `x+n` in BCD apart).
+/// How the builder writes a logical value (a sign byte of `x+n` in BCD apart). A flat enum,
+/// its details in the plan's `charset`, `pad` and `filler`: the builder branches on it once
+/// per field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Writer {
     /// As it is: ASCII text and binary data.
     Copy,
-    /// Each character mapped to an EBCDIC code page.
-    Ebcdic(CodePage),
-    /// Each byte as two upper-case hex characters.
-    Hex(Charset),
-    /// Digits packed two to a byte.
-    Bcd { pad: Pad, filler: u8 },
+    /// Each character mapped to the EBCDIC code page of `charset`.
+    Ebcdic,
+    /// Each byte as two upper-case hex characters in `charset`.
+    Hex,
+    /// Digits packed two to a byte, the filler nibble where `pad` says.
+    Bcd,
 }
 
 /// How the builder writes a length prefix: the common ones with a table, the rest digit by
@@ -151,6 +153,9 @@ pub(crate) struct Plan {
     pub(crate) value_check: ValueCheck,
     pub(crate) mask_scan: MaskScan,
     pub(crate) writer: Writer,
+    pub(crate) charset: Charset,
+    pub(crate) pad: Pad,
+    pub(crate) filler: u8,
     pub(crate) prefix_writer: PrefixWriter,
 }
 
@@ -172,6 +177,9 @@ pub(crate) const UNDEFINED: Plan = Plan {
     value_check: ValueCheck::Nothing,
     mask_scan: MaskScan::Never,
     writer: Writer::Copy,
+    charset: Charset::Ascii,
+    pad: Pad::Left,
+    filler: 0,
     prefix_writer: PrefixWriter::None,
 };
 
@@ -225,6 +233,18 @@ impl Plan {
             value_check: value_check(field.class),
             mask_scan: mask_scan(field),
             writer: writer(field.encoding),
+            charset: match field.encoding {
+                DataEncoding::Text(charset) | DataEncoding::Hex(charset) => charset,
+                DataEncoding::Bcd { .. } | DataEncoding::Binary => Charset::Ascii,
+            },
+            pad: match field.encoding {
+                DataEncoding::Bcd { pad, .. } => pad,
+                _ => Pad::Left,
+            },
+            filler: match field.encoding {
+                DataEncoding::Bcd { filler, .. } => filler,
+                _ => 0,
+            },
             ..UNDEFINED
         };
         match field.length {
@@ -290,9 +310,9 @@ fn prefix_writer(encoding: PrefixEncoding, digits: u8) -> PrefixWriter {
 fn writer(encoding: DataEncoding) -> Writer {
     match encoding {
         DataEncoding::Text(Charset::Ascii) | DataEncoding::Binary => Writer::Copy,
-        DataEncoding::Text(Charset::Ebcdic(page)) => Writer::Ebcdic(page),
-        DataEncoding::Hex(charset) => Writer::Hex(charset),
-        DataEncoding::Bcd { pad, filler } => Writer::Bcd { pad, filler },
+        DataEncoding::Text(Charset::Ebcdic(_)) => Writer::Ebcdic,
+        DataEncoding::Hex(_) => Writer::Hex,
+        DataEncoding::Bcd { .. } => Writer::Bcd,
     }
 }
 
