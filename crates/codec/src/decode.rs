@@ -333,11 +333,9 @@ impl<'a> Walk<'a, '_, '_> {
 
     fn bitmap_word(&mut self, which: WhichBitmap) -> Step<u64> {
         let start = self.pos;
-        let field = match which {
-            WhichBitmap::Primary => None,
-            WhichBitmap::Secondary => Some(1),
-            WhichBitmap::Tertiary => Some(65),
-        };
+        // Bitmaps are not fields: what is said about them (the input ending inside one, a quirk)
+        // names no field, as their errors do; `which` tells them apart.
+        let field = None;
         let encoding = self.spec().bitmap;
         let word = match encoding {
             BitmapEncoding::Binary => {
@@ -435,7 +433,13 @@ impl<'a> Walk<'a, '_, '_> {
             }
         };
         let data_start = self.pos;
-        let data = self.take(plan.wire_len(units), Some(n), start)?;
+        let wire = plan.wire_len(units);
+        // A length that would carry the message past its 65,535-byte limit is refused now,
+        // rather than after a framing layer has buffered bytes that can never be accepted.
+        if data_start + wire > usize::from(u16::MAX) {
+            return Err(Error::MessageTooLarge { offset: start }.into());
+        }
+        let data = self.take(wire, Some(n), start)?;
         if self.opts.check_content {
             self.check(n, &plan, data, units, data_start)?;
         }

@@ -211,7 +211,7 @@ pub enum Error {
         found: Found,
     },
     /// The input ended inside the message (returned where a complete message was required).
-    #[error("input ends inside {}at offset {offset}: {needed} more byte(s) needed", FieldIn(*.field))]
+    #[error("input ends early: {} at offset {offset} needs {needed} more byte(s)", FieldIn(*.field))]
     Truncated {
         /// The field being read, if the input ended inside one.
         field: Option<FieldPath>,
@@ -221,7 +221,7 @@ pub enum Error {
         needed: usize,
     },
     /// The message runs past 65,535 bytes, the most a two-byte length header frames and the
-    /// most a decoded message indexes.
+    /// most a decoded message indexes; a length prefix announcing so is refused at once.
     #[error("message runs past offset {offset}, above the 65535 bytes the decoder handles")]
     MessageTooLarge {
         /// Offset of the first item that starts, or the message end that falls, past the limit.
@@ -249,8 +249,8 @@ struct FieldIn(Option<FieldPath>);
 impl fmt::Display for FieldIn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(field) => write!(f, "field {field} "),
-            None => Ok(()),
+            Some(field) => write!(f, "field {field}"),
+            None => f.write_str("the MTI or a bitmap"),
         }
     }
 }

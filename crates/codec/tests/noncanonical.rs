@@ -134,7 +134,7 @@ fn lower_case_hex_in_a_secondary_bitmap() {
     let mut wire = canonical.clone();
     wire[21] = b'a';
     let at = QuirkAt {
-        field: Some(FieldPath::field(1)),
+        field: None, // a bitmap, not a field
         offset: 21,
     };
     let message = lenient(spec, &wire, Quirk::LowerCaseHex, at);
@@ -231,7 +231,7 @@ fn bit_1_over_an_empty_secondary_bitmap() {
     let spec = builtin("cup-pos");
     let wire = unhex("0200 | A0 00 00 00 00 00 00 00 | 00 00 00 00 00 00 00 00 | 000000");
     let at = QuirkAt {
-        field: Some(FieldPath::field(1)),
+        field: None, // a bitmap, not a field
         offset: 10,
     };
     let message = lenient(spec, &wire, Quirk::EmptyBitmap, at);
@@ -261,7 +261,7 @@ fn bit_1_over_an_empty_secondary_bitmap() {
     let spec = builtin("iso87-ascii");
     let wire = b"0200A0000000000000000000000000000000000000";
     let at = QuirkAt {
-        field: Some(FieldPath::field(1)),
+        field: None, // a bitmap, not a field
         offset: 20,
     };
     let message = lenient(spec, wire, Quirk::EmptyBitmap, at);
