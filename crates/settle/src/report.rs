@@ -57,7 +57,9 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report of `records` (failed advices and pre-auths are listed but marked by type).
+    /// The report of `records`. The lines cover only the records in the totals
+    /// ([`Record::in_totals`]): pre-auths and failed advices are left out of every line, though
+    /// their traces are still in `traces`, which lists every record of the closed batch.
     pub fn new(
         terminal_id: &str,
         batch: u32,

@@ -534,6 +534,38 @@ fn declined_advice_is_reported_to_the_operator() {
     }
 }
 
+/// `Report::new` lists in its lines only what is in the totals: a pre-auth and an advice the
+/// host declined are left out of every line, but their traces stay in the report's `traces`.
+#[test]
+fn report_lines_leave_out_pre_auths_and_failed_advices() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.request(Request::PreAuth {
+            card: card(DOMESTIC),
+            amount: 300,
+        })
+        .unwrap();
+        t.request(Request::OfflineSale {
+            card: card(DOMESTIC),
+            amount: 500,
+            auth_code: "VOICE1".into(),
+        })
+        .unwrap();
+        let traces: Vec<u32> = t.engine.records().iter().map(|r| r.trace).collect();
+        assert_eq!(traces.len(), 3, "cup={cup}");
+        t.host.next("0220", Script::Code("05"));
+        t.request(Request::Settle).unwrap();
+        let report = &t.reports()[0];
+        let kinds: Vec<TxnKind> = report.lines.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds, [TxnKind::Sale], "cup={cup}");
+        assert_eq!(report.lines[0].count, 1);
+        assert_eq!(report.lines[0].amount, 1000);
+        assert_eq!(report.traces, traces, "cup={cup}");
+    }
+}
+
 #[test]
 fn storage_full_refuses_locally_and_settlement_clears_it() {
     let _g = trace_subscriber();
