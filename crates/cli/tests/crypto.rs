@@ -280,7 +280,7 @@ fn mac_refuses_bad_keys_and_messages() {
             K,
             &["--skip", "200"][..],
             "truncated",
-            "more byte(s) needed",
+            "more byte(s)",
         ),
         (
             "x99",
