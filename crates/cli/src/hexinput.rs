@@ -271,6 +271,20 @@ impl<'t> Input<'t> {
         let mut out = Vec::new();
         let mut repeated: u64 = 0;
         for (i, current) in dump.iter().enumerate() {
+            if current.kind == Kind::Repeat {
+                // A `*` repeats the data line before it; anything else before it is an error.
+                let before = i.checked_sub(1).and_then(|p| dump.get(p));
+                if !before.is_some_and(|b| b.kind == Kind::Data) {
+                    return Err(At {
+                        at: current
+                            .line
+                            .tokens
+                            .first()
+                            .map_or(current.line.end, |t| t.at),
+                        message: "'*' must follow a line of data, which it repeats".into(),
+                    });
+                }
+            }
             if current.kind != Kind::Data {
                 continue;
             }
@@ -306,7 +320,16 @@ impl<'t> Input<'t> {
                         ),
                     });
                 }
-                repeated += total - len;
+                // The offset after a `*` must lie past the line it repeats: an offset equal to
+                // the line's own would stand for fewer bytes than the line holds.
+                let extra = total.checked_sub(len).ok_or_else(|| At {
+                    at: after_at,
+                    message: format!(
+                        "offset {:#x} after '*' does not follow the {len}-byte line at offset {:#x}",
+                        after.offset, current.offset
+                    ),
+                })?;
+                repeated = repeated.saturating_add(extra);
                 if repeated > MAX_REPEATED {
                     return Err(At {
                         at: star_at,
@@ -348,7 +371,7 @@ impl<'t> Input<'t> {
             }
             if group.bytes.len() % 2 == 1 {
                 return Err(At {
-                    at: group.end() - 1,
+                    at: group.end().saturating_sub(1),
                     message: "a hex group of a hexdump line has an odd number of digits".into(),
                 });
             }
@@ -388,7 +411,7 @@ fn hex_area<'a, 't>(line: &'a Line<'t>, gap: bool) -> &'a [Token<'t>] {
     let last = tokens.last().and_then(|t| t.bytes.last()).copied();
     let gap_before = |i: usize| -> usize {
         match (i.checked_sub(1).and_then(|p| tokens.get(p)), tokens.get(i)) {
-            (Some(before), Some(token)) => token.at - before.end(),
+            (Some(before), Some(token)) => token.at.saturating_sub(before.end()),
             _ => 0,
         }
     };
@@ -507,6 +530,21 @@ mod tests {
     }
 
     #[test]
+    fn a_repeat_must_end_past_the_line_it_repeats() {
+        // The offset after `*` is the repeated line's own: no panic, an error at that offset.
+        let text = "00000000  02 00\n*\n00000000\n";
+        let e = err(text);
+        assert_eq!(e.position, 18, "{e}");
+        assert!(e.message.contains("does not follow"), "{e}");
+        // One line's worth is no repeat at all, and is read as such.
+        assert_eq!(ok("00000000  02 00\n*\n00000002\n"), vec![2, 0]);
+        // A `*` with no data line before it.
+        let e = err("00000000  02 00\n00000002\n*\n00000004\n");
+        assert!(e.message.contains("must follow a line of data"), "{e}");
+        assert_eq!(e.position, 25, "{e}");
+    }
+
+    #[test]
     fn xxd() {
         let text = "\
 00000000: 3032 3030 3732 3343 3434 3830 3238 4330  0200723C448028C0
@@ -594,6 +632,76 @@ mod tests {
             .contains("does not follow"));
         // An odd group.
         assert!(err("0000   303 32\n").message.contains("odd number"));
+    }
+
+    /// A small deterministic generator (Knuth's MMIX LCG), for reproducible pseudo-random text.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.0 >> 33) % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items.get(self.below(items.len())).copied().unwrap_or("")
+        }
+    }
+
+    #[test]
+    fn random_hexdump_like_text_never_panics() {
+        // Pieces that hexdumps are made of, offsets that repeat, go back or leap among them,
+        // and single characters, so that most texts are taken for a hexdump and get far into it.
+        const PIECES: &[&str] = &[
+            "00000000",
+            "00000000",
+            "0000",
+            "000000",
+            "00000002",
+            "00000001",
+            "00000010",
+            "0010",
+            "000002",
+            "ffffffff",
+            "fffffffffffffff0",
+            "0000:",
+            "00000000:",
+            "00000002:",
+            "02",
+            "00",
+            "30",
+            "3032",
+            "0200723C",
+            "*",
+            "*",
+            "|",
+            "|0.|",
+            ">0<",
+            ":",
+            "0",
+            "G",
+            "\u{e9}",
+        ];
+        const SEPARATORS: &[&str] = &[" ", " ", "  ", "   ", "\n", "\n", "\r\n", "\t"];
+        const CHARS: &[&str] = &["0", "1", "a", "F", " ", "*", ":", "|", "\n", "<", ">"];
+        let mut rng = Lcg(0x8583);
+        for _ in 0..50_000 {
+            let mut text = String::new();
+            for _ in 0..rng.below(16) {
+                if rng.below(4) == 0 {
+                    text.push_str(rng.pick(CHARS));
+                } else {
+                    text.push_str(rng.pick(PIECES));
+                    text.push_str(rng.pick(SEPARATORS));
+                }
+            }
+            // Only that it returns: a panic fails the test, and names the text.
+            let result = std::panic::catch_unwind(|| parse(text.as_bytes()));
+            assert!(result.is_ok(), "parse panicked on {text:?}");
+        }
     }
 
     #[test]

@@ -560,6 +560,38 @@ fn hexdump_input() {
 }
 
 #[test]
+fn a_star_repeating_to_its_own_offset_is_invalid_hex() {
+    let text = b"00000000  02 00\n*\n00000000\n";
+    let e = run(&["decode", "--spec", "cup-pos", "--json"], text).error();
+    assert_eq!(
+        (&e["kind"], &e["offset"]),
+        (&json!("invalid_hex"), &json!(18)),
+        "{e}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not follow")),
+        "{e}"
+    );
+    // `mac` reads its input the same way.
+    let r = run(
+        &[
+            "mac",
+            "--algorithm",
+            "x99",
+            "--key",
+            "0123456789ABCDEF",
+            "--spec",
+            "cup-pos",
+        ],
+        text,
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("(invalid_hex)"), "{r:?}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         &[][..],
