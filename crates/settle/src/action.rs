@@ -165,8 +165,11 @@ pub enum Prompt {
     SettlementFailed(SettleFailure),
     /// A sign-on was accepted.
     SignedOn,
-    /// An echo was answered.
+    /// An echo was answered 00.
     EchoOk,
+    /// An echo was answered with another code (empty when the reply carried none): "ECHO
+    /// FAILED" and the code.
+    EchoFailed(String),
 }
 
 /// Why a settlement did not close the batch.
@@ -200,6 +203,7 @@ impl Prompt {
             Prompt::SettlementFailed(_) => "SETTLEMENT FAILED",
             Prompt::SignedOn => "SIGN ON OK",
             Prompt::EchoOk => "ECHO OK",
+            Prompt::EchoFailed(_) => "ECHO FAILED",
         }
     }
 
@@ -210,6 +214,18 @@ impl Prompt {
             Prompt::SettleSoon { .. } => Some("交易将满请结算"),
             Prompt::SignOnRequired => Some("请重新签到"),
             _ => None,
+        }
+    }
+}
+
+/// The line a terminal shows: [`Prompt::text`], then the host's code where the prompt
+/// carries one ("ECHO FAILED 05").
+impl fmt::Display for Prompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())?;
+        match self {
+            Prompt::EchoFailed(code) if !code.is_empty() => write!(f, " {code}"),
+            _ => Ok(()),
         }
     }
 }

@@ -191,7 +191,7 @@ impl<S: Store> Engine<S> {
             Purpose::Reversal => self.reversal_reply(reply, &mut out)?,
             Purpose::Advice => self.advice_reply(&flight, reply, &mut out)?,
             Purpose::SignOn => self.sign_on_reply(reply, &mut out)?,
-            Purpose::Echo => out.actions.push(Action::Prompt(Prompt::EchoOk)),
+            Purpose::Echo => out.actions.push(Action::Prompt(echo_prompt(reply))),
             Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {
                 self.settlement_reply(&flight, reply, now, &mut out)?
             }
@@ -495,6 +495,17 @@ impl<S: Store> Engine<S> {
     /// Emits an outcome.
     pub(crate) fn outcome(out: &mut Output, outcome: Outcome) {
         out.actions.push(Action::Outcome(outcome));
+    }
+}
+
+/// Only 00 is a working link; any other code (or none) is reported with it.
+fn echo_prompt(reply: &Message<'_>) -> Prompt {
+    match crate::dialect::response_code(reply) {
+        "00" => Prompt::EchoOk,
+        code => {
+            tracing::warn!(code, "echo answered with a code other than 00");
+            Prompt::EchoFailed(code.to_owned())
+        }
     }
 }
 

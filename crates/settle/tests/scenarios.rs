@@ -27,6 +27,23 @@ fn echo_is_answered() {
     }
 }
 
+/// Only 00 answers an echo: any other code is "ECHO FAILED" with the code, never "ECHO OK".
+#[test]
+fn echo_answered_with_another_code_fails_with_the_code() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.host
+            .next(if cup { "0820" } else { "0800" }, Script::Code("96"));
+        t.request(Request::Echo).unwrap();
+        let prompts = t.prompts();
+        assert!(!prompts.contains(&Prompt::EchoOk), "cup={cup}: {prompts:?}");
+        assert_eq!(prompts, [Prompt::EchoFailed("96".into())], "cup={cup}");
+        assert_eq!(prompts[0].to_string(), "ECHO FAILED 96");
+        assert!(t.engine.is_idle());
+    }
+}
+
 #[test]
 fn balanced_settlement_closes_and_opens_the_next_batch() {
     let _g = trace_subscriber();
