@@ -9,7 +9,6 @@
 //! The message itself is left to `decode.rs`.
 
 use iso8583_codec::json::upper_hex;
-use iso8583_codec::Error;
 use iso8583_wire::{AppHeader, LengthHeader, Tpdu};
 
 use crate::output::Failure;
@@ -96,14 +95,21 @@ pub(crate) fn peel<'a>(layout: &Layout, input: &'a [u8]) -> Result<Peeled<'a>, F
     };
 
     // As before framing existed, running out of bytes to skip is `truncated` at the start
-    // of the skipped bytes, in the codec's words.
+    // of the skipped bytes.
     let skip_at = cursor.at;
     let Some((skipped, body)) = cursor.rest.split_at_checked(layout.skip) else {
-        return Err(Failure::codec(&Error::Truncated {
+        return Err(Failure {
+            kind: "truncated",
             field: None,
-            offset: skip_at,
-            needed: layout.skip - cursor.rest.len(),
-        }));
+            offset: Some(skip_at),
+            message: format!(
+                "{} ends inside the {} skipped byte(s) (--skip) at offset {skip_at}: {} more \
+                 byte(s) needed",
+                cursor.within,
+                layout.skip,
+                layout.skip.saturating_sub(cursor.rest.len())
+            ),
+        });
     };
     let body_offset = skip_at + skipped.len();
 
@@ -281,5 +287,16 @@ mod tests {
         let e = peel(&layout, &input).unwrap_err();
         assert_eq!((e.kind, e.offset), ("truncated", Some(7)));
         assert!(e.message.contains("application header"), "{}", e.message);
+    }
+
+    #[test]
+    fn too_few_bytes_to_skip_say_so() {
+        let e = peel(&Layout::skip(5), b"HDR").unwrap_err();
+        assert_eq!((e.kind, e.field, e.offset), ("truncated", None, Some(0)));
+        assert_eq!(
+            e.message,
+            "the input ends inside the 5 skipped byte(s) (--skip) at offset 0: 2 more byte(s) \
+             needed"
+        );
     }
 }
