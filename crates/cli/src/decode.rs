@@ -117,10 +117,17 @@ fn shifted(error: Error, by: usize) -> Error {
             offset: add(offset),
             needed,
         },
+        Error::MessageTooLarge { offset } => Error::MessageTooLarge {
+            offset: add(offset),
+        },
         Error::TrailingData { offset, count } => Error::TrailingData {
             offset: add(offset),
             count,
         },
+        // No offset to move.
+        Error::MaskedValue { field } => Error::MaskedValue { field },
+        // `Error` is non-exhaustive: every variant known today is listed above, so that one
+        // added later shows up here, as unshifted, only until it is listed too.
         other => other,
     }
 }
@@ -279,6 +286,55 @@ mod tests {
         assert_eq!((e.kind, e.offset), ("truncated", Some(0)));
         let e = decode(spec, b"HDR", &Layout::skip(3), false).unwrap_err();
         assert_eq!((e.kind, e.offset), ("truncated", Some(3)));
+    }
+
+    #[test]
+    fn shifted_moves_every_offset() {
+        use iso8583_codec::FieldPath;
+        let field = FieldPath::field(2);
+        let errors = [
+            Error::InvalidMti {
+                offset: 1,
+                found: iso8583_codec::Found::Byte(b'X'),
+            },
+            Error::InvalidBitmap {
+                which: iso8583_codec::WhichBitmap::Secondary,
+                offset: 1,
+                problem: iso8583_codec::BitmapProblem::Empty,
+            },
+            Error::UnknownField { field, offset: 1 },
+            Error::InvalidLength {
+                field,
+                offset: 1,
+                problem: iso8583_codec::LengthProblem::TooLong { found: 9, max: 8 },
+            },
+            Error::InvalidContent {
+                field,
+                offset: 1,
+                expected: iso8583_codec::Expected::Sign,
+                found: iso8583_codec::Found::Redacted,
+            },
+            Error::Truncated {
+                field: None,
+                offset: 1,
+                needed: 2,
+            },
+            Error::MessageTooLarge { offset: 1 },
+            Error::TrailingData {
+                offset: 1,
+                count: 2,
+            },
+        ];
+        for error in errors {
+            let moved = shifted(error.clone(), 10);
+            assert_eq!(moved.offset(), 11, "{error:?}");
+            assert_eq!(moved.kind(), error.kind(), "{error:?}");
+        }
+        let masked = Error::MaskedValue { field };
+        assert_eq!(shifted(masked.clone(), 10), masked);
+        let e = shifted(Error::MessageTooLarge { offset: 65_536 }, 3);
+        assert_eq!(e, Error::MessageTooLarge { offset: 65_539 });
+        assert!(e.to_string().contains("offset 65539"), "{e}");
     }
 
     #[test]
