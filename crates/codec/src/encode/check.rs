@@ -98,7 +98,7 @@ fn all(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
     bad == 0
 }
 
-/// ASCII digits only. Four to eight digits, the usual length, are checked inline.
+/// ASCII digits only. Four to sixteen digits, the usual lengths, are checked inline.
 #[inline]
 pub(super) fn is_digits(data: &[u8]) -> bool {
     let len = data.len();
@@ -107,11 +107,20 @@ pub(super) fn is_digits(data: &[u8]) -> bool {
             .and_then(|b| b.try_into().ok())
             .map_or(0, u32::from_le_bytes)
     };
-    if (4..=8).contains(&len) {
-        let w = u64::from(half(0)) | (u64::from(half(len - 4)) << 32);
-        return !digits(w) & TOP == 0;
+    let word = |at: usize| {
+        data.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    match len {
+        4..=8 => {
+            let w = u64::from(half(0)) | (u64::from(half(len - 4)) << 32);
+            !digits(w) & TOP == 0
+        }
+        // Two overlapping words: amounts, dates and PANs.
+        9..=16 => !(digits(word(0)) & digits(word(len - 8))) & TOP == 0,
+        _ => all(data, digits),
     }
-    all(data, digits)
 }
 
 /// True when `data` is certainly fine for `class` (already known not to be `n`, `x+n` or `b`,
@@ -169,12 +178,20 @@ mod tests {
                                 full(class, &data, strict),
                                 "{class:?} strict {strict}: {data:?}"
                             );
+                            if class == ContentClass::N {
+                                assert_eq!(
+                                    is_digits(&data),
+                                    full(class, &data, strict),
+                                    "digits: {data:?}"
+                                );
+                            }
                         }
                     }
                 }
                 assert!(is_class(class, b"", strict));
             }
         }
+        assert!(is_digits(b""));
         assert!(is_digits(b"0123456789"));
         assert!(!is_digits(b"012345678/"));
     }
@@ -186,6 +203,12 @@ mod tests {
             for a in 0..=255u8 {
                 for b in 0..=255u8 {
                     let data = [b'1', a, b, b'2', a, b, b'3', b'4', a, b];
+                    for len in [5, 10] {
+                        assert_eq!(
+                            is_digits(&data[..len]),
+                            full(ContentClass::N, &data[..len], false)
+                        );
+                    }
                     assert_eq!(
                         is_class(class, &data, false),
                         full(class, &data, false),
