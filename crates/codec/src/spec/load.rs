@@ -398,7 +398,24 @@ fn parse_length(
                 p.add(Some(n), "a fixed-length field has no prefix");
                 return None;
             }
-            positive(p, "length", len).map(LengthKind::Fixed)
+            let len = positive(p, "length", len)?;
+            let field = FieldSpec {
+                number: n,
+                name: String::new(),
+                class,
+                length: LengthKind::Fixed(len),
+                encoding,
+                sensitivity: Sensitivity::None,
+            };
+            // A message is at most 65,535 bytes (see `Error::MessageTooLarge`).
+            if field.wire_len(len as usize) > usize::from(u16::MAX) {
+                p.add(
+                    Some(n),
+                    "a field of this fixed length can never fit in a message",
+                );
+                return None;
+            }
+            Some(LengthKind::Fixed(len))
         }
         (None, Some(max)) => {
             let max = positive(p, "max", max)?;
@@ -598,6 +615,14 @@ mod tests {
         assert!(found[1].message.contains("more than once"));
         assert!(found[2].message.contains("cannot be written as bcd"));
         assert!(found[3].message.contains("out of range"));
+    }
+
+    #[test]
+    fn a_fixed_field_longer_than_any_message_is_refused() {
+        let found =
+            problems("[[field]]\nnumber = 2\nname = \"huge\"\nclass = \"ans\"\nlength = 70000\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("never fit"), "{}", found[0]);
     }
 
     #[test]
