@@ -159,6 +159,9 @@ pub enum Prompt {
     SignOnRequired,
     /// The response MAC did not verify; the request is reversed with reason A0.
     BadMac,
+    /// The reply cannot be trusted (no response code, or an approval for another amount); the
+    /// request is reversed with reason 06.
+    InvalidResponse,
     /// Settlement started without the operator (count, amount, time of day, overflow).
     AutoSettlement,
     /// The settlement stopped; the batch stays open or pending as the reason says.
@@ -199,6 +202,7 @@ impl Prompt {
             Prompt::NoResponse => "NO RESPONSE, REVERSAL PENDING",
             Prompt::SignOnRequired => "PLEASE SIGN ON",
             Prompt::BadMac => "MAC ERROR",
+            Prompt::InvalidResponse => "INVALID RESPONSE",
             Prompt::AutoSettlement => "AUTO SETTLEMENT",
             Prompt::SettlementFailed(_) => "SETTLEMENT FAILED",
             Prompt::SignedOn => "SIGN ON OK",
@@ -262,7 +266,9 @@ pub enum Outcome {
         /// The response code.
         code: String,
     },
-    /// No trustworthy answer (or the card declined after approval); a reversal is pending.
+    /// No trustworthy answer (no answer, a wrong MAC, no response code, an approval for another
+    /// amount) or the card declined after approval: the transaction failed and a reversal is
+    /// pending. Not a decline: the host may have approved it.
     Reversed {
         /// What it was.
         kind: TxnKind,

@@ -9,7 +9,7 @@ use iso8583_codec::Message;
 
 use crate::action::{Action, Outcome, Output, Printout, Prompt, Purpose, SettleFailure};
 use crate::config::MAX_AMOUNT;
-use crate::dialect::{field, response_code};
+use crate::dialect::{code_of, field, response_code};
 use crate::engine::{Engine, Flight, Request};
 use crate::error::{Error, Rejected};
 use crate::record::{strip_tag_57, AdviceState, Card, Record, TxnKind};
@@ -299,7 +299,26 @@ impl<S: Store> Engine<S> {
         let Some(mut draft) = flight.draft else {
             return Ok(());
         };
-        let code = response_code(reply);
+        // A reply without a code may hide an approval: the customer could be charged while
+        // the terminal keeps nothing, so it is reversed, never taken as a decline.
+        let Some(code) = code_of(reply) else {
+            tracing::warn!(
+                stan = draft.trace,
+                "reply without a response code: reversed with 06"
+            );
+            return self.untrustworthy(draft.kind, out);
+        };
+        if code == "00" {
+            if let Some(replied) = other_amount(reply, draft.total()) {
+                tracing::warn!(
+                    stan = draft.trace,
+                    sent = draft.total(),
+                    replied,
+                    "approval for another amount: reversed with 06"
+                );
+                return self.untrustworthy(draft.kind, out);
+            }
+        }
         if code != "00" {
             self.commit(vec![Op::Reversal(None)])?;
             tracing::debug!(stan = draft.trace, code, "declined");
@@ -390,6 +409,14 @@ impl<S: Store> Engine<S> {
             self.start_settlement(now, out)?;
         }
         Ok(())
+    }
+
+    /// A reply that cannot be trusted: the reversal is kept with reason 06 (DESIGN §5, "06
+    /// other") and sent next; the operator is told the transaction failed, not that the host
+    /// declined it.
+    fn untrustworthy(&mut self, kind: TxnKind, out: &mut Output) -> Result<(), Error> {
+        out.actions.push(Action::Prompt(Prompt::InvalidResponse));
+        self.reverse_online(kind, ReversalReason::Other, out)
     }
 
     /// Keep the reversal with `reason`; the outcome says the request was reversed.
@@ -692,6 +719,13 @@ fn card_error(e: Error) -> Error {
         .into(),
         other => other,
     }
+}
+
+/// Field 4 of a reply when it is there and is not `sent` (an unreadable one included).
+fn other_amount(reply: &Message<'_>, sent: u64) -> Option<String> {
+    let field = reply.field(4)?;
+    let amount = field.to_u64();
+    (amount != Some(sent)).then(|| String::from_utf8_lossy(&field.to_vec()).into_owned())
 }
 
 fn text(reply: &Message<'_>, n: u16) -> Option<String> {

@@ -583,6 +583,108 @@ fn report_lines_leave_out_pre_auths_and_failed_advices() {
     }
 }
 
+/// A 0210 or 0110 without field 39 may hide an approval: the request is reversed with reason
+/// 06 and reported as failed, never as declined, so the host's books and the terminal's agree.
+#[test]
+fn reply_without_response_code_is_reversed_with_06_not_declined() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        for preauth in [false, true] {
+            let mut t = term(cup);
+            let (mti, request, kind) = if preauth {
+                let r = Request::PreAuth {
+                    card: card(DOMESTIC),
+                    amount: 700,
+                };
+                ("0100", r, TxnKind::PreAuth)
+            } else {
+                ("0200", sale(DOMESTIC, 700), TxnKind::Sale)
+            };
+            t.host.next(mti, Script::ProcessThenField(39, None));
+            t.request(request).unwrap();
+            let trace = t.host.seen_mti(mti)[0].trace();
+            let outcomes = t.outcomes();
+            assert!(
+                !outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Declined { .. } | Outcome::Approved { .. })),
+                "cup={cup} {mti}: {outcomes:?}"
+            );
+            assert_eq!(
+                outcomes,
+                [Outcome::Reversed {
+                    kind,
+                    trace,
+                    reason: "06"
+                }]
+            );
+            assert!(t.prompts().contains(&Prompt::InvalidResponse));
+            // The 0400 went at once, with the original trace and reason 06; the host undid it.
+            assert_eq!(t.mtis(), [mti, "0400"]);
+            let reversal = t.host.seen_mti("0400")[0].clone();
+            assert_eq!(reversal.trace(), trace);
+            assert_eq!(reversal.text(39), "06");
+            assert!(t.engine.pending_reversal().is_none());
+            assert!(t.engine.records().is_empty());
+            assert!(t.host.ledger.is_empty(), "cup={cup} {mti}");
+            t.assert_host_agrees();
+        }
+    }
+}
+
+/// Until the 0400 goes through, the reversal with reason 06 stays stored: a reply without 39
+/// followed by a lost 0410 leaves it pending, and it is sent first after that.
+#[test]
+fn reversal_06_for_a_reply_without_response_code_stays_pending_until_sent() {
+    let _g = trace_subscriber();
+    let mut t = term(false);
+    t.host
+        .next("0200", Script::ProcessThenField(39, None))
+        .next("0400", Script::Drop);
+    t.request(sale(DOMESTIC, 700)).unwrap();
+    let rev = t.engine.pending_reversal().expect("kept");
+    assert_eq!(rev.reason.code(), "06");
+    t.request(sale(DOMESTIC, 800)).unwrap();
+    assert_eq!(t.mtis(), ["0200", "0400", "0400", "0200"]);
+    assert_eq!(t.host.seen_mti("0400")[1].text(39), "06");
+    assert_eq!(t.engine.records().len(), 1);
+    assert_eq!(t.engine.records()[0].amount, 800);
+    t.assert_host_agrees();
+}
+
+/// An approval whose field 4 is not the amount asked for cannot be trusted: reversed with 06
+/// and reported as failed; nothing enters the batch.
+#[test]
+fn approval_for_another_amount_is_reversed_with_06() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.host
+            .next("0200", Script::ProcessThenField(4, Some("000000000070")));
+        t.request(sale(DOMESTIC, 700)).unwrap();
+        let trace = t.host.seen_mti("0200")[0].trace();
+        assert_eq!(
+            t.outcomes(),
+            [Outcome::Reversed {
+                kind: TxnKind::Sale,
+                trace,
+                reason: "06"
+            }],
+            "cup={cup}"
+        );
+        assert_eq!(t.host.seen_mti("0400")[0].text(39), "06");
+        assert!(t.engine.records().is_empty());
+        assert!(t.engine.pending_reversal().is_none());
+        t.assert_host_agrees();
+        // The same amount echoed back is an ordinary approval.
+        t.host
+            .next("0200", Script::ProcessThenField(4, Some("000000000700")));
+        t.request(sale(DOMESTIC, 700)).unwrap();
+        assert!(approved(&t), "cup={cup}");
+        assert_eq!(t.engine.records().len(), 1);
+    }
+}
+
 #[test]
 fn storage_full_refuses_locally_and_settlement_clears_it() {
     let _g = trace_subscriber();

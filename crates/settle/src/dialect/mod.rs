@@ -334,6 +334,12 @@ pub(crate) fn response_code<'a>(reply: &Message<'a>) -> &'a str {
     reply.field(39).and_then(|f| f.as_str()).unwrap_or("")
 }
 
+/// Field 39 as text, or `None` when the reply carries no readable code: such a reply says
+/// nothing about what the host did.
+pub(crate) fn code_of<'a>(reply: &Message<'a>) -> Option<&'a str> {
+    Some(response_code(reply)).filter(|c| !c.is_empty())
+}
+
 fn common_request(ctx: &Ctx<'_>, r: &Record) -> Vec<(u16, Vec<u8>)> {
     let mut fields = vec![
         field(3, r.processing_code.clone()),

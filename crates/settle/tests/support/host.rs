@@ -19,6 +19,9 @@ pub enum Script {
     Code(&'static str),
     /// Processed, then the answer carries this code instead of the normal one.
     ProcessThen(&'static str),
+    /// Processed and answered as usual, except that field `n` of the answer holds this value
+    /// (`None`: the field is left out, say a reply without 39).
+    ProcessThenField(u16, Option<&'static str>),
 }
 
 /// How the host answered one message.
@@ -135,6 +138,21 @@ impl FakeHost {
             Some(Script::ProcessThen(code)) => {
                 let (_, extra) = self.process(&seen);
                 Answer::Reply(self.reply(&seen, code, &extra))
+            }
+            Some(Script::ProcessThenField(n, value)) => {
+                let (code, extra) = self.process(&seen);
+                let bytes = self.reply(&seen, &code, &extra);
+                let reply = self.spec.decode(&bytes).unwrap().complete().unwrap();
+                let mut b = Builder::from_message(&reply).unwrap();
+                match value {
+                    Some(v) => {
+                        b.set(n, v.as_bytes().to_vec()).unwrap();
+                    }
+                    None => {
+                        b.remove(n);
+                    }
+                }
+                Answer::Reply(b.to_bytes().to_vec())
             }
             None => {
                 let (code, extra) = self.process(&seen);
