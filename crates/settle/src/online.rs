@@ -563,15 +563,25 @@ impl<S: Store> Engine<S> {
     }
 
     /// The 0230: 00 and 94 deliver; another code fails the advice, out of the totals, and the
-    /// operator is told (the refund or offline sale was shown as queued).
+    /// operator is told (the refund or offline sale was shown as queued); no code at all
+    /// changes nothing and stops the settlement, so the advice is sent again.
     pub(crate) fn advice_reply(
         &mut self,
         flight: &Flight,
         reply: &Message<'_>,
         out: &mut Output,
     ) -> Result<(), Error> {
-        let code = response_code(reply);
         let Some(record) = self.state.records.iter().find(|r| r.trace == flight.trace) else {
+            return Ok(());
+        };
+        let Some(code) = code_of(reply) else {
+            // Neither delivered nor failed: the advice stays queued, in the totals, and is
+            // sent again; like a timeout, it stops the settlement (DESIGN §5, dialect C).
+            tracing::warn!(
+                stan = flight.trace,
+                "0230 without a response code: the advice stays queued"
+            );
+            self.halt(SettleFailure::AdviceNotDelivered, out);
             return Ok(());
         };
         let advice = if code == "00" || code == "94" {

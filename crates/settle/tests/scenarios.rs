@@ -685,6 +685,44 @@ fn approval_for_another_amount_is_reversed_with_06() {
     }
 }
 
+/// A 0230 without 39 says nothing: the advice stays queued and in the totals (neither
+/// delivered nor failed), the settlement stops as on a timeout, and the next one resends it.
+#[test]
+fn advice_reply_without_response_code_keeps_the_advice_queued() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.host.next("0220", Script::ProcessThenField(39, None));
+        t.request(Request::OfflineSale {
+            card: card(DOMESTIC),
+            amount: 500,
+            auth_code: "VOICE1".into(),
+        })
+        .unwrap();
+        t.request(Request::Settle).unwrap();
+        let offline = t.engine.records()[1].clone();
+        assert_eq!(offline.advice, AdviceState::Queued, "cup={cup}");
+        assert_eq!(offline.response_code, "00");
+        assert!(t
+            .prompts()
+            .contains(&Prompt::SettlementFailed(SettleFailure::AdviceNotDelivered)));
+        assert_eq!(t.engine.settlement(), Some(&Settlement::Pending));
+        assert!(!t
+            .outcomes()
+            .iter()
+            .any(|o| matches!(o, Outcome::Declined { .. })));
+        assert_eq!(t.host.seen_mti("0500").len(), 0);
+        // The next settlement resends it (the host answers 94: it had it) and counts it.
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.host.seen_mti("0220").len(), 2, "cup={cup}");
+        let report = &t.reports()[0];
+        assert_eq!(report.reconciliation, Reconciliation::Balanced, "cup={cup}");
+        let amount: u64 = report.lines.iter().map(|l| l.amount).sum();
+        assert_eq!(amount, 1500);
+    }
+}
+
 #[test]
 fn storage_full_refuses_locally_and_settlement_clears_it() {
     let _g = trace_subscriber();
