@@ -98,9 +98,16 @@ fn all(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
     bad == 0
 }
 
-/// ASCII digits only. Four to sixteen digits, the usual lengths, are checked inline.
+/// ASCII digits only.
 #[inline]
 pub(super) fn is_digits(data: &[u8]) -> bool {
+    all_usual(data, digits)
+}
+
+/// [`all`], with 4 to 16 bytes (the usual lengths of fields) checked inline as one word or two
+/// overlapping ones.
+#[inline(always)]
+fn all_usual(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
     let len = data.len();
     let half = |at: usize| {
         data.get(at..at + 4)
@@ -113,13 +120,9 @@ pub(super) fn is_digits(data: &[u8]) -> bool {
             .map_or(0, u64::from_le_bytes)
     };
     match len {
-        4..=8 => {
-            let w = u64::from(half(0)) | (u64::from(half(len - 4)) << 32);
-            !digits(w) & TOP == 0
-        }
-        // Two overlapping words: amounts, dates and PANs.
-        9..=16 => !(digits(word(0)) & digits(word(len - 8))) & TOP == 0,
-        _ => all(data, digits),
+        4..=8 => !good(u64::from(half(0)) | (u64::from(half(len - 4)) << 32)) & TOP == 0,
+        9..=16 => !(good(word(0)) & good(word(len - 8))) & TOP == 0,
+        _ => all(data, good),
     }
 }
 
@@ -128,13 +131,13 @@ pub(super) fn is_digits(data: &[u8]) -> bool {
 #[inline]
 pub(super) fn is_class(class: ContentClass, data: &[u8], strict: bool) -> bool {
     match class {
-        ContentClass::N | ContentClass::XN => all(data, digits),
-        ContentClass::Z => all(data, |w| digits(w) | equal(w, b'=') | equal(w, b'D')),
-        ContentClass::A => all(data, |w| letters(w) | equal(w, b' ')),
-        ContentClass::An => all(data, |w| letters(w) | digits(w) | equal(w, b' ')),
+        ContentClass::N | ContentClass::XN => all_usual(data, digits),
+        ContentClass::Z => all_usual(data, |w| digits(w) | equal(w, b'=') | equal(w, b'D')),
+        ContentClass::A => all_usual(data, |w| letters(w) | equal(w, b' ')),
+        ContentClass::An => all_usual(data, |w| letters(w) | digits(w) | equal(w, b' ')),
         // Printable ASCII, and (unless strict) anything above 0x7F.
-        ContentClass::Ans if strict => all(data, |w| within(w, 0x20, 0x7E)),
-        ContentClass::Ans => all(data, |w| !(below(w, 0x20) | equal(w, 0x7F))),
+        ContentClass::Ans if strict => all_usual(data, |w| within(w, 0x20, 0x7E)),
+        ContentClass::Ans => all_usual(data, |w| !(below(w, 0x20) | equal(w, 0x7F))),
         ContentClass::B => true,
     }
 }
