@@ -5,7 +5,9 @@
 //! - **Plain hex**: digits in either case; whitespace (spaces, tabs, newlines) anywhere and a
 //!   `0x`/`0X` prefix at the start of any whitespace-separated group are ignored.
 //! - **Hexdumps**: when the first token of the first non-blank line looks like an offset (it
-//!   ends with `:`, or it is 4-8 zeros) and more tokens follow it on that line. Each line is an
+//!   ends with `:`, or it is 4-8 zeros) and the tokens after it on that line, up to the
+//!   gutter, are byte groups of 2 or 4 characters (a long run of hex after a zero group is
+//!   plain hex, its zeros included). Each line is an
 //!   offset, the bytes as hex groups (pairs or 4-digit groups), and perhaps an ASCII gutter.
 //!   `hexdump -C`, `xxd`, `od -A x -t x1[z]` and Wireshark's "Copy as Hex Dump" (with or without
 //!   its ASCII column) are read. A line's byte count is the difference between its offset and
@@ -196,16 +198,23 @@ impl<'t> Input<'t> {
         }
     }
 
-    /// The first line with a token decides: an offset followed by more tokens is a hexdump.
+    /// The first line with a token decides: it is a hexdump line when its first token is an
+    /// offset and the tokens of its hex area (up to the gutter) all look like byte groups,
+    /// 2 or 4 characters each, as `hexdump -C`, `od`, `xxd` and Wireshark write them. A zero
+    /// group before a longer run of hex is plain hex, not an offset.
+    ///
+    /// Whether the groups' characters are hex digits is left to the parse, so that a typo in
+    /// a dump is reported where it is rather than turning the dump into bad plain hex.
     fn is_hexdump(&self) -> bool {
         let Some(first) = self.lines.iter().find(|l| !l.tokens.is_empty()) else {
             return false;
         };
-        first.tokens.len() > 1
-            && first
-                .tokens
-                .first()
-                .is_some_and(|t| looks_like_first_offset(t.bytes))
+        let offset = first
+            .tokens
+            .first()
+            .is_some_and(|t| looks_like_first_offset(t.bytes));
+        let groups = hex_area(first, true);
+        offset && !groups.is_empty() && groups.iter().all(|g| matches!(g.bytes.len(), 2 | 4))
     }
 
     fn parse_plain(&self) -> Result<Vec<u8>, At> {
@@ -712,5 +721,21 @@ mod tests {
         assert_eq!(ok("000 0"), vec![0, 0]);
         // Blank lines before the dump are skipped.
         assert_eq!(ok("\n\n0000   30 32\n"), b"02");
+    }
+
+    #[test]
+    fn a_zero_group_before_a_long_hex_run_is_plain_hex() {
+        // 4-8 zeros, then a run of hex longer than a byte group: the zeros are data.
+        assert_eq!(ok("0000 30323030"), b"\0\x000200");
+        assert_eq!(ok("00000000 3032303037"), b"\0\0\0\x0002007");
+        assert_eq!(ok("0000 30323030\n0000 3032\n"), b"\0\x000200\0\x0002");
+        // Even with byte groups first, a long run among the first line's groups makes it plain.
+        assert_eq!(ok("000000 30 32 303030"), b"\0\0\x0002000");
+        // A run of hex after the gutter's gap does not count: the line is still a dump.
+        assert_eq!(ok("0000   30 32   3032\n"), b"02");
+        // An offset with a colon, then a long run, is not a dump line: the colon is no hex.
+        assert!(err("0000: 30323030").message.contains("':'"));
+        // A typo in a dump's byte group is still found where it is.
+        assert_eq!(err("0000   30 3G\n").position, 11);
     }
 }

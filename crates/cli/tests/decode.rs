@@ -560,6 +560,34 @@ fn hexdump_input() {
 }
 
 #[test]
+fn a_leading_zero_group_is_not_taken_for_an_offset() {
+    let example = std::fs::read_to_string(support::repo_path("examples/messages/cup-pos-0200.hex"))
+        .expect("the example");
+    let example = example.trim();
+    let bare = run(
+        &["decode", "--spec", "cup-pos", "--json"],
+        example.as_bytes(),
+    );
+    assert_eq!(bare.code, 0, "{bare:?}");
+    // "0000" before the message is two zero bytes of plain hex, not a hexdump offset: they
+    // are read as the MTI, and the message after them no longer decodes...
+    let text = format!("0000 {example}");
+    let e = run(&["decode", "--spec", "cup-pos", "--json", &text], b"").error();
+    assert_ne!(e["kind"], "invalid_hex", "{e}");
+    // ...and skipping the two bytes gives it back, with them as the header.
+    let r = run(
+        &[
+            "decode", "--spec", "cup-pos", "--json", "--skip", "2", &text,
+        ],
+        b"",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let (got, want) = (r.json(), bare.json());
+    assert_eq!(got["header"], "0000");
+    assert_eq!(got["fields"], want["fields"]);
+}
+
+#[test]
 fn a_star_repeating_to_its_own_offset_is_invalid_hex() {
     let text = b"00000000  02 00\n*\n00000000\n";
     let e = run(&["decode", "--spec", "cup-pos", "--json"], text).error();
