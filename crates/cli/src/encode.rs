@@ -1,9 +1,8 @@
 //! `iso8583 encode`: the JSON that `decode --json` prints, in; one line of hex out.
 
-use std::io::Read;
-
 use iso8583_codec::json::{from_json, upper_hex, JsonError};
 
+use crate::input::read_capped;
 use crate::output::{Failure, Output};
 use crate::specs::{parse_spec, LoadedSpec};
 
@@ -18,15 +17,33 @@ pub(crate) struct EncodeArgs {
     json: bool,
 }
 
+/// Most bytes of JSON read from stdin: 1 MiB. The JSON of the largest message (65,535
+/// bytes) is well under that even with every byte of binary fields written as hex.
+pub(crate) const MAX_JSON: usize = 1 << 20;
+
 /// Runs `encode` on the JSON read from stdin; returns the exit status.
 pub(crate) fn run(args: &EncodeArgs, out: &mut Output) -> u8 {
-    let mut bytes = Vec::new();
-    if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
-        return out.fail(
-            args.json,
-            &Failure::new("io", format!("cannot read stdin: {e}")),
-        );
-    }
+    let bytes = match read_capped(std::io::stdin().lock(), MAX_JSON) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            let failure = Failure {
+                kind: "invalid_json",
+                field: None,
+                offset: Some(MAX_JSON),
+                message: format!(
+                    "the JSON on stdin runs past {MAX_JSON} bytes (1 MiB), more than any \
+                     message needs"
+                ),
+            };
+            return out.fail(args.json, &failure);
+        }
+        Err(e) => {
+            return out.fail(
+                args.json,
+                &Failure::new("io", format!("cannot read stdin: {e}")),
+            );
+        }
+    };
     let Ok(text) = String::from_utf8(bytes) else {
         return out.fail(
             args.json,

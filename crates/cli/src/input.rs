@@ -74,11 +74,24 @@ impl FrameArg {
     }
 }
 
+/// Most hex text read, from stdin or the arguments: 1 MiB. A message is at most 65,535 bytes,
+/// and even a verbose hexdump of that (`hexdump -C`, 4.6 characters a byte) stays under
+/// 400 KB; more is refused before it is all held in memory.
+pub(crate) const MAX_HEX_TEXT: usize = 1 << 20;
+
+/// Reads `reader` to its end if it holds at most `cap` bytes; `Ok(None)` if it holds more.
+/// At most `cap + 1` bytes are ever read, so an endless source (`/dev/zero`) ends too.
+pub(crate) fn read_capped(reader: impl Read, cap: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    reader.take(limit).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= cap).then_some(bytes))
+}
+
 impl InputArgs {
     /// The input's bytes: hex from the arguments or stdin, read as `hexinput` says.
     pub(crate) fn bytes(&self) -> Result<Vec<u8>, Failure> {
-        let text = input_text(&self.hex)
-            .map_err(|e| Failure::new("io", format!("cannot read stdin: {e}")))?;
+        let text = input_text(&self.hex)?;
         hexinput::parse(&text).map_err(|e| Failure {
             kind: "invalid_hex",
             field: None,
@@ -99,19 +112,62 @@ impl InputArgs {
     }
 }
 
-/// The hex text: the arguments joined by spaces, or all of stdin.
-fn input_text(args: &[OsString]) -> std::io::Result<Vec<u8>> {
-    if args.is_empty() {
+/// The hex text: the arguments joined by spaces, or all of stdin; either at most
+/// [`MAX_HEX_TEXT`] bytes.
+fn input_text(args: &[OsString]) -> Result<Vec<u8>, Failure> {
+    let text = if args.is_empty() {
+        read_capped(std::io::stdin().lock(), MAX_HEX_TEXT)
+            .map_err(|e| Failure::new("io", format!("cannot read stdin: {e}")))?
+    } else {
         let mut text = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut text)?;
-        return Ok(text);
-    }
-    let mut text = Vec::new();
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            text.push(b' ');
+        for (i, arg) in args.iter().enumerate() {
+            if i > 0 {
+                text.push(b' ');
+            }
+            text.extend_from_slice(arg.as_encoded_bytes());
         }
-        text.extend_from_slice(arg.as_encoded_bytes());
+        Some(text).filter(|text| text.len() <= MAX_HEX_TEXT)
+    };
+    text.ok_or_else(|| Failure {
+        kind: "invalid_hex",
+        field: None,
+        offset: Some(MAX_HEX_TEXT),
+        message: format!(
+            "the hex text runs past {MAX_HEX_TEXT} bytes (1 MiB), more than any message needs \
+             (a message is at most 65535 bytes)"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_capped_reads_at_most_one_byte_past_the_cap() {
+        assert_eq!(read_capped(&b"abc"[..], 3).unwrap(), Some(b"abc".to_vec()));
+        assert_eq!(read_capped(&b"abcd"[..], 3).unwrap(), None);
+        // An endless source ends.
+        assert_eq!(read_capped(std::io::repeat(b'0'), 10).unwrap(), None);
+        let mut source = std::io::repeat(b'0').take(100);
+        assert_eq!(read_capped(&mut source, 10).unwrap(), None);
+        assert_eq!(source.limit(), 89);
     }
-    Ok(text)
+
+    #[test]
+    fn arguments_are_capped_at_1_mib_joined() {
+        let half = OsString::from("0".repeat(MAX_HEX_TEXT / 2));
+        let short = OsString::from("0".repeat(MAX_HEX_TEXT / 2 - 1));
+        // The two halves and the space between them: one byte too many.
+        let e = input_text(&[half.clone(), half.clone()]).unwrap_err();
+        assert_eq!(
+            (e.kind, e.offset),
+            ("invalid_hex", Some(MAX_HEX_TEXT)),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("1 MiB"), "{}", e.message);
+        let text = input_text(&[half, short]).unwrap();
+        assert_eq!(text.len(), MAX_HEX_TEXT);
+    }
 }

@@ -45,6 +45,9 @@
 //!   `invalid_json` (`io` if stdin cannot be read); for `mac`, `pin-block` and `kcv` also
 //!   `invalid_key`, `invalid_pin` and `invalid_pan`. Decode offsets count bytes from the first
 //!   byte given, length header included.
+//! - Input is read up to 1 MiB, one byte past that at most: hex text (from the arguments or
+//!   stdin; beyond it `invalid_hex` at offset 1048576), `encode`'s JSON (`invalid_json`), and
+//!   spec files (`--spec`: a usage error; `lint`: status 1).
 //! - Usage errors, an unknown `--spec` or `--algorithm` among them, exit with status 2.
 //! - No input makes the tool panic, and a closed stdout ends it quietly.
 

@@ -1,10 +1,12 @@
 //! Specs on the command line: `--spec NAME|PATH`, `iso8583 specs` and `iso8583 lint PATH`.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use iso8583_codec::{Spec, SpecError};
 
+use crate::input::read_capped;
 use crate::output::{one_line, Output, EXIT_BAD_INPUT};
 
 /// A spec named by `--spec`: one of the built-ins, or one loaded from a file.
@@ -32,18 +34,33 @@ pub(crate) fn parse_spec(value: &str) -> Result<LoadedSpec, String> {
     if let Some(spec) = Spec::builtin(value) {
         return Ok(LoadedSpec::Builtin(spec));
     }
-    let text = std::fs::read(value).map_err(|e| {
-        let names: Vec<&str> = Spec::builtin_names().collect();
-        format!(
-            "not a built-in spec ({}) nor a readable spec file: {e}",
-            names.join(", ")
-        )
-    })?;
+    let text = read_spec_file(Path::new(value))
+        .map_err(|e| {
+            let names: Vec<&str> = Spec::builtin_names().collect();
+            format!(
+                "not a built-in spec ({}) nor a readable spec file: {e}",
+                names.join(", ")
+            )
+        })?
+        .ok_or_else(too_large)?;
     let text =
         String::from_utf8(text).map_err(|_| "the spec file is not UTF-8 text".to_string())?;
     Spec::from_toml_str(&text)
         .map(|spec| LoadedSpec::File(Arc::new(spec)))
         .map_err(|e| format!("{e} (run `iso8583 lint {value}` for details)"))
+}
+
+/// Most bytes of a spec file read: 1 MiB, far more than a spec of every field needs.
+pub(crate) const MAX_SPEC_FILE: usize = 1 << 20;
+
+/// The bytes of the spec file at `path`, or `None` if it holds more than [`MAX_SPEC_FILE`]
+/// (of which no more than one byte past the limit is read).
+fn read_spec_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    read_capped(File::open(path)?, MAX_SPEC_FILE)
+}
+
+fn too_large() -> String {
+    format!("the spec file runs past {MAX_SPEC_FILE} bytes (1 MiB), more than a spec needs")
 }
 
 /// `iso8583 specs`: every built-in spec, name and description, one per line.
@@ -71,8 +88,12 @@ pub(crate) struct LintArgs {
 /// problem, one per line with its field number, and status 1.
 pub(crate) fn lint(args: &LintArgs, out: &mut Output) -> u8 {
     let path = args.path.display();
-    let text = match std::fs::read(&args.path) {
-        Ok(bytes) => bytes,
+    let text = match read_spec_file(&args.path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            out.note(format_args!("error: {path}: {}", too_large()));
+            return EXIT_BAD_INPUT;
+        }
         Err(e) => {
             out.note(format_args!("error: cannot read {path}: {e}"));
             return EXIT_BAD_INPUT;

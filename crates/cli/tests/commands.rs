@@ -269,3 +269,50 @@ fn spec_files_work_like_builtins() {
     assert_eq!(by_path.code, 0, "{by_path:?}");
     assert_eq!(by_path.stdout, by_name.stdout);
 }
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn spec_files_are_read_up_to_1_mib() {
+    let dir = TempDir::new("spec-cap");
+    let text = std::fs::read_to_string(repo_path("specs/cup-pos.toml")).expect("cup-pos.toml");
+    // A valid spec padded with a comment to exactly 1 MiB is read; one byte more is refused.
+    let padded = |size: usize| format!("{text}\n#{}\n", "x".repeat(size - text.len() - 3));
+    let fits = dir.write("fits.toml", &padded(MIB));
+    let over = dir.write("over.toml", &padded(MIB + 1));
+    assert_eq!(std::fs::metadata(&fits).expect("fits").len(), MIB as u64);
+    let r = run(&["decode", "--spec", &fits, "--json", &b_hex()], b"");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(run(&["lint", &fits], b"").stdout.starts_with("ok: "));
+    for path in [over.as_str(), "/dev/zero"] {
+        // An endless file ends too: at most one byte past the limit is read.
+        let r = run(&["decode", "--spec", path, "--json", &b_hex()], b"");
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains("runs past 1048576 bytes"), "{r:?}");
+        let r = run(&["lint", path], b"");
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(r.stderr.contains("runs past 1048576 bytes"), "{r:?}");
+    }
+}
+
+#[test]
+fn encode_reads_up_to_1_mib_of_json() {
+    let json = r#"{"mti":"0800","header":"","fields":{"70":"001"}}"#;
+    let fits = format!("{json}{}", " ".repeat(MIB - json.len()));
+    let r = run(
+        &["encode", "--spec", "iso87-ascii", "--json"],
+        fits.as_bytes(),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let over = format!("{fits} ");
+    let e = run(
+        &["encode", "--spec", "iso87-ascii", "--json"],
+        over.as_bytes(),
+    )
+    .error();
+    assert_eq!(
+        (&e["kind"], &e["offset"]),
+        (&json!("invalid_json"), &json!(MIB)),
+        "{e}"
+    );
+}

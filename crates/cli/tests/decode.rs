@@ -588,6 +588,48 @@ fn a_leading_zero_group_is_not_taken_for_an_offset() {
 }
 
 #[test]
+fn hex_input_is_read_up_to_1_mib() {
+    const MIB: usize = 1 << 20;
+    let b = b_hex();
+    // Message (b), then blanks to exactly 1 MiB: read. (An argument cannot be that long on
+    // Linux; the unit tests of `input` cover arguments.)
+    let fits = format!("{b}{}", " ".repeat(MIB - b.len()));
+    let r = run(&["decode", "--spec", "cup-pos", "--json"], fits.as_bytes());
+    assert_eq!(r.code, 0, "{r:?}");
+    // One byte more is refused, at the limit, however much more there is.
+    let over = format!("{fits} ");
+    for input in [over.clone(), "0".repeat(20 * MIB)] {
+        let e = run(&["decode", "--spec", "cup-pos", "--json"], input.as_bytes()).error();
+        assert_eq!(
+            (&e["kind"], &e["offset"]),
+            (&json!("invalid_hex"), &json!(MIB)),
+            "{e}"
+        );
+        assert!(
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("runs past 1048576 bytes")),
+            "{e}"
+        );
+    }
+    // `mac` reads its input the same way.
+    let r = run(
+        &[
+            "mac",
+            "--algorithm",
+            "x99",
+            "--key",
+            "0123456789ABCDEF",
+            "--spec",
+            "cup-pos",
+        ],
+        over.as_bytes(),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("(invalid_hex)"), "{r:?}");
+}
+
+#[test]
 fn a_star_repeating_to_its_own_offset_is_invalid_hex() {
     let text = b"00000000  02 00\n*\n00000000\n";
     let e = run(&["decode", "--spec", "cup-pos", "--json"], text).error();
