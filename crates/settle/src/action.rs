@@ -191,6 +191,13 @@ pub enum SettleFailure {
     TrailerOutOfBalance,
     /// UnionPay 77: batch number mismatch, sign on to adopt the host's number.
     BatchMismatch,
+    /// "UPLOAD FAILED": the host refused a 0320 (this code in its 0330) on every one of the
+    /// configured upload tries. The batch stays open with no record counted as uploaded; a
+    /// later settlement starts again at the 0500.
+    UploadFailed {
+        /// The last refusal's code (empty when the 0330 carried none).
+        code: String,
+    },
 }
 
 impl Prompt {
@@ -204,6 +211,7 @@ impl Prompt {
             Prompt::BadMac => "MAC ERROR",
             Prompt::InvalidResponse => "INVALID RESPONSE",
             Prompt::AutoSettlement => "AUTO SETTLEMENT",
+            Prompt::SettlementFailed(SettleFailure::UploadFailed { .. }) => "UPLOAD FAILED",
             Prompt::SettlementFailed(_) => "SETTLEMENT FAILED",
             Prompt::SignedOn => "SIGN ON OK",
             Prompt::EchoOk => "ECHO OK",
@@ -228,7 +236,12 @@ impl fmt::Display for Prompt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.text())?;
         match self {
-            Prompt::EchoFailed(code) if !code.is_empty() => write!(f, " {code}"),
+            Prompt::EchoFailed(code)
+            | Prompt::SettlementFailed(SettleFailure::UploadFailed { code })
+                if !code.is_empty() =>
+            {
+                write!(f, " {code}")
+            }
             _ => Ok(()),
         }
     }

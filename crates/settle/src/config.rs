@@ -34,13 +34,14 @@ pub struct Config {
     pub(crate) overflow_margin: u64,
     pub(crate) reversal_tries: u8,
     pub(crate) count_timeouts_as_tries: bool,
+    pub(crate) upload_tries: u8,
     pub(crate) response_timeout_ms: u64,
     pub(crate) first_batch: u32,
 }
 
 impl Config {
     /// A builder with the defaults: capacity 999, warning at 950, no auto-settlement, 3
-    /// reversal tries, timeouts not counted as tries, a 30 s response timeout.
+    /// reversal tries, timeouts not counted as tries, 3 upload tries, a 30 s response timeout.
     pub fn builder(terminal_id: &str, merchant_id: &str, dialect: Dialect) -> ConfigBuilder {
         ConfigBuilder {
             config: Config {
@@ -53,6 +54,7 @@ impl Config {
                 overflow_margin: 10_000_000_000,
                 reversal_tries: 3,
                 count_timeouts_as_tries: false,
+                upload_tries: 3,
                 response_timeout_ms: 30_000,
                 first_batch: 1,
             },
@@ -118,6 +120,17 @@ impl ConfigBuilder {
         self
     }
 
+    /// How many times one 0320 of a batch upload is sent while the host refuses it (a 0330
+    /// with a code other than 00), 1 to 9, default 3. After the last refusal the settlement
+    /// stops with "UPLOAD FAILED" ([`crate::SettleFailure::UploadFailed`]): the batch stays
+    /// open, nothing refused counts as uploaded, and a later settlement starts again at the
+    /// 0500. A timeout is not a refusal: it stops the settlement, which resumes at the same
+    /// 0320.
+    pub fn upload_tries(mut self, tries: u8) -> Self {
+        self.config.upload_tries = tries;
+        self
+    }
+
     /// How long to wait for an answer; the engine reports it as the next deadline.
     pub fn response_timeout_ms(mut self, ms: u64) -> Self {
         self.config.response_timeout_ms = ms;
@@ -138,6 +151,9 @@ impl ConfigBuilder {
         check_auto(&c)?;
         if !(1..=9).contains(&c.reversal_tries) {
             return Err(ConfigError::ReversalTries(c.reversal_tries));
+        }
+        if !(1..=9).contains(&c.upload_tries) {
+            return Err(ConfigError::UploadTries(c.upload_tries));
         }
         if c.response_timeout_ms == 0 {
             return Err(ConfigError::Timeout);
@@ -278,6 +294,11 @@ mod tests {
             intl().reversal(0, false).build().unwrap_err(),
             ConfigError::ReversalTries(0)
         );
+        assert_eq!(
+            intl().upload_tries(0).build().unwrap_err(),
+            ConfigError::UploadTries(0)
+        );
+        assert!(intl().upload_tries(1).build().is_ok());
         assert_eq!(
             intl().first_batch(0).build().unwrap_err(),
             ConfigError::BatchNumber(0)

@@ -49,6 +49,9 @@ pub enum ConfigError {
     /// At least one try is needed to send a reversal.
     #[error("reversal tries must be between 1 and 9, found {0}")]
     ReversalTries(u8),
+    /// At least one try is needed to send a 0320, and at most 9 are made.
+    #[error("upload tries must be between 1 and 9, found {0}")]
+    UploadTries(u8),
     /// A response timeout of zero would fire before any answer could come.
     #[error("response timeout must be at least 1 ms")]
     Timeout,

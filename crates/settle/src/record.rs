@@ -210,7 +210,8 @@ pub struct Record {
     pub voided: bool,
     /// Advice state.
     pub advice: AdviceState,
-    /// True once its 0330 arrived in the current settlement.
+    /// True once a 0330 answered 00 to its 0320 in the current settlement (a refusal never
+    /// marks it).
     pub uploaded: bool,
 }
 

@@ -54,7 +54,7 @@ impl<S: Store> Engine<S> {
                     out,
                 )
             }
-            Some(Settlement::Upload { scope }) => self.upload_step(scope, now, out),
+            Some(Settlement::Upload { scope, .. }) => self.upload_step(scope, now, out),
             Some(Settlement::Closing { scope }) => {
                 let trace = self.next_trace();
                 let fields =
@@ -108,7 +108,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<(), Error> {
         let verdict = match (flight.purpose, self.state.settlement.clone()) {
             (Purpose::Reconcile { trailer: false }, _) => self.cfg.dialect.verdict(reply, false),
-            (Purpose::Upload, _) => return self.mark_uploaded(&flight.unit, reply),
+            (Purpose::Upload, _) => return self.upload_reply(&flight.unit, reply, out),
             (_, Some(Settlement::Closing { scope })) => {
                 self.cfg.dialect.finish_verdict(reply, scope)
             }
@@ -117,28 +117,56 @@ impl<S: Store> Engine<S> {
         self.apply_verdict(verdict, now, out)
     }
 
-    /// Each record is marked after its 0330 (DESIGN §5), in one step per 0320.
-    fn mark_uploaded(&mut self, unit: &[u32], reply: &Message<'_>) -> Result<(), Error> {
+    /// The 0330. Answered 00, each record of the unit is marked (DESIGN §5), in one step per
+    /// 0320 that also clears the refusal count. Any other code (or none) marks nothing: the
+    /// refusal is stored and the same records go again in a new 0320, up to the configured
+    /// upload tries; after the last the settlement stops with "UPLOAD FAILED" and the batch
+    /// stays open, its upload marks cleared so the next settlement starts afresh.
+    fn upload_reply(
+        &mut self,
+        unit: &[u32],
+        reply: &Message<'_>,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let Some(Settlement::Upload { scope, refused }) = self.state.settlement.clone() else {
+            return Ok(());
+        };
         let code = crate::dialect::response_code(reply);
-        if code != "00" {
-            tracing::warn!(
-                code,
-                "0330 with a code other than 00, taken as acknowledged"
-            );
-        }
-        let ops = self
-            .state
-            .records
-            .iter()
-            .filter(|r| unit.contains(&r.trace))
-            .map(|r| {
-                Op::put(Record {
-                    uploaded: true,
-                    ..r.clone()
+        if code == "00" {
+            let mut ops: Vec<Op> = self
+                .state
+                .records
+                .iter()
+                .filter(|r| unit.contains(&r.trace))
+                .map(|r| {
+                    Op::put(Record {
+                        uploaded: true,
+                        ..r.clone()
+                    })
                 })
-            })
-            .collect();
-        self.commit(ops)
+                .collect();
+            if refused > 0 {
+                let upload = Settlement::Upload { scope, refused: 0 };
+                ops.push(Op::Settlement(Some(upload)));
+            }
+            return self.commit(ops);
+        }
+        let refused = refused.saturating_add(1);
+        if refused < self.cfg.upload_tries {
+            tracing::warn!(code, ?unit, refused, "0320 refused, sent again");
+            let upload = Settlement::Upload { scope, refused };
+            return self.commit(vec![Op::Settlement(Some(upload))]);
+        }
+        tracing::warn!(
+            code,
+            ?unit,
+            refused,
+            "0320 refused on every try: UPLOAD FAILED"
+        );
+        let failure = SettleFailure::UploadFailed {
+            code: code.to_owned(),
+        };
+        self.reopen(failure, true, out)
     }
 
     fn apply_verdict(
@@ -151,7 +179,8 @@ impl<S: Store> Engine<S> {
         match verdict {
             Verdict::Close(reconciliation) => self.begin_clearing(reconciliation, now, out),
             Verdict::Upload(scope) => {
-                self.commit(vec![Op::Settlement(Some(Settlement::Upload { scope }))])
+                let upload = Settlement::Upload { scope, refused: 0 };
+                self.commit(vec![Op::Settlement(Some(upload))])
             }
             Verdict::Open { failure, reset } => self.reopen(failure, reset, out),
         }

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use iso8583_settle::{
-    Error, FailAfter, MemStore, Printout, Reconciliation, Request, Settlement, SqliteStore, Store,
-    StoreError,
+    Error, FailAfter, MemStore, Printout, Prompt, Reconciliation, Request, SettleFailure,
+    Settlement, SqliteStore, Store, StoreError,
 };
 use support::{card, chip, config, sale, start, trace_subscriber, FakeHost, Script, Term};
 
@@ -189,6 +189,15 @@ fn settlement_with_upload() -> Vec<Step> {
     steps
 }
 
+/// The first 0320 is refused on every try: this settlement stops with "UPLOAD FAILED" (or, after
+/// a crash, resumes and closes), and the one `run` ends with uploads again from the 0500.
+fn settlement_with_refused_upload() -> Vec<Step> {
+    let mut steps = settlement_with_upload();
+    steps.extend((0..3).map(|_| Step::Host("0320", Script::Code("05"))));
+    steps.push(Step::Do(Request::Settle));
+    steps
+}
+
 fn crash_everywhere<D: Disk>(make: impl Fn() -> D, cup: bool, steps: &[Step]) {
     let clean = make();
     let (term, printed, crashed) = run(&clean, cup, usize::MAX, steps);
@@ -228,6 +237,21 @@ fn crash_at_every_write_of_a_settlement_with_upload() {
     let _g = trace_subscriber();
     for cup in [false, true] {
         crash_everywhere(|| Mem(MemStore::new()), cup, &settlement_with_upload());
+        crash_everywhere(
+            || Mem(MemStore::new()),
+            cup,
+            &settlement_with_refused_upload(),
+        );
+        // Without a crash, that script does go through "UPLOAD FAILED" before closing.
+        let (term, _, _) = run(
+            &Mem(MemStore::new()),
+            cup,
+            usize::MAX,
+            &settlement_with_refused_upload(),
+        );
+        let failed = SettleFailure::UploadFailed { code: "05".into() };
+        assert!(term.prompts().contains(&Prompt::SettlementFailed(failed)));
+        assert_eq!(term.reports()[0].uploaded, 5);
     }
 }
 
@@ -243,6 +267,7 @@ fn crash_at_every_write_with_sqlite() {
     };
     crash_everywhere(make, true, &settlement_with_upload());
     crash_everywhere(make, false, &sale_with_lost_reply());
+    crash_everywhere(make, false, &settlement_with_refused_upload());
 }
 
 #[test]
@@ -305,6 +330,58 @@ fn upload_resumes_at_the_fourth_of_ten_after_the_connection_drops() {
             assert_eq!(t.host.seen_mti("0320").last().unwrap().text(48), "0010");
         }
         assert_eq!(t.host.seen_mti("0500").len(), if cup { 1 } else { 2 });
+    }
+}
+
+/// The refusals of the 0320 at the cursor are stored with the upload (write-ahead): a restart
+/// between refusals neither forgets them nor marks the refused record, and the last try still
+/// ends in "UPLOAD FAILED" with the batch open.
+#[test]
+fn upload_refusals_are_stored_and_count_across_a_restart() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mem = MemStore::new();
+        let cfg = config(cup).build().unwrap();
+        let mut t = Term::open(cfg.clone(), mem.clone(), FakeHost::new(cup), start()).unwrap();
+        for i in 0..2 {
+            t.request(Request::Sale {
+                card: chip(DOMESTIC),
+                amount: 100 + i,
+                tip: 0,
+            })
+            .unwrap();
+        }
+        t.host.out_of_balance = true;
+        t.host
+            .next("0320", Script::Code("05"))
+            .next("0320", Script::Code("05"))
+            .next("0320", Script::Drop);
+        t.request(Request::Settle).unwrap();
+        assert!(matches!(
+            t.engine.settlement(),
+            Some(Settlement::Upload { refused: 2, .. })
+        ));
+        assert!(t.engine.records().iter().all(|r| !r.uploaded));
+        let stored = mem.snapshot().unwrap();
+        assert!(matches!(
+            stored.settlement,
+            Some(Settlement::Upload { refused: 2, .. })
+        ));
+        // Power cycle; the resumed upload is refused a third time: that was the last try.
+        let mut host = std::mem::replace(&mut t.host, FakeHost::new(cup));
+        host.next("0320", Script::Code("05"));
+        drop(t);
+        let t = Term::open(cfg, mem.clone(), host, start().plus_ms(600_000)).unwrap();
+        assert_eq!(t.host.seen_mti("0320").len(), 4, "cup={cup}");
+        assert!(t
+            .prompts()
+            .contains(&Prompt::SettlementFailed(SettleFailure::UploadFailed {
+                code: "05".into()
+            })));
+        assert_eq!(t.engine.settlement(), None);
+        assert_eq!(t.engine.batch(), 1);
+        assert!(t.engine.records().iter().all(|r| !r.uploaded));
+        assert_eq!(mem.snapshot().unwrap().settlement, None);
     }
 }
 

@@ -353,6 +353,110 @@ fn cup_balanced_uploads_chip_records_and_ends_207() {
     assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
 }
 
+fn chip_sales(t: &mut Term<MemStore>, amounts: &[u64]) {
+    for amount in amounts {
+        // Chip records go one per 0320 in both dialects.
+        t.request(Request::Sale {
+            card: chip(DOMESTIC),
+            amount: *amount,
+            tip: 0,
+        })
+        .unwrap();
+    }
+}
+
+/// A 0330 with a code other than 00 acknowledges nothing: the same record goes again in a new
+/// 0320, and only the accepted one counts as uploaded.
+#[test]
+fn refused_0320_is_sent_again_and_not_counted_until_accepted() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        chip_sales(&mut t, &[100, 200, 300]);
+        t.host.out_of_balance = true;
+        t.host
+            .next("0320", Script::Code("00"))
+            .next("0320", Script::Code("05"))
+            .next("0320", Script::Code("96"));
+        t.request(Request::Settle).unwrap();
+        let uploads = t.host.seen_mti("0320");
+        let data: Vec<u32> = uploads
+            .iter()
+            .filter(|s| !cup || s.fields.contains_key(&2))
+            .map(|s| {
+                if cup {
+                    s.trace()
+                } else {
+                    s.text(60)[4..10].parse().unwrap()
+                }
+            })
+            .collect();
+        let traces: Vec<u32> = t.host.seen_mti("0200").iter().map(|s| s.trace()).collect();
+        // The second record was refused twice and sent three times.
+        assert_eq!(
+            data,
+            [traces[0], traces[1], traces[1], traces[1], traces[2]],
+            "cup={cup}"
+        );
+        let report = &t.reports()[0];
+        assert_eq!(report.reconciliation, Reconciliation::Uploaded);
+        assert_eq!(report.uploaded, 3);
+        if cup {
+            assert_eq!(uploads.last().unwrap().text(48), "0003");
+        }
+        assert_eq!(t.engine.batch(), 2);
+    }
+}
+
+/// Refused on every configured try, the upload stops the settlement with "UPLOAD FAILED": no
+/// trailer or closing 0320, the batch stays open with nothing counted as uploaded, sales work
+/// again, and a later settlement starts again at the 0500 and closes.
+#[test]
+fn upload_refused_on_every_try_fails_and_leaves_the_batch_open() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        for tries in [1u8, 3] {
+            let cfg = config(cup).upload_tries(tries).build().unwrap();
+            let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(cup), start()).unwrap();
+            chip_sales(&mut t, &[100, 200]);
+            t.host.out_of_balance = true;
+            t.host.next("0320", Script::Code("00"));
+            for _ in 0..tries {
+                t.host.next("0320", Script::Code("05"));
+            }
+            t.request(Request::Settle).unwrap();
+            let failed =
+                Prompt::SettlementFailed(SettleFailure::UploadFailed { code: "05".into() });
+            assert!(t.prompts().contains(&failed), "cup={cup} tries={tries}");
+            assert_eq!(failed.text(), "UPLOAD FAILED");
+            assert_eq!(failed.to_string(), "UPLOAD FAILED 05");
+            assert_eq!(t.host.seen_mti("0320").len(), 1 + usize::from(tries));
+            assert_eq!(t.host.seen_mti("0500").len(), 1, "no trailer");
+            assert!(t.reports().is_empty());
+            assert_eq!(t.engine.batch(), 1);
+            assert_eq!(t.engine.settlement(), None);
+            assert!(t.engine.records().iter().all(|r| !r.uploaded));
+            assert!(t.engine.is_idle());
+            // The batch is open: a sale goes through.
+            chip_sales(&mut t, &[400]);
+            assert!(approved(&t));
+            // Settling again reconciles afresh, uploads every record and closes.
+            t.request(Request::Settle).unwrap();
+            assert_eq!(t.host.seen_mti("0500").len(), if cup { 2 } else { 3 });
+            if !cup {
+                assert_eq!(t.host.seen_mti("0500")[1].text(3), "920000");
+            }
+            let report = &t.reports()[0];
+            assert_eq!(report.uploaded, 3, "cup={cup} tries={tries}");
+            assert_eq!(report.reconciliation, Reconciliation::Uploaded);
+            assert_eq!(t.engine.batch(), 2);
+            if cup {
+                assert_eq!(t.host.seen_mti("0320").last().unwrap().text(48), "0003");
+            }
+        }
+    }
+}
+
 #[test]
 fn pending_reversal_is_sent_before_settlement() {
     let _g = trace_subscriber();

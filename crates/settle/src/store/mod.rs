@@ -89,6 +89,10 @@ pub enum Settlement {
     Upload {
         /// Which records.
         scope: Scope,
+        /// How many 0330s refused the 0320 at the cursor (reset when one is acknowledged);
+        /// at the configured upload tries the settlement stops with "UPLOAD FAILED".
+        #[serde(default)]
+        refused: u8,
     },
     /// Upload done: the trailer (international) or closing 0320 (UnionPay) is next.
     Closing {
