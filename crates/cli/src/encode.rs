@@ -59,9 +59,24 @@ pub(crate) fn run(args: &EncodeArgs, out: &mut Output) -> u8 {
     }
 }
 
-/// The upper-case hex of header and message for the JSON form of a message.
+/// The most bytes a message may have: 65,535, the most a two-byte length header frames and
+/// the most the decoder reads.
+pub(crate) const MAX_MESSAGE: usize = 65_535;
+
+/// The upper-case hex of header and message for the JSON form of a message. A message longer
+/// than [`MAX_MESSAGE`] bytes (a spec may allow fields that long) is refused, unwritten.
 pub(crate) fn encode(spec: &iso8583_codec::Spec, text: &str) -> Result<String, Failure> {
     let (builder, header) = from_json(spec, text).map_err(|e| failure(&e))?;
+    let len = builder.encoded_len();
+    if len > MAX_MESSAGE {
+        return Err(Failure::new(
+            "invalid_length",
+            format!(
+                "the message would be {len} bytes, over the {MAX_MESSAGE} bytes a message may \
+                 hold (the decoder would refuse it)"
+            ),
+        ));
+    }
     let mut hex = upper_hex(&header);
     hex.push_str(&upper_hex(&builder.to_bytes()));
     Ok(hex)
@@ -114,6 +129,31 @@ mod tests {
         assert_eq!(
             encode(spec, text).unwrap(),
             format!("6000{}", upper_hex(b"02002000000000000000000000"))
+        );
+    }
+
+    #[test]
+    fn messages_over_65535_bytes_are_refused() {
+        // A field as long as a 5-digit prefix allows: a message can outgrow the limit.
+        let spec = Spec::from_toml_str(
+            "[spec]\nname = \"big\"\nmti = \"ascii\"\nbitmap = \"hex\"\n\n[[field]]\n\
+             number = 48\nname = \"huge\"\nclass = \"ans\"\nmax = 99999\nprefix = 5\n",
+        )
+        .unwrap();
+        // MTI (4), bitmap (16), prefix (5): 65,510 bytes of value make 65,535.
+        let json = |n: usize| {
+            format!(
+                r#"{{"mti":"0200","header":"","fields":{{"48":"{}"}}}}"#,
+                "A".repeat(n)
+            )
+        };
+        assert_eq!(encode(&spec, &json(65_510)).unwrap().len(), 2 * 65_535);
+        let e = encode(&spec, &json(65_511)).unwrap_err();
+        assert_eq!((e.kind, e.field, e.offset), ("invalid_length", None, None));
+        assert!(
+            e.message.contains("65536 bytes") && e.message.contains("65535"),
+            "{}",
+            e.message
         );
     }
 

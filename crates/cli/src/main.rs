@@ -37,8 +37,8 @@
 //! - Bad input of any kind exits with status 1: with `--json` as
 //!   `{"error":{"kind":…,"field":…,"offset":…,"message":…}}` on stdout, else one line on stderr.
 //!   The kinds are `invalid_hex` (offset: character position in the hex text), `invalid_mti`,
-//!   `invalid_bitmap`, `unknown_field`, `invalid_length` (a field's length prefix, or a length
-//!   header that is not a number), `invalid_content`, `truncated`, `trailing_data`,
+//!   `invalid_bitmap`, `unknown_field`, `invalid_length` (a field's length prefix, a length
+//!   header that is not a number, or for `encode` a message over 65,535 bytes), `invalid_content`, `truncated`, `trailing_data`,
 //!   `frame_length_mismatch` (a length header announcing more or fewer bytes than follow it;
 //!   offset 0, or the first byte past the frame), `frame_too_large` (a length header
 //!   announcing more than `--max-frame`); for `encode` also `masked_value` and

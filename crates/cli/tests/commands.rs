@@ -316,3 +316,51 @@ fn encode_reads_up_to_1_mib_of_json() {
         "{e}"
     );
 }
+
+#[test]
+fn encode_refuses_a_message_over_65535_bytes() {
+    let dir = TempDir::new("big-spec");
+    let spec = dir.write(
+        "big.toml",
+        &format!(
+            "{HEAD}
+[[field]]
+number = 48
+name = \"huge\"
+class = \"ans\"
+max = 99999
+prefix = 5
+"
+        ),
+    );
+    let json = |n: usize| {
+        format!(
+            r#"{{"mti":"0200","header":"","fields":{{"48":"{}"}}}}"#,
+            "A".repeat(n)
+        )
+    };
+    // MTI (4), bitmap (16), prefix (5) and 65,510 bytes: 65,535, the most the decoder reads.
+    let r = run(&["encode", "--spec", &spec], json(65_510).as_bytes());
+    assert_eq!(
+        (r.code, r.stdout.len()),
+        (0, 2 * 65_535 + 1),
+        "{}",
+        r.stderr
+    );
+    let decoded = run(&["decode", "--spec", &spec, "--json"], r.stdout.as_bytes());
+    assert_eq!(decoded.code, 0, "{decoded:?}");
+    // One byte more would be a message the decoder refuses: nothing is written.
+    let r = run(&["encode", "--spec", &spec], json(65_511).as_bytes());
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    assert!(
+        r.stderr.contains("65536 bytes") && r.stderr.trim_end().ends_with("(invalid_length)"),
+        "{r:?}"
+    );
+    let e = run(
+        &["encode", "--spec", &spec, "--json"],
+        json(70_000).as_bytes(),
+    )
+    .error_or_null_offset();
+    assert_eq!(e["kind"], "invalid_length", "{e}");
+}
