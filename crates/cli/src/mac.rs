@@ -29,7 +29,8 @@ pub(crate) struct MacArgs {
     #[arg(long, value_name = "HEX", value_parser = secret)]
     key: Secret,
     /// How much of the key to use: all of it, or only its first 8 bytes (single DES), as many
-    /// UnionPay terminals do with a double-length MAC key.
+    /// UnionPay terminals do with a double-length MAC key. First-half is for x99 and cup-ecb
+    /// only: x919 always uses both halves.
     #[arg(long, value_enum, value_name = "USE", default_value_t = KeyUseArg::Whole)]
     key_use: KeyUseArg,
     /// The same as `--key-use first-half`.
@@ -46,6 +47,22 @@ enum KeyUseArg {
     Whole,
     /// The first 8 bytes only.
     FirstHalf,
+}
+
+impl MacArgs {
+    /// A combination of options that clap cannot refuse by itself, as the usage error to give.
+    ///
+    /// Only the first half of the key (`--single`, `--key-use first-half`) is single DES, which
+    /// X9.9 and the UnionPay ECB MAC can use but X9.19 cannot: it always needs both halves of
+    /// a double-length key.
+    pub(crate) fn usage_problem(&self) -> Option<String> {
+        let first_half = self.single || self.key_use == KeyUseArg::FirstHalf;
+        (first_half && self.algorithm == MacAlgorithm::X919).then(|| {
+            "--single (--key-use first-half) applies to x99 and cup-ecb only: x919 always uses \
+             both halves of a 16-byte key"
+                .to_string()
+        })
+    }
 }
 
 fn parse_algorithm(value: &str) -> Result<MacAlgorithm, MacError> {

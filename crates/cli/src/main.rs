@@ -32,6 +32,8 @@
 //!   digits; UnionPay ECB: its 8 characters), then `match`, `mismatch` or `absent` against
 //!   the message's MAC field: field 128 if the message has a secondary bitmap and the spec
 //!   defines 128, else field 64. Exit status 0 for `match` and `absent`, 3 for `mismatch`.
+//!   `--single` (`--key-use first-half`) is for `x99` and `cup-ecb`; with `x919`, which
+//!   always uses both halves of a double-length key, it is a usage error.
 //! - `pin-block` prints the ISO 9564-1 block (encrypted under `--key` if given) and `kcv` the
 //!   key check value, both in upper-case hex. No command prints a key or a PIN.
 //! - Bad input of any kind exits with status 1: with `--json` as
@@ -63,7 +65,8 @@ mod specs;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::output::Output;
 
@@ -100,6 +103,21 @@ enum Command {
     Lint(specs::LintArgs),
 }
 
+/// A usage error that clap's own checks cannot see (it depends on option values), reported
+/// as clap reports the others: on stderr, with the subcommand's usage, exit status 2.
+fn usage_problem(cli: &Cli) -> Option<clap::Error> {
+    let (name, message) = match &cli.command {
+        Command::Mac(args) => ("mac", args.usage_problem()?),
+        _ => return None,
+    };
+    let mut command = Cli::command();
+    command.build();
+    Some(match command.find_subcommand_mut(name) {
+        Some(sub) => sub.error(ErrorKind::ArgumentConflict, message),
+        None => command.error(ErrorKind::ArgumentConflict, message),
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -110,6 +128,10 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    if let Some(error) = usage_problem(&cli) {
+        let _ = error.print();
+        return ExitCode::from(2);
+    }
     let mut out = Output::new();
     let status = match &cli.command {
         Command::Decode(args) => decode::run(args, &mut out),

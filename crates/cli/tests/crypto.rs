@@ -96,6 +96,14 @@ fn cases() -> Vec<(
             "182A3F31",
         ),
         ("cup-ecb", KK, vec!["--single"], half, "182A3F31"),
+        // X9.9 with the first half of KK is X9.9 with K.
+        (
+            "x99",
+            KK,
+            vec!["--single"],
+            Mac::new(MacAlgorithm::X99).with_key_use(KeyUse::FirstHalf),
+            "BD76A31055191BC4",
+        ),
         (
             "cup-ecb",
             KK,
@@ -259,7 +267,6 @@ fn mac_refuses_bad_keys_and_messages() {
             "invalid_key",
             "x919 needs a 16-byte key, found 8",
         ),
-        ("x919", KK, &["--single"][..], "invalid_key", "found 8"),
         (
             "x99",
             "0123456789ABCDEG",
@@ -357,6 +364,29 @@ fn mac_refuses_bad_keys_and_messages() {
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
         assert!(!r.stderr.contains(K), "{args:?}: {r:?}");
     }
+}
+
+#[test]
+fn x919_with_half_a_key_is_a_usage_error() {
+    let b = b_hex();
+    for options in [&["--single"][..], &["--key-use", "first-half"][..]] {
+        for k in [KK, K] {
+            let options = [&["--spec", "cup-pos"][..], options].concat();
+            let r = mac_cli("x919", k, &options, &b);
+            assert_eq!(r.code, 2, "{options:?}: {r:?}");
+            assert!(r.stdout.is_empty(), "{options:?}: {r:?}");
+            assert!(
+                r.stderr.starts_with(
+                    "error: --single (--key-use first-half) applies to x99 and cup-ecb only: \
+                     x919 always uses both halves of a 16-byte key"
+                ) && r.stderr.contains("Usage: iso8583 mac"),
+                "{options:?}: {r:?}"
+            );
+        }
+    }
+    // The whole key, said outright, is fine.
+    let r = mac_cli("x919", KK, &["--spec", "cup-pos", "--key-use", "whole"], &b);
+    assert_eq!(r.stdout, "267D6CD931A734CA\nmismatch\n", "{r:?}");
 }
 
 const PAN: &str = "1234567890123456";
