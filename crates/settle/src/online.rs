@@ -640,7 +640,7 @@ impl<S: Store> Engine<S> {
 
     /// Stops the drive until the operator asks again: a parked request is not sent, and a
     /// settlement stays pending (sales stay blocked; DESIGN §8 "no answer to 0500").
-    fn halt(&mut self, failure: SettleFailure, out: &mut Output) {
+    pub(crate) fn halt(&mut self, failure: SettleFailure, out: &mut Output) {
         if let Some(parked) = self.parked.take() {
             let trace = self.state.reversal.as_ref().map_or(0, |r| r.trace);
             if let Some(kind) = parked.kind() {

@@ -106,6 +106,17 @@ impl<S: Store> Engine<S> {
         now: Time,
         out: &mut Output,
     ) -> Result<(), Error> {
+        if flight.purpose != Purpose::Upload && crate::dialect::code_of(reply).is_none() {
+            // A 0510 (or closing 0330) without a code says nothing, and the host may have
+            // closed its side: taken as no answer, the settlement stays pending (sales stay
+            // blocked) and the next try repeats the message, which a closed batch answers 00.
+            tracing::warn!(
+                mti = reply.mti().as_str(),
+                "reply without a response code: taken as no answer"
+            );
+            self.halt(SettleFailure::NoResponse, out);
+            return Ok(());
+        }
         let verdict = match (flight.purpose, self.state.settlement.clone()) {
             (Purpose::Reconcile { trailer: false }, _) => self.cfg.dialect.verdict(reply, false),
             (Purpose::Upload, _) => return self.upload_reply(&flight.unit, reply, out),

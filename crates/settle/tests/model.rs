@@ -1,5 +1,6 @@
 //! proptest over random sequences of operator requests, host answers (95, 77, timeouts, lost
-//! replies, duplicates answered 94, wrong MACs) and restarts, checking after every step:
+//! replies, duplicates answered 94, wrong MACs, replies without a response code) and restarts,
+//! checking after every step:
 //! - the batch totals equal the sum of its records under the dialect's rules (computed here
 //!   with separate code);
 //! - the batch number changes only at close (+1, wrapping) or when a sign-on adopts the host's;
@@ -57,6 +58,8 @@ fn script() -> impl Strategy<Value = Script> {
         Just(Script::Code("25")),
         Just(Script::Code("77")),
         Just(Script::Code("95")),
+        // Applied, but the answer carries no response code: it says nothing.
+        Just(Script::ProcessThenField(39, None)),
     ]
 }
 

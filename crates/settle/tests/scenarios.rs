@@ -457,6 +457,39 @@ fn upload_refused_on_every_try_fails_and_leaves_the_batch_open() {
     }
 }
 
+/// A 0510 (or UnionPay closing 0330) without 39 says nothing, though the host may have closed
+/// its side: it is no answer, so the settlement stays pending with sales refused, and the next
+/// try closes the batch the host has (no sale slips into a batch the host already closed).
+#[test]
+fn settlement_reply_without_response_code_is_taken_as_no_answer() {
+    let _g = trace_subscriber();
+    for (cup, mti) in [(false, "0500"), (true, "0500"), (true, "0320")] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        t.host.next(mti, Script::ProcessThenField(39, None));
+        t.request(Request::Settle).unwrap();
+        assert!(
+            t.prompts()
+                .contains(&Prompt::SettlementFailed(SettleFailure::NoResponse)),
+            "cup={cup} {mti}"
+        );
+        assert!(t.engine.settlement().is_some());
+        assert!(t.reports().is_empty());
+        let err = t.request(sale(DOMESTIC, 500)).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Rejected(Rejected::SettlementPending { .. })
+        ));
+        t.request(Request::Settle).unwrap();
+        let report = &t.reports()[0];
+        assert_eq!(report.batch, 1);
+        assert_eq!(t.engine.batch(), 2);
+        assert_eq!(t.host.closed.len(), 1, "cup={cup} {mti}");
+        assert_eq!(t.host.closed[0].1.len(), 1);
+        t.assert_host_agrees();
+    }
+}
+
 #[test]
 fn pending_reversal_is_sent_before_settlement() {
     let _g = trace_subscriber();
