@@ -60,10 +60,6 @@
 //!
 //! The minimum supported Rust version is 1.85.
 
-// TODO(#4): the Criterion benchmark (settle 999 records with full upload against an
-// in-process host, memory and SQLite stores) belongs in benches/, which another engineer owns
-// in this session; the figures are not recorded yet.
-
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
