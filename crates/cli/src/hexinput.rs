@@ -6,10 +6,11 @@
 //!   `0x`/`0X` prefix at the start of any whitespace-separated group are ignored.
 //! - **Hexdumps**: when the first token of the first non-blank line looks like an offset (it
 //!   ends with `:`, or it is 4-8 zeros) and the tokens after it on that line, up to the
-//!   gutter, are byte groups of 2 or 4 characters (a long run of hex after a zero group is
-//!   plain hex, its zeros included). Each line is an
-//!   offset, the bytes as hex groups (pairs or 4-digit groups), and perhaps an ASCII gutter.
-//!   `hexdump -C`, `xxd`, `od -A x -t x1[z]` and Wireshark's "Copy as Hex Dump" (with or without
+//!   gutter, are byte groups: pairs, or 4-digit groups after an offset ending with `:` (a long
+//!   run of hex after a zero group is plain hex, its zeros included). A first offset of 7
+//!   zeros, as plain `hexdump` and `od` write with their 16-bit words, is refused. Each line
+//!   is an offset, the bytes as hex groups (pairs or 4-digit groups), and perhaps an ASCII
+//!   gutter. `hexdump -C`, `xxd`, `od -A x -t x1[z]` and Wireshark's "Copy as Hex Dump" (with or without
 //!   its ASCII column) are read. A line's byte count is the difference between its offset and
 //!   the next line's, so the gutter is never mistaken for data; on the last line, which has no
 //!   next offset in `xxd` and Wireshark output, the hex area ends at the gutter's `|` or `>`, or
@@ -51,10 +52,10 @@ pub(crate) fn parse(text: &[u8]) -> Result<Vec<u8>, HexError> {
         text,
         lines: split_lines(text),
     };
-    let result = if input.is_hexdump() {
-        input.parse_dump()
-    } else {
-        input.parse_plain()
+    let result = match input.is_hexdump() {
+        Ok(true) => input.parse_dump(),
+        Ok(false) => input.parse_plain(),
+        Err(e) => Err(e),
     };
     result.map_err(|e| HexError {
         position: char_position(text, e.at),
@@ -199,22 +200,40 @@ impl<'t> Input<'t> {
     }
 
     /// The first line with a token decides: it is a hexdump line when its first token is an
-    /// offset and the tokens of its hex area (up to the gutter) all look like byte groups,
-    /// 2 or 4 characters each, as `hexdump -C`, `od`, `xxd` and Wireshark write them. A zero
-    /// group before a longer run of hex is plain hex, not an offset.
+    /// offset and the tokens of its hex area (up to the gutter) all look like byte groups as
+    /// `hexdump -C`, `od -A x -t x1`, `xxd` and Wireshark write them: pairs, or after an
+    /// offset with a colon (`xxd`) also 4-digit groups. A zero group before a longer run of
+    /// hex is plain hex, not an offset.
+    ///
+    /// A 7-digit offset of zeros before groups is plain `hexdump`'s or `od`'s default output
+    /// (16-bit words, byte-swapped or octal, and octal offsets for `od`): refused, as it would
+    /// be misread either way.
     ///
     /// Whether the groups' characters are hex digits is left to the parse, so that a typo in
     /// a dump is reported where it is rather than turning the dump into bad plain hex.
-    fn is_hexdump(&self) -> bool {
+    fn is_hexdump(&self) -> Result<bool, At> {
         let Some(first) = self.lines.iter().find(|l| !l.tokens.is_empty()) else {
-            return false;
+            return Ok(false);
         };
-        let offset = first
-            .tokens
-            .first()
-            .is_some_and(|t| looks_like_first_offset(t.bytes));
+        let Some(offset) = first.tokens.first() else {
+            return Ok(false);
+        };
         let groups = hex_area(first, true);
-        offset && !groups.is_empty() && groups.iter().all(|g| matches!(g.bytes.len(), 2 | 4))
+        if groups.is_empty() {
+            return Ok(false);
+        }
+        if offset.bytes.len() == 7 && offset.bytes.iter().all(|&b| b == b'0') {
+            return Err(At {
+                at: offset.at,
+                message: "a 7-digit offset: this looks like the output of plain `hexdump` or \
+                          `od` (16-bit words, octal offsets), which is not read; use \
+                          `hexdump -C`, `xxd` or `od -A x -t x1`"
+                    .into(),
+            });
+        }
+        let colon = offset.bytes.last() == Some(&b':');
+        let byte_group = |g: &Token<'_>| g.bytes.len() == 2 || (colon && g.bytes.len() == 4);
+        Ok(looks_like_first_offset(offset.bytes) && groups.iter().all(byte_group))
     }
 
     fn parse_plain(&self) -> Result<Vec<u8>, At> {
@@ -721,6 +740,22 @@ mod tests {
         assert_eq!(ok("000 0"), vec![0, 0]);
         // Blank lines before the dump are skipped.
         assert_eq!(ok("\n\n0000   30 32\n"), b"02");
+    }
+
+    #[test]
+    fn plain_hexdump_and_od_words_are_refused() {
+        // `hexdump` with no option: 7-digit offsets, byte-swapped 16-bit words.
+        let e = err("0000000 3230 3030 3237 4333\n0000008\n");
+        assert_eq!(e.position, 0);
+        assert!(e.message.contains("plain `hexdump`"), "{e}");
+        // `od` with no option: octal offsets and words.
+        assert!(err("0000000 031060 030060\n0000004\n")
+            .message
+            .contains("hexdump -C"));
+        // `od -A o -t x1`: octal offsets, pairs.
+        assert!(err("0000000 30 32\n0000002\n").message.contains("7-digit"));
+        // 4-digit groups without xxd's colon are no dump of ours: plain hex, zeros included.
+        assert_eq!(ok("0000 3032 3030"), b"\0\x000200");
     }
 
     #[test]
