@@ -20,7 +20,7 @@ use crate::time::Time;
 use crate::totals::{CupTotals, IntlTotals};
 
 /// An operator request.
-// TODO(#4): no tip adjustment and no pre-authorisation void yet: a terminal offering them needs
+// TODO(#6): no tip adjustment and no pre-authorisation void yet: a terminal offering them needs
 // a record update (and a UnionPay credit record), so until then the caller cannot ask for them.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

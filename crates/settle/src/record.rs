@@ -253,7 +253,7 @@ impl fmt::Debug for Record {
 /// EMV data with tag 57 (track 2 equivalent) removed, since track data is never stored
 /// (DESIGN §5). Data that does not walk as BER-TLV is dropped entirely rather than risk
 /// keeping a track image.
-// TODO(#4): the codec has no BER-TLV reader yet (DESIGN §3 promises one); this walker handles
+// TODO(#2): the codec has no BER-TLV reader yet (DESIGN §3 promises one); this walker handles
 // one level of tags, which is all field 55 carries in practice.
 pub fn strip_tag_57(icc: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(icc.len());

@@ -57,7 +57,7 @@ fn type_code(kind: TxnKind) -> &'static str {
 }
 
 /// Currency (49), 60 = type + batch + `000`, and for a void 61 = original batch + trace.
-// TODO(#4): a UnionPay refund usually names its original sale (37 and 61 with the original
+// TODO(#6): a UnionPay refund usually names its original sale (37 and 61 with the original
 // date); `Request::Refund` carries no original yet, so the 0220 goes without them.
 pub(super) fn request_extra(
     s: &CupSettings,
