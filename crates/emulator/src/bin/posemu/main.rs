@@ -1,0 +1,2 @@
+//! The `posemu` command (work in progress, issue #6).
+fn main() {}

@@ -1,0 +1,458 @@
+//! Runs a [`Scenario`] on a fresh terminal and checks every expectation: what `posemu run`
+//! does, and what the test suite does against an in-process host.
+//!
+//! Each scenario gets its own terminal with its own state (a temporary SQLite file unless a
+//! state path is given), connects first (a host that cannot be reached ends the run: exit 3),
+//! then runs the steps in order. A step's expectations are checked after its last repetition,
+//! against the step's [`Step`] and the terminal's [`Status`] at that point. The result reads
+//! as text lines or as one JSON object per scenario ([`ScenarioResult::to_json`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use iso8583_settle::Outcome;
+use serde_json::{json, Value};
+
+use crate::error::{RunError, TerminalError};
+use crate::print::{exchange_text, printed_text, prompt_text};
+use crate::profile::{DialectName, Profile};
+use crate::scenario::{expand_mti, Expect, Scenario, ScenarioStep};
+use crate::state::StateSource;
+use crate::step::{Notice, Printed, Shown, Status, Step};
+use crate::tap::FrameTap;
+use crate::terminal::{Terminal, TerminalOptions};
+
+/// How scenarios are run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// The host, `address:port`.
+    pub host: String,
+    /// A profile layer (`--profile FILE`) between the built-in and the scenario's own.
+    pub profile: Option<toml::Table>,
+    /// Keep the terminal's state here instead of a fresh temporary file per scenario.
+    pub state: Option<PathBuf>,
+    /// Sees every byte exchanged.
+    pub tap: Option<Arc<dyn FrameTap>>,
+}
+
+/// One expectation checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// The `expect` key.
+    pub key: &'static str,
+    /// What was expected.
+    pub expected: Value,
+    /// What happened.
+    pub actual: Value,
+    /// Whether it held.
+    pub ok: bool,
+}
+
+/// One step's run and checks.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// Step number, from 1.
+    pub index: usize,
+    /// The command as written.
+    pub run: String,
+    /// How many times it ran.
+    pub repeat: u32,
+    /// What was expected.
+    pub expect: Expect,
+    /// Each expectation, checked.
+    pub checks: Vec<Check>,
+    /// What the last run did.
+    pub step: Step,
+    /// The terminal's state after it.
+    pub status: Status,
+}
+
+impl StepResult {
+    /// Every expectation held and nothing failed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.ok) && self.step.failure.is_none()
+    }
+}
+
+/// A scenario's run.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// The scenario's name.
+    pub name: String,
+    /// Its file.
+    pub path: PathBuf,
+    /// Its dialect.
+    pub dialect: DialectName,
+    /// The profile it ran with.
+    pub profile: Profile,
+    /// The steps run (all of them unless the host became unreachable).
+    pub steps: Vec<StepResult>,
+    /// Why the host could not be reached, if it could not.
+    pub unreachable: Option<String>,
+}
+
+impl ScenarioResult {
+    /// Steps that passed.
+    pub fn passed(&self) -> usize {
+        self.steps.iter().filter(|s| s.passed()).count()
+    }
+
+    /// Steps that failed.
+    pub fn failed(&self) -> usize {
+        self.steps.len() - self.passed()
+    }
+
+    /// `posemu run`'s exit code for this scenario alone: 3 unreachable, 1 a step failed, 0.
+    pub fn exit_code(&self) -> u8 {
+        match (&self.unreachable, self.failed()) {
+            (Some(_), _) => 3,
+            (None, 0) => 0,
+            (None, _) => 1,
+        }
+    }
+
+    /// The `--json` object: the name, each step with what was expected and what happened,
+    /// and the counts passed and failed.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.name,
+            "file": self.path.display().to_string(),
+            "dialect": self.dialect.as_str(),
+            "terminal": self.profile.terminal_id,
+            "passed": self.passed(),
+            "failed": self.failed(),
+            "unreachable": self.unreachable,
+            "steps": self.steps.iter().map(|s| step_json(s, &self.profile)).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Runs `scenario`; `on_step` sees each step as soon as it is checked.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mut on_step: impl FnMut(&StepResult, &Profile),
+) -> Result<ScenarioResult, RunError> {
+    let profile = scenario.profile_with(options.profile.as_ref())?;
+    let (source, _dir) = match &options.state {
+        Some(path) => (StateSource::Sqlite(path.clone()), None),
+        None => {
+            let dir = tempfile::tempdir().map_err(RunError::State)?;
+            (
+                StateSource::Sqlite(dir.path().join("terminal.sqlite")),
+                Some(dir),
+            )
+        }
+    };
+    let terminal_options = TerminalOptions {
+        tap: options.tap.clone(),
+        no_receipts: false,
+    };
+    let mut terminal = Terminal::new(profile.clone(), source, &options.host, terminal_options)?;
+    let mut result = ScenarioResult {
+        name: scenario.name.clone(),
+        path: scenario.path.clone(),
+        dialect: scenario.dialect,
+        profile,
+        steps: Vec::new(),
+        unreachable: None,
+    };
+    if let Err(why) = terminal.link_mut().connect().await {
+        result.unreachable = Some(why);
+        return Ok(result);
+    }
+    let boot = terminal.power_on().await.map_err(RunError::Terminal)?;
+    if boot.failure.is_some() {
+        return Err(RunError::Terminal(TerminalError::Resume(
+            boot.failure.unwrap_or_default(),
+        )));
+    }
+    for (i, spec) in scenario.steps.iter().enumerate() {
+        let step = run_step(&mut terminal, spec).await;
+        let status = terminal.status();
+        let unreachable = step.unreachable.clone();
+        let checked = StepResult {
+            index: i + 1,
+            run: spec.run.clone(),
+            repeat: spec.repeat,
+            expect: spec.expect.clone(),
+            checks: check(spec, &step, &status, &result.profile),
+            step,
+            status,
+        };
+        on_step(&checked, &result.profile);
+        result.steps.push(checked);
+        if unreachable.is_some() {
+            result.unreachable = unreachable;
+            break;
+        }
+    }
+    Ok(result)
+}
+
+async fn run_step(terminal: &mut Terminal, spec: &ScenarioStep) -> Step {
+    let mut step = Step::default();
+    for _ in 0..spec.repeat {
+        step = terminal.execute(&spec.command).await;
+        if step.unreachable.is_some() {
+            break;
+        }
+    }
+    step
+}
+
+/// Checks every expectation of `spec` against what the step did and the state after it.
+pub fn check(spec: &ScenarioStep, step: &Step, status: &Status, profile: &Profile) -> Vec<Check> {
+    let e = &spec.expect;
+    let mut checks = Vec::new();
+    let mut add = |key, expected: Value, actual: Value, ok: bool| {
+        checks.push(Check {
+            key,
+            expected,
+            actual,
+            ok,
+        })
+    };
+    if let Some(code) = &e.code {
+        let actual = step.last_code().unwrap_or("none");
+        add("code", json!(code), json!(actual), actual == code);
+    }
+    if let Some(codes) = &e.codes {
+        let actual: Vec<&str> = step.codes().collect();
+        add("codes", json!(codes), json!(actual), actual == *codes);
+    }
+    if let Some(outcome) = &e.outcome {
+        let actual = outcome_word(step);
+        add("outcome", json!(outcome), json!(actual), actual == outcome);
+    }
+    let prompts = prompt_texts(step, profile.dialect);
+    if let Some(wanted) = &e.prompt {
+        let ok = wanted
+            .items()
+            .iter()
+            .all(|w| prompts.iter().any(|p| p.contains(w.as_str())));
+        add("prompt", json!(wanted.items()), json!(prompts), ok);
+    }
+    if let Some(unwanted) = &e.no_prompt {
+        let ok = !unwanted
+            .items()
+            .iter()
+            .any(|w| prompts.iter().any(|p| p.contains(w.as_str())));
+        add("no_prompt", json!(unwanted.items()), json!(prompts), ok);
+    }
+    if let Some(sent) = &e.sent {
+        let expected: Vec<String> = sent
+            .iter()
+            .filter_map(|m| expand_mti(m))
+            .flatten()
+            .collect();
+        let actual: Vec<String> = step.sent().map(|m| m.as_str().to_owned()).collect();
+        add("sent", json!(expected), json!(actual), actual == expected);
+    }
+    check_state(e, status, &mut add);
+    check_printed(e, step, profile, &mut add);
+    if !spec.totals.is_empty() {
+        let mut expected = serde_json::Map::new();
+        let mut actual = serde_json::Map::new();
+        let mut ok = true;
+        for t in &spec.totals {
+            let (count, amount) = status.total(t.label).unwrap_or((0, 0));
+            let (part, got) = if t.amount {
+                ("amount", amount)
+            } else {
+                ("count", count)
+            };
+            let key = format!("{}_{part}", t.label.to_lowercase());
+            expected.insert(key.clone(), json!(t.value));
+            actual.insert(key, json!(got));
+            ok &= got == t.value;
+        }
+        add("totals", Value::Object(expected), Value::Object(actual), ok);
+    }
+    if let Some(lost) = e.power_lost {
+        add(
+            "power_lost",
+            json!(lost),
+            json!(step.power_lost),
+            lost == step.power_lost,
+        );
+    }
+    checks
+}
+
+fn check_state(
+    e: &Expect,
+    status: &Status,
+    add: &mut impl FnMut(&'static str, Value, Value, bool),
+) {
+    if let Some(batch) = e.batch {
+        add(
+            "batch",
+            json!(batch),
+            json!(status.batch),
+            status.batch == batch,
+        );
+    }
+    if let Some(records) = e.records {
+        add(
+            "records",
+            json!(records),
+            json!(status.records),
+            status.records == records,
+        );
+    }
+    let flags = [
+        (
+            "reversal_pending",
+            e.reversal_pending,
+            status.reversal.is_some(),
+        ),
+        (
+            "settlement_pending",
+            e.settlement_pending,
+            status.settlement_pending,
+        ),
+        ("signed_on", e.signed_on, status.signed_on),
+    ];
+    for (key, expected, actual) in flags {
+        if let Some(expected) = expected {
+            add(key, json!(expected), json!(actual), expected == actual);
+        }
+    }
+}
+
+fn check_printed(
+    e: &Expect,
+    step: &Step,
+    profile: &Profile,
+    add: &mut impl FnMut(&'static str, Value, Value, bool),
+) {
+    let slips: Vec<String> = step
+        .printed
+        .iter()
+        .filter(|p| matches!(p, Printed::Slip { .. }))
+        .map(|p| printed_text(p, profile))
+        .collect();
+    if let Some(n) = e.slips {
+        add("slips", json!(n), json!(slips.len()), slips.len() == n);
+    }
+    if let Some(wanted) = &e.slip {
+        let ok = wanted
+            .items()
+            .iter()
+            .all(|w| slips.iter().any(|s| s.contains(w.as_str())));
+        add("slip", json!(wanted.items()), json!(slips), ok);
+    }
+    if let Some(wanted) = &e.receipt {
+        let others: Vec<String> = step
+            .printed
+            .iter()
+            .filter(|p| !matches!(p, Printed::Slip { .. }))
+            .map(|p| printed_text(p, profile))
+            .collect();
+        let ok = wanted
+            .items()
+            .iter()
+            .all(|w| others.iter().any(|s| s.contains(w.as_str())));
+        add("receipt", json!(wanted.items()), json!(others), ok);
+    }
+}
+
+/// The prompts of a step as the terminal showed them.
+pub fn prompt_texts(step: &Step, dialect: DialectName) -> Vec<String> {
+    step.prompts
+        .iter()
+        .map(|p| prompt_text(p, dialect))
+        .collect()
+}
+
+/// How the step's request ended, as [`Expect::outcome`] names it.
+pub fn outcome_word(step: &Step) -> &'static str {
+    if let Some(outcome) = step.outcomes.last() {
+        return match outcome {
+            Outcome::Approved { .. } => "approved",
+            Outcome::Queued { .. } => "queued",
+            Outcome::Declined { .. } => "declined",
+            Outcome::Reversed { .. } => "reversed",
+            Outcome::Refused { .. } => "refused",
+            Outcome::NotSent { .. } => "not_sent",
+            _ => "none",
+        };
+    }
+    let refused = step.prompts.iter().any(|p| {
+        matches!(
+            p,
+            Shown::Local(
+                Notice::Refused(_)
+                    | Notice::WrongPassword
+                    | Notice::SignOnFirst
+                    | Notice::PowerOff
+                    | Notice::NothingToVoid
+                    | Notice::NoPreAuth
+            )
+        )
+    });
+    if refused {
+        "refused"
+    } else {
+        "none"
+    }
+}
+
+fn step_json(s: &StepResult, profile: &Profile) -> Value {
+    let actual: serde_json::Map<String, Value> = s
+        .checks
+        .iter()
+        .map(|c| (c.key.to_owned(), c.actual.clone()))
+        .collect();
+    let failed: Vec<&str> = s.checks.iter().filter(|c| !c.ok).map(|c| c.key).collect();
+    json!({
+        "step": s.index,
+        "run": s.run,
+        "repeat": s.repeat,
+        "passed": s.passed(),
+        "expected": s.expect,
+        "actual": actual,
+        "failed": failed,
+        "happened": {
+            "sent": s.step.sent().map(|m| m.as_str().to_owned()).collect::<Vec<_>>(),
+            "codes": s.step.codes().collect::<Vec<_>>(),
+            "outcome": outcome_word(&s.step),
+            "prompts": prompt_texts(&s.step, profile.dialect),
+            "exchanges": s.step.exchanges.iter().map(exchange_text).collect::<Vec<_>>(),
+            "batch": s.status.batch,
+            "records": s.status.records,
+            "failure": s.step.failure,
+            "unreachable": s.step.unreachable,
+        },
+    })
+}
+
+/// A step as text lines: `ok`/`FAIL`, the command and what happened, then each failed check.
+pub fn step_lines(s: &StepResult, profile: &Profile) -> Vec<String> {
+    let mark = if s.passed() { "ok  " } else { "FAIL" };
+    let repeat = if s.repeat > 1 {
+        format!(" (x{})", s.repeat)
+    } else {
+        String::new()
+    };
+    let mut summary: Vec<String> = s.step.exchanges.iter().map(exchange_text).collect();
+    summary.extend(prompt_texts(&s.step, profile.dialect));
+    summary.extend(s.step.outcomes.iter().map(crate::print::outcome_text));
+    let mut lines = vec![format!(
+        "{mark} {:>3} {}{repeat}: {}",
+        s.index,
+        s.run,
+        summary.join("; ")
+    )];
+    for c in s.checks.iter().filter(|c| !c.ok) {
+        lines.push(format!(
+            "         expect.{} = {}, got {}",
+            c.key, c.expected, c.actual
+        ));
+    }
+    if let Some(failure) = &s.step.failure {
+        lines.push(format!("         failure: {failure}"));
+    }
+    lines
+}
