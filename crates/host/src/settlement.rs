@@ -1,0 +1,441 @@
+//! Reconciliation (0500), batch upload (0320) and closing a batch, for both dialects
+//! (DESIGN §5 dialects I and C, §6).
+//!
+//! International: a 920000 0500 carries the batch number in 60 (6 ASCII digits) and the
+//! terminal's totals in 63; equal to the host's → 00 and the batch closes, else 95 and the
+//! terminal uploads one 0320 per record (60 = original MTI + original trace + 12 spaces), then
+//! sends the 960000 trailer with its totals: if they equal the uploaded view's → 00 and the
+//! batch closes on that view, else 95 and it stays open.
+//!
+//! UnionPay: the 0500 carries the batch in 60.2 and 62 digits of totals in 48; the 0510
+//! echoes 48 with each group's flag `1` (balanced) or `2`; a batch number other than the
+//! host's is 77. Uploads follow (8 magnetic-stripe records per 0320 in 48, or one record per
+//! 0320), and the closing 0320 (60.3 `207` balanced, `202` not) closes the batch.
+//!
+//! A repeated 0500 or closing 0320 for the batch just closed is answered 00 and changes
+//! nothing. A 0320 is matched by the original trace number it carries, so a re-sent upload
+//! replaces rather than adds.
+
+use crate::config::Dialect;
+use crate::fields::{self, Cup60};
+use crate::handler::{Answer, Ctx, Terminal};
+use crate::ledger::{Book, CardGroup, CloseResult, MaskedPan, Rec, RecordState, Settling, TxnKind};
+use crate::rules::{FaultAction, ResponseCode};
+use crate::store::{Op, Writer};
+use crate::totals::{CupTotals, IntlTotals};
+
+const FORMAT_ERROR: ResponseCode = ResponseCode(*b"30");
+const OUT_OF_BALANCE: ResponseCode = ResponseCode(*b"95");
+const BATCH_MISMATCH: ResponseCode = ResponseCode(*b"77");
+const INVALID: ResponseCode = ResponseCode(*b"12");
+
+/// A 0500.
+pub(crate) fn reconcile(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
+    match ctx.dialect {
+        Dialect::International => reconcile_intl(ctx, term, book),
+        Dialect::UnionPay => reconcile_cup(ctx, book),
+    }
+}
+
+/// A 0320.
+pub(crate) fn upload(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
+    match ctx.dialect {
+        Dialect::International => upload_intl(ctx, book),
+        Dialect::UnionPay => upload_cup(ctx, term, book),
+    }
+}
+
+fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
+    let batch = fields::text(ctx.msg, 60)
+        .and_then(fields::parse_digits)
+        .and_then(|b| u32::try_from(b).ok());
+    let (Some(batch), Some(field63)) = (batch, fields::text(ctx.msg, 63)) else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    if book.last_closed() == Some(batch) {
+        tracing::debug!(batch, "0500 for the batch already closed: 00");
+        return Answer::code(ResponseCode::APPROVED);
+    }
+    let trailer = ctx.facts.processing_code.as_ref() == Some(b"960000");
+    let forced = ctx.fault_is(FaultAction::OutOfBalance);
+    let policy = term.void_policy();
+    let writer = &ctx.shared.store.writer;
+    book.batch = batch;
+    let totals = match trailer {
+        false => IntlTotals::of(&book.open, policy),
+        true => IntlTotals::of(book.open.iter().filter(|r| kept(r, ctx.dialect)), policy),
+    };
+    if !forced && totals.matches_block(field63) {
+        let result = match trailer {
+            false => CloseResult::Balanced,
+            true => {
+                book.drop_unconfirmed(ctx.dialect, writer);
+                CloseResult::Uploaded
+            }
+        };
+        close(ctx, term, book, result, None);
+        return Answer::code(ResponseCode::APPROVED);
+    }
+    tracing::debug!(batch, trailer, forced, "out of balance: 95");
+    ctx.shared.stats.out_of_balance();
+    // The next round (upload after a 920000, or a new settlement after the trailer) starts
+    // from nothing uploaded.
+    book.reset_uploads(writer);
+    book.settling = match trailer {
+        false => Settling::Uploading,
+        true => Settling::Idle,
+    };
+    Answer::code(OUT_OF_BALANCE)
+}
+
+fn reconcile_cup(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
+    let mut buf = [0u8; 62];
+    let field48 = ctx
+        .msg
+        .field(48)
+        .and_then(|f| fields::value_into(&f, &mut buf).map(|v| v.len()));
+    let (Some(batch), Some(62)) = (Cup60::read(ctx.msg).and_then(|f| f.batch()), field48) else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    let mut reply48 = buf.to_vec();
+    if book.last_closed() == Some(batch) {
+        set_flags(&mut reply48, *b"11");
+        return Answer::code(ResponseCode::APPROVED).with(48, reply48);
+    }
+    if batch != book.batch {
+        tracing::debug!(batch, host = book.batch, "batch number mismatch: 77");
+        return Answer::code(BATCH_MISMATCH);
+    }
+    let totals = CupTotals::of(&book.open);
+    let mut flags = totals.flags(&buf).unwrap_or(*b"22");
+    if ctx.fault_is(FaultAction::OutOfBalance) {
+        flags = *b"22";
+    }
+    set_flags(&mut reply48, flags);
+    let writer = &ctx.shared.store.writer;
+    book.reset_uploads(writer);
+    book.settling = match flags {
+        [b'1', b'1'] => Settling::Balanced,
+        _ => {
+            ctx.shared.stats.out_of_balance();
+            Settling::Uploading
+        }
+    };
+    tracing::debug!(batch, flags = ?flags, "reconciled");
+    Answer::code(ResponseCode::APPROVED).with(48, reply48)
+}
+
+fn set_flags(field48: &mut [u8], [domestic, foreign]: [u8; 2]) {
+    if let Some(f) = field48.get_mut(30) {
+        *f = domestic;
+    }
+    if let Some(f) = field48.get_mut(61) {
+        *f = foreign;
+    }
+}
+
+/// International 0320: 60 carries the original MTI and trace (DESIGN §5, dialect I).
+fn upload_intl(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
+    let f60 = fields::text(ctx.msg, 60).unwrap_or(&[]);
+    let original_mti: Option<[u8; 4]> = f60.get(..4).and_then(|m| m.try_into().ok());
+    let trace = f60
+        .get(4..10)
+        .and_then(fields::parse_digits)
+        .and_then(|t| u32::try_from(t).ok());
+    let (Some(mti), Some(trace), Some(pcode), Some(amount)) = (
+        original_mti,
+        trace,
+        ctx.facts.processing_code,
+        ctx.facts.amount,
+    ) else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    // The 0320's processing code is the original's with the last digit set to 1.
+    let mut original_pcode = pcode;
+    if let Some(last) = original_pcode.last_mut() {
+        *last = b'0';
+    }
+    let kind = match (&mti, original_pcode.get(..2)) {
+        (b"0220", Some(b"00")) => TxnKind::OfflineSale,
+        (_, Some(b"20")) => TxnKind::Refund,
+        (b"0200", Some(b"00")) => TxnKind::Sale,
+        _ => return Answer::code(INVALID),
+    };
+    let up = Uploaded {
+        trace,
+        mti,
+        processing_code: original_pcode,
+        kind,
+        amount,
+        group: CardGroup::Foreign,
+        pan: MaskedPan::of(ctx.facts.pan),
+    };
+    book.upload(&up, &ctx.shared.store.writer);
+    Answer::code(ResponseCode::APPROVED)
+}
+
+/// UnionPay 0320: a group of magnetic-stripe sales in 48, one record, or the closing 0320.
+fn upload_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
+    let Some(f60) = Cup60::read(ctx.msg) else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    match f60.network_code().as_ref() {
+        Some(b"202" | b"207") => closing_cup(ctx, term, book, &f60),
+        Some(b"201") if !ctx.msg.has(2) => upload_group(ctx, book),
+        Some(b"201" | b"203" | b"205") => upload_single(ctx, book),
+        _ => Answer::code(INVALID),
+    }
+}
+
+/// Field 48: count n2, then per record group n2, trace n6, PAN n20, amount n12.
+fn upload_group(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
+    let mut buf = [0u8; 322];
+    let Some(digits) = ctx
+        .msg
+        .field(48)
+        .and_then(|f| fields::value_into(&f, &mut buf))
+    else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    let count = digits.get(..2).and_then(fields::parse_digits).unwrap_or(0) as usize;
+    let records = digits.get(2..).unwrap_or(&[]);
+    if count == 0 || count > 8 || records.len() != count * 40 {
+        return Answer::code(FORMAT_ERROR);
+    }
+    let mut parsed = [None; 8];
+    for (slot, record) in parsed.iter_mut().zip(records.chunks_exact(40)) {
+        *slot = group_record(record);
+        if slot.is_none() {
+            return Answer::code(FORMAT_ERROR);
+        }
+    }
+    for up in parsed.iter().flatten() {
+        book.upload(up, &ctx.shared.store.writer);
+    }
+    Answer::code(ResponseCode::APPROVED).with(48, digits.to_vec())
+}
+
+fn group_record(record: &[u8]) -> Option<Uploaded> {
+    let group = match record.get(..2)? {
+        b"00" => CardGroup::Domestic,
+        b"01" => CardGroup::Foreign,
+        _ => return None,
+    };
+    let trace = u32::try_from(fields::parse_digits(record.get(2..8)?)?).ok()?;
+    let pan = record.get(8..28)?;
+    let pan = pan
+        .get(pan.iter().take_while(|d| **d == b'0').count()..)
+        .unwrap_or(&[]);
+    Some(Uploaded {
+        trace,
+        mti: *b"0200",
+        processing_code: *b"000000",
+        kind: TxnKind::Sale,
+        amount: fields::parse_digits(record.get(28..40)?)?,
+        group,
+        pan: MaskedPan::of(pan),
+    })
+}
+
+/// One record per 0320: field 11 is the original trace number (DESIGN §6).
+fn upload_single(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
+    let (Some(trace), Some(pcode), Some(amount)) =
+        (ctx.facts.trace, ctx.facts.processing_code, ctx.facts.amount)
+    else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    let kind = match pcode.get(..2) {
+        Some(b"20") => TxnKind::Refund,
+        _ => TxnKind::Sale,
+    };
+    let group = match ctx.shared.rules().is_domestic(ctx.facts.pan) {
+        true => CardGroup::Domestic,
+        false => CardGroup::Foreign,
+    };
+    let up = Uploaded {
+        trace,
+        mti: *b"0200",
+        processing_code: pcode,
+        kind,
+        amount,
+        group,
+        pan: MaskedPan::of(ctx.facts.pan),
+    };
+    book.upload(&up, &ctx.shared.store.writer);
+    Answer::code(ResponseCode::APPROVED)
+}
+
+/// The closing 0320: 48 = records uploaded n4; 60.3 `207` balanced, `202` not.
+fn closing_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book, f60: &Cup60) -> Answer {
+    let batch = f60.batch();
+    if batch.is_some() && book.last_closed() == batch {
+        return Answer::code(ResponseCode::APPROVED);
+    }
+    let mut buf = [0u8; 8];
+    let claimed = ctx
+        .msg
+        .field(48)
+        .and_then(|f| fields::value_into(&f, &mut buf).and_then(fields::parse_digits))
+        .and_then(|c| u32::try_from(c).ok());
+    let received = book.open.iter().filter(|r| r.uploaded).count();
+    if claimed.is_some_and(|c| c as usize != received) {
+        tracing::warn!(
+            claimed,
+            received,
+            "closing 0320 counts other uploads than received"
+        );
+    }
+    let result = match f60.network_code().as_ref() {
+        Some(b"207") => CloseResult::Balanced,
+        _ => {
+            book.drop_unconfirmed(ctx.dialect, &ctx.shared.store.writer);
+            CloseResult::Uploaded
+        }
+    };
+    close(ctx, term, book, result, claimed);
+    Answer::code(ResponseCode::APPROVED)
+}
+
+/// Closes the open batch: it moves to the closed list with its totals, and a new one starts.
+fn close(
+    ctx: &Ctx<'_>,
+    term: &Terminal,
+    book: &mut Book,
+    result: CloseResult,
+    claimed: Option<u32>,
+) {
+    let totals = totals_text(ctx.dialect, term, &book.open);
+    ctx.shared.store.writer.send(Op::Close {
+        terminal: book.terminal,
+        batch: book.batch,
+        result,
+        totals,
+        claimed_uploads: claimed,
+    });
+    ctx.shared.stats.reconciled();
+    tracing::debug!(batch = book.batch, result = result.name(), "batch closed");
+    let records = std::mem::take(&mut book.open);
+    book.closed.push(crate::ledger::Closed {
+        batch: book.batch,
+        result,
+        records,
+        claimed_uploads: claimed,
+    });
+    book.reset_matching();
+    book.settling = Settling::Idle;
+    book.batch = if book.batch >= 999_999 {
+        1
+    } else {
+        book.batch + 1
+    };
+}
+
+fn totals_text(dialect: Dialect, term: &Terminal, records: &[Rec]) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match dialect {
+        Dialect::International => IntlTotals::of(records, term.void_policy())
+            .block()
+            .map_or_else(|| "overflow".to_owned(), |b| text(&b)),
+        Dialect::UnionPay => {
+            let t = CupTotals::of(records);
+            match (t.domestic.digits(), t.foreign.digits()) {
+                (Some(d), Some(f)) => format!("{}{}", text(&d), text(&f)),
+                _ => "overflow".to_owned(),
+            }
+        }
+    }
+}
+
+/// True when a record stays in the batch closed on the uploaded view: it was uploaded, or
+/// it is of a kind no upload carries (voids, pre-auths; international voided sales).
+fn kept(r: &Rec, dialect: Dialect) -> bool {
+    let never_uploaded = matches!(r.kind, TxnKind::Void | TxnKind::PreAuth)
+        || matches!(r.state, RecordState::Reversed | RecordState::Unconfirmed)
+        || (dialect == Dialect::International && r.state == RecordState::Voided);
+    r.uploaded || never_uploaded
+}
+
+/// A record as a 0320 describes it.
+#[derive(Clone, Copy)]
+pub(crate) struct Uploaded {
+    trace: u32,
+    mti: [u8; 4],
+    processing_code: [u8; 6],
+    kind: TxnKind,
+    amount: u64,
+    group: CardGroup,
+    pan: MaskedPan,
+}
+
+impl Book {
+    /// A 0320's record: marks the host's record with that trace as uploaded (taking the
+    /// terminal's amount, and back from reversed or unconfirmed: the upload is the terminal's
+    /// view), or adds it if the host never saw it.
+    pub(crate) fn upload(&mut self, up: &Uploaded, writer: &Writer) {
+        let found =
+            self.open.iter_mut().rev().find(|r| {
+                r.trace == up.trace && !matches!(r.kind, TxnKind::Void | TxnKind::PreAuth)
+            });
+        if let Some(r) = found {
+            r.uploaded = true;
+            r.amount = up.amount;
+            if matches!(r.state, RecordState::Reversed | RecordState::Unconfirmed) {
+                r.state = RecordState::Approved;
+            }
+            writer.send(Op::put(self.terminal, r));
+            return;
+        }
+        tracing::debug!(stan = up.trace, "upload of a record the host did not have");
+        let rec = Rec {
+            id: writer.next_id(),
+            trace: up.trace,
+            mti: up.mti,
+            processing_code: up.processing_code,
+            kind: up.kind,
+            amount: up.amount,
+            state: RecordState::Approved,
+            uploaded: true,
+            from_upload: true,
+            rrn: [b'0'; 12],
+            approval: [b' '; 6],
+            group: up.group,
+            original: None,
+            pan: up.pan,
+        };
+        writer.send(Op::put(self.terminal, &rec));
+        self.open.push(rec);
+    }
+
+    /// Clears the uploaded marks: a new upload round starts.
+    pub(crate) fn reset_uploads(&mut self, writer: &Writer) {
+        for r in self.open.iter_mut().filter(|r| r.uploaded) {
+            r.uploaded = false;
+            writer.send(Op::put(self.terminal, r));
+        }
+    }
+
+    /// Closing on the uploaded view: records the upload should have carried but did not are
+    /// unconfirmed (and a void of an unconfirmed sale with them).
+    pub(crate) fn drop_unconfirmed(&mut self, dialect: Dialect, writer: &Writer) {
+        let mut dropped = Vec::new();
+        for r in self.open.iter_mut().filter(|r| !kept(r, dialect)) {
+            r.state = RecordState::Unconfirmed;
+            dropped.push(r.trace);
+            writer.send(Op::put(self.terminal, r));
+        }
+        for r in self
+            .open
+            .iter_mut()
+            .filter(|r| r.kind == TxnKind::Void && r.original.is_some_and(|o| dropped.contains(&o)))
+        {
+            r.state = RecordState::Unconfirmed;
+            writer.send(Op::put(self.terminal, r));
+        }
+        if !dropped.is_empty() {
+            tracing::debug!(
+                count = dropped.len(),
+                "approved records missing from the upload"
+            );
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The ledger's SQLite store, written behind: the in-memory books ([`crate::ledger`]) decide
+//! every answer, and each change is sent to one writer thread that applies what has queued up
+//! in a single transaction. A sale therefore costs the connection a channel send, not a
+//! database round trip under a lock, and thousands of rows share one commit.
+//!
+//! Tables: `txn` (one row per record: terminal, batch once closed, trace, MTI, processing
+//! code, kind, amount, state, uploaded, RRN, approval code, card group, masked PAN) and `batch`
+//! (one row per closed batch with its result and totals as the wire digits). PANs are stored
+//! masked; keys are never stored.
+//!
+//! The store is written, not read back: a host restarted on the same file starts with empty
+//! books (row ids continue after the highest one).
+// TODO(#5): read the open batches and the last closed batch numbers back from `--db` on start,
+// so that a restarted host answers repeats and reconciles batches it approved before the
+// restart; until then a restart means every terminal's next settlement goes through an upload.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection};
+
+use crate::error::HostError;
+use crate::ledger::{CardGroup, CloseResult, Rec};
+
+/// Rows applied per transaction at most, so that a long queue still commits regularly.
+const BATCH_ROWS: usize = 4096;
+
+/// A change to the stored ledger.
+pub(crate) enum Op {
+    /// Insert or update a record.
+    Put { terminal: [u8; 8], rec: Rec },
+    /// A batch was closed: its row, and its number on the terminal's open records.
+    Close {
+        terminal: [u8; 8],
+        batch: u32,
+        result: CloseResult,
+        totals: String,
+        claimed_uploads: Option<u32>,
+    },
+    /// Apply what came before, then stop.
+    Stop,
+}
+
+impl Op {
+    pub(crate) fn put(terminal: [u8; 8], rec: &Rec) -> Op {
+        Op::Put {
+            terminal,
+            rec: *rec,
+        }
+    }
+}
+
+/// The sending side: shared by every connection.
+pub(crate) struct Writer {
+    tx: Option<Sender<Op>>,
+    next_id: AtomicU64,
+}
+
+impl Writer {
+    /// A writer that stores nothing (unit tests of the books).
+    #[cfg(test)]
+    pub(crate) fn discard() -> Writer {
+        Writer {
+            tx: None,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Queues a change. If the writer thread has stopped (a database error, logged there),
+    /// the books go on in memory.
+    pub(crate) fn send(&self, op: Op) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(op);
+        }
+    }
+
+    /// A fresh row id.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The writer thread and its sender.
+pub(crate) struct Store {
+    pub writer: Writer,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, in memory when `None`, and starts the
+    /// writer thread.
+    pub(crate) fn open(path: Option<&Path>) -> Result<Store, HostError> {
+        let conn = match path {
+            Some(p) => Connection::open(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        // WAL lets readers (an operator's sqlite3) look while the host writes; NORMAL is
+        // enough for a test host: the books in memory are the truth while it runs.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        let last: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM txn", [], |r| r.get(0))?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(HostError::Writer)?;
+        Ok(Store {
+            writer: Writer {
+                tx: Some(tx),
+                next_id: AtomicU64::new(u64::try_from(last).unwrap_or(0) + 1),
+            },
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Applies everything queued and stops the thread.
+    pub(crate) fn finish(&self) {
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            self.writer.send(Op::Stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS txn (
+    id INTEGER PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    batch INTEGER,
+    trace INTEGER NOT NULL,
+    mti TEXT NOT NULL,
+    processing_code TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    uploaded INTEGER NOT NULL,
+    from_upload INTEGER NOT NULL,
+    rrn TEXT NOT NULL,
+    approval TEXT NOT NULL,
+    card_group TEXT NOT NULL,
+    original_trace INTEGER,
+    pan TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txn_open ON txn (terminal, batch);
+CREATE TABLE IF NOT EXISTS batch (
+    terminal TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    totals TEXT NOT NULL,
+    claimed_uploads INTEGER,
+    closed_at TEXT NOT NULL
+);
+";
+
+const PUT: &str = "
+INSERT INTO txn (id, terminal, trace, mti, processing_code, kind, amount, state, uploaded,
+                 from_upload, rrn, approval, card_group, original_trace, pan)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, state = excluded.state,
+    uploaded = excluded.uploaded";
+
+/// The writer thread: waits for a change, then applies it and whatever else is queued in one
+/// transaction.
+fn run(mut conn: Connection, rx: Receiver<Op>) {
+    while let Ok(first) = rx.recv() {
+        match apply_batch(&mut conn, first, &rx) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "ledger database write failed; the store stops");
+                return;
+            }
+        }
+    }
+}
+
+/// Applies `first` and what is queued behind it; false once [`Op::Stop`] was applied.
+fn apply_batch(conn: &mut Connection, first: Op, rx: &Receiver<Op>) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let mut go_on = apply(&tx, first)?;
+    let mut rows = 1;
+    while go_on && rows < BATCH_ROWS {
+        let Ok(op) = rx.try_recv() else { break };
+        go_on = apply(&tx, op)?;
+        rows += 1;
+    }
+    tx.commit()?;
+    Ok(go_on)
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
+    match op {
+        Op::Put { terminal, rec } => {
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let group = match rec.group {
+                CardGroup::Domestic => "domestic",
+                CardGroup::Foreign => "foreign",
+            };
+            tx.prepare_cached(PUT)?.execute(params![
+                rec.id as i64,
+                text(&terminal),
+                rec.trace,
+                text(&rec.mti),
+                text(&rec.processing_code),
+                rec.kind.name(),
+                rec.amount as i64,
+                rec.state.name(),
+                rec.uploaded,
+                rec.from_upload,
+                text(&rec.rrn),
+                text(&rec.approval),
+                group,
+                rec.original,
+                rec.pan.text(),
+            ])?;
+        }
+        Op::Close {
+            terminal,
+            batch,
+            result,
+            totals,
+            claimed_uploads,
+        } => {
+            let terminal = String::from_utf8_lossy(&terminal).into_owned();
+            tx.prepare_cached("UPDATE txn SET batch = ?1 WHERE terminal = ?2 AND batch IS NULL")?
+                .execute(params![batch, terminal])?;
+            tx.prepare_cached(
+                "INSERT INTO batch (terminal, batch, result, totals, claimed_uploads, closed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                terminal,
+                batch,
+                result.name(),
+                totals,
+                claimed_uploads,
+                chrono::Local::now().to_rfc3339(),
+            ])?;
+        }
+        Op::Stop => return Ok(false),
+    }
+    Ok(true)
+}

@@ -1,0 +1,185 @@
+//! A read-only copy of the books for tests and tools: [`LedgerView`], per terminal its open
+//! batch and its closed batches with their totals, every record with its state.
+//!
+//! The view makes "every approved sale is either settled once or reversed" checkable:
+//! [`TerminalView::settlements_of`] counts in how many closed batches a trace number was
+//! settled, and [`TerminalView::record`] finds its state in the open batch. PANs appear masked.
+
+use crate::config::{Dialect, VoidPolicy};
+use crate::ledger::{Book, CardGroup, CloseResult, Closed, Rec, RecordState, Settling, TxnKind};
+use crate::totals::{CupTotals, IntlTotals, Totals};
+
+/// The books of every terminal, copied at one moment (each terminal's under its own lock).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LedgerView {
+    /// Per terminal, in terminal id order.
+    pub terminals: Vec<TerminalView>,
+}
+
+impl LedgerView {
+    /// The terminal with this id.
+    pub fn terminal(&self, id: &str) -> Option<&TerminalView> {
+        self.terminals.iter().find(|t| t.terminal == id)
+    }
+}
+
+/// One terminal's books.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TerminalView {
+    /// Terminal id (field 41).
+    pub terminal: String,
+    /// Its dialect.
+    pub dialect: Dialect,
+    /// Whether it is signed on.
+    pub signed_on: bool,
+    /// The host's batch number for it (UnionPay: issued at sign-on; international: the batch
+    /// of the last 0500).
+    pub batch: u32,
+    /// The open batch's records, in arrival order.
+    pub open: Vec<RecordView>,
+    /// The open batch's totals as the host counts them.
+    pub open_totals: Totals,
+    /// Whether a settlement is under way: `idle`, `uploading` or `balanced`.
+    pub settling: &'static str,
+    /// Closed batches, oldest first.
+    pub closed: Vec<BatchView>,
+}
+
+impl TerminalView {
+    /// How many closed batches settled a record of this trace number (not reversed, not
+    /// unconfirmed, not a void or pre-auth).
+    pub fn settlements_of(&self, trace: u32) -> usize {
+        self.closed
+            .iter()
+            .filter(|b| b.records.iter().any(|r| r.trace == trace && r.is_settled()))
+            .count()
+    }
+
+    /// The newest open-batch record with this trace number.
+    pub fn record(&self, trace: u32) -> Option<&RecordView> {
+        self.open.iter().rev().find(|r| r.trace == trace)
+    }
+
+    /// The last closed batch.
+    pub fn last_closed(&self) -> Option<&BatchView> {
+        self.closed.last()
+    }
+}
+
+/// A closed batch.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BatchView {
+    /// Batch number.
+    pub batch: u32,
+    /// How it closed.
+    pub result: CloseResult,
+    /// Its totals, by the host's count.
+    pub totals: Totals,
+    /// The upload count the UnionPay closing 0320 claimed.
+    pub claimed_uploads: Option<u32>,
+    /// Records uploaded (0320) before it closed.
+    pub uploads_received: usize,
+    /// Its records.
+    pub records: Vec<RecordView>,
+}
+
+/// One record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordView {
+    /// Trace number (field 11 of the original request).
+    pub trace: u32,
+    /// The original request's MTI.
+    pub mti: String,
+    /// Its processing code.
+    pub processing_code: String,
+    /// What it is.
+    pub kind: TxnKind,
+    /// Amount in minor units.
+    pub amount: u64,
+    /// Where it stands.
+    pub state: RecordState,
+    /// Received again in a batch upload.
+    pub uploaded: bool,
+    /// Added by a batch upload: the host had not approved it online.
+    pub from_upload: bool,
+    /// Retrieval reference number given (field 37).
+    pub rrn: String,
+    /// Approval code (field 38).
+    pub approval: String,
+    /// UnionPay card group.
+    pub group: CardGroup,
+    /// For a void, the trace of the sale it cancelled.
+    pub original_trace: Option<u32>,
+    /// The PAN, first 6 and last 4 digits.
+    pub pan: String,
+}
+
+impl RecordView {
+    /// True for a sale, completion, offline sale or refund that counts in its batch.
+    pub fn is_settled(&self) -> bool {
+        !matches!(self.kind, TxnKind::Void | TxnKind::PreAuth)
+            && matches!(self.state, RecordState::Approved | RecordState::Voided)
+    }
+}
+
+pub(crate) fn terminal_view(book: &Book, dialect: Dialect, policy: VoidPolicy) -> TerminalView {
+    TerminalView {
+        terminal: String::from_utf8_lossy(&book.terminal).into_owned(),
+        dialect,
+        signed_on: book.signed_on,
+        batch: book.batch,
+        open: book.open.iter().map(record_view).collect(),
+        open_totals: totals(&book.open, dialect, policy),
+        settling: match book.settling {
+            Settling::Idle => "idle",
+            Settling::Uploading => "uploading",
+            Settling::Balanced => "balanced",
+        },
+        closed: book
+            .closed
+            .iter()
+            .map(|c| batch_view(c, dialect, policy))
+            .collect(),
+    }
+}
+
+fn batch_view(c: &Closed, dialect: Dialect, policy: VoidPolicy) -> BatchView {
+    BatchView {
+        batch: c.batch,
+        result: c.result,
+        totals: totals(&c.records, dialect, policy),
+        claimed_uploads: c.claimed_uploads,
+        uploads_received: c.records.iter().filter(|r| r.uploaded).count(),
+        records: c.records.iter().map(record_view).collect(),
+    }
+}
+
+fn totals(records: &[Rec], dialect: Dialect, policy: VoidPolicy) -> Totals {
+    match dialect {
+        Dialect::International => Totals::Intl(IntlTotals::of(records, policy)),
+        Dialect::UnionPay => Totals::Cup(CupTotals::of(records)),
+    }
+}
+
+fn record_view(r: &Rec) -> RecordView {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    RecordView {
+        trace: r.trace,
+        mti: text(&r.mti),
+        processing_code: text(&r.processing_code),
+        kind: r.kind,
+        amount: r.amount,
+        state: r.state,
+        uploaded: r.uploaded,
+        from_upload: r.from_upload,
+        rrn: text(&r.rrn),
+        approval: text(&r.approval),
+        group: r.group,
+        original_trace: r.original,
+        pan: r.pan.text(),
+    }
+}
