@@ -32,6 +32,8 @@ pub enum Purpose {
     SignOn,
     /// An echo test.
     Echo,
+    /// A sign-off 0820.
+    SignOff,
 }
 
 /// A message for the caller to frame, MAC and send.
@@ -173,6 +175,10 @@ pub enum Prompt {
     /// An echo was answered with another code (empty when the reply carried none): "ECHO
     /// FAILED" and the code.
     EchoFailed(String),
+    /// A sign-off was answered 00.
+    SignedOff,
+    /// A sign-off was answered with another code (empty when none): "SIGN OFF FAILED".
+    SignOffFailed(String),
 }
 
 /// Why a settlement did not close the batch.
@@ -216,6 +222,8 @@ impl Prompt {
             Prompt::SignedOn => "SIGN ON OK",
             Prompt::EchoOk => "ECHO OK",
             Prompt::EchoFailed(_) => "ECHO FAILED",
+            Prompt::SignedOff => "SIGN OFF OK",
+            Prompt::SignOffFailed(_) => "SIGN OFF FAILED",
         }
     }
 
@@ -237,6 +245,7 @@ impl fmt::Display for Prompt {
         f.write_str(self.text())?;
         match self {
             Prompt::EchoFailed(code)
+            | Prompt::SignOffFailed(code)
             | Prompt::SettlementFailed(SettleFailure::UploadFailed { code })
                 if !code.is_empty() =>
             {

@@ -84,6 +84,9 @@ pub enum Request {
     SignOn,
     /// Echo test.
     Echo,
+    /// Sign off (0820; UnionPay 60.3 `002`). The trace number comes from the same counter as
+    /// every other request, which is why the engine sends it rather than the caller.
+    SignOff,
 }
 
 impl Request {
@@ -174,6 +177,7 @@ impl<S: Store> Engine<S> {
             Request::SignOn => self.send_network(now, Purpose::SignOn, &mut out)?,
             Request::CardDeclined { trace } => self.card_declined(trace, now, &mut out)?,
             Request::Echo => self.send_network(now, Purpose::Echo, &mut out)?,
+            Request::SignOff => self.send_network(now, Purpose::SignOff, &mut out)?,
             financial => self.financial(financial, now, &mut out)?,
         }
         Ok(self.finish(out))
@@ -192,6 +196,7 @@ impl<S: Store> Engine<S> {
             Purpose::Advice => self.advice_reply(&flight, reply, &mut out)?,
             Purpose::SignOn => self.sign_on_reply(reply, &mut out)?,
             Purpose::Echo => out.actions.push(Action::Prompt(echo_prompt(reply))),
+            Purpose::SignOff => out.actions.push(Action::Prompt(sign_off_prompt(reply))),
             Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {
                 self.settlement_reply(&flight, reply, now, &mut out)?
             }
@@ -441,6 +446,7 @@ impl<S: Store> Engine<S> {
         let trace = self.next_trace();
         let fields = match purpose {
             Purpose::SignOn => self.cfg.dialect.sign_on(&self.ctx(), trace),
+            Purpose::SignOff => self.cfg.dialect.sign_off(&self.ctx(), trace),
             _ => self.cfg.dialect.echo(&self.ctx(), trace),
         };
         self.send(fields, trace, purpose, now, out)
@@ -505,6 +511,17 @@ fn echo_prompt(reply: &Message<'_>) -> Prompt {
         code => {
             tracing::warn!(code, "echo answered with a code other than 00");
             Prompt::EchoFailed(code.to_owned())
+        }
+    }
+}
+
+/// A sign-off answered 00 signs the terminal off; another code leaves it signed on.
+fn sign_off_prompt(reply: &Message<'_>) -> Prompt {
+    match crate::dialect::response_code(reply) {
+        "00" => Prompt::SignedOff,
+        code => {
+            tracing::warn!(code, "sign-off answered with a code other than 00");
+            Prompt::SignOffFailed(code.to_owned())
         }
     }
 }

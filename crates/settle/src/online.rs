@@ -633,7 +633,7 @@ impl<S: Store> Engine<S> {
             Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {
                 self.halt(SettleFailure::NoResponse, out)
             }
-            Purpose::SignOn | Purpose::Echo => {}
+            Purpose::SignOn | Purpose::Echo | Purpose::SignOff => {}
         }
         Ok(())
     }

@@ -27,6 +27,43 @@ fn echo_is_answered() {
     }
 }
 
+/// A sign-off is an 0820 with the engine's next trace number (UnionPay 60.3 `002`); 00 signs
+/// off, another code is "SIGN OFF FAILED" with it.
+#[test]
+fn sign_off_is_an_0820_with_the_next_trace() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(Request::Echo).unwrap();
+        t.request(Request::SignOff).unwrap();
+        assert_eq!(
+            t.mtis().last().map(String::as_str),
+            Some("0820"),
+            "cup={cup}"
+        );
+        let sent = t.host.seen.last().unwrap();
+        assert_eq!(sent.trace(), 2, "cup={cup}: the trace counter is shared");
+        if cup {
+            assert_eq!(sent.text(60), "00000001002");
+        } else {
+            assert_eq!(sent.text(3), "");
+            assert_eq!(sent.text(41), "TERM0001");
+        }
+        assert_eq!(t.prompts().last(), Some(&Prompt::SignedOff));
+        t.host.next("0820", Script::Code("12"));
+        t.request(Request::SignOff).unwrap();
+        assert_eq!(
+            t.prompts().last(),
+            Some(&Prompt::SignOffFailed("12".into()))
+        );
+        assert_eq!(
+            t.prompts().last().unwrap().to_string(),
+            "SIGN OFF FAILED 12"
+        );
+        assert!(t.engine.is_idle());
+    }
+}
+
 /// Only 00 answers an echo: any other code is "ECHO FAILED" with the code, never "ECHO OK".
 #[test]
 fn echo_answered_with_another_code_fails_with_the_code() {

@@ -251,6 +251,17 @@ pub(super) fn sign_on(s: &CupSettings, ctx: &Ctx<'_>, trace: u32) -> Fields {
     ("0800", fields)
 }
 
+/// Sign-off: a 0820 with 60.3 `002`.
+pub(super) fn sign_off(ctx: &Ctx<'_>, trace: u32) -> Fields {
+    let fields = vec![
+        field(11, format!("{trace:06}")),
+        field(41, ctx.cfg.terminal_id.clone()),
+        field(42, ctx.cfg.merchant_id.clone()),
+        field(60, format!("00{:06}002", ctx.batch)),
+    ];
+    ("0820", fields)
+}
+
 /// Echo: a 0820 with 60.3 `301`.
 pub(super) fn echo(ctx: &Ctx<'_>, trace: u32) -> Fields {
     let fields = vec![

@@ -123,6 +123,18 @@ fn optional_upload_fields(r: &Record, fields: &mut Vec<(u16, Vec<u8>)>) {
     }
 }
 
+/// Sign-off: an 0820 with the terminal's ids and no processing code, which DESIGN §4 does not
+/// assign to it.
+pub(super) fn sign_off(s: &IntlSettings, ctx: &Ctx<'_>, trace: u32) -> Fields {
+    let fields = vec![
+        field(11, format!("{trace:06}")),
+        field(24, format!("{:03}", s.nii)),
+        field(41, ctx.cfg.terminal_id.clone()),
+        field(42, ctx.cfg.merchant_id.clone()),
+    ];
+    ("0820", fields)
+}
+
 /// Sign-on (920000) and echo (990000) are 0800s (DESIGN §4).
 pub(super) fn network(s: &IntlSettings, ctx: &Ctx<'_>, code: &str, trace: u32) -> Fields {
     let fields = vec![

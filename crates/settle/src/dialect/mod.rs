@@ -292,6 +292,14 @@ impl Dialect {
         }
     }
 
+    /// A sign-off: an 0820 (DESIGN §8, issue #5 "0820 sign-off").
+    pub(crate) fn sign_off(&self, ctx: &Ctx<'_>, trace: u32) -> Fields {
+        match self {
+            Dialect::International(s) => intl::sign_off(s, ctx, trace),
+            Dialect::UnionPay(_) => cup::sign_off(ctx, trace),
+        }
+    }
+
     /// An echo test.
     pub(crate) fn echo(&self, ctx: &Ctx<'_>, trace: u32) -> Fields {
         match self {
