@@ -601,6 +601,7 @@ fn unparseable(
     let salvage = spec
         .decoder()
         .structure_only(true)
+        .keep_trailing(true)
         .decode_complete(&frame.body);
     let mut bufs = [[0u8; 32]; 3];
     let mut b = Builder::new(spec, mti.response().unwrap_or(mti));
