@@ -32,7 +32,6 @@ fn notice_text(notice: &Notice) -> String {
         Notice::SignOnFirst => "PLEASE SIGN ON FIRST".into(),
         Notice::KeyCheckFailed => "KEY CHECK FAILED, NOT SIGNED ON".into(),
         Notice::HostAsksSignOn => "HOST REQUESTS SIGN ON".into(),
-        Notice::SignedOff => "SIGNED OFF".into(),
         Notice::PowerLost => "POWER LOST".into(),
         Notice::PowerOff => "TERMINAL IS OFF, POWER ON FIRST".into(),
         Notice::Unreachable => "CONNECT FAILED".into(),
@@ -140,7 +139,17 @@ pub fn exchange_text(e: &Exchange) -> String {
     }
     line.push_str(&format!(" trace {:06} -> ", e.trace));
     match (e.fate, e.reply, &e.code) {
-        (Fate::Answered, Some(reply), Some(code)) => line.push_str(&format!("{reply} {code}")),
+        (Fate::Answered, Some(reply), Some(code)) => {
+            line.push_str(&format!("{reply} {code}"));
+            if let Some(flags) = &e.flags {
+                let word = if flags.chars().all(|c| c == '1') {
+                    "balanced"
+                } else {
+                    "not balanced"
+                };
+                line.push_str(&format!(" flags {flags} ({word})"));
+            }
+        }
         (Fate::BadMac, Some(reply), _) => line.push_str(&format!("{reply} MAC ERROR")),
         (Fate::KeysRejected, Some(reply), _) => line.push_str(&format!("{reply} KEY CHECK FAILED")),
         (fate, _, _) => line.push_str(&fate.as_str().replace('_', " ").to_uppercase()),

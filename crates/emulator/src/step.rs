@@ -61,6 +61,9 @@ pub struct Exchange {
     pub reply: Option<Mti>,
     /// The response's field 39 (empty when it had none).
     pub code: Option<String>,
+    /// A UnionPay 0510's two field 48 flags, domestic then foreign (`1` balanced, `2` not,
+    /// `3` error; DESIGN §5).
+    pub flags: Option<String>,
     /// How it ended.
     pub fate: Fate,
 }
@@ -79,8 +82,6 @@ pub enum Notice {
     KeyCheckFailed,
     /// The UnionPay header asked for a new sign-on (processing requirement 3).
     HostAsksSignOn,
-    /// A sign-off was answered.
-    SignedOff,
     /// The terminal lost power; `power_cycle` turns it on again.
     PowerLost,
     /// The terminal is off.

@@ -165,6 +165,14 @@ impl Terminal {
         &mut self.link
     }
 
+    /// The check values of the PIN and MAC keys in use (never the keys), as upper-case hex.
+    pub fn key_check_values(&self) -> (Option<String>, Option<String>) {
+        (
+            self.keys.pin.as_ref().map(crate::profile::kcv_hex),
+            self.keys.mac.as_ref().map(crate::profile::kcv_hex),
+        )
+    }
+
     /// True when transactions are allowed: signed on, or the profile needs no sign-on.
     pub fn signed_on(&self) -> bool {
         self.signed_on
@@ -282,6 +290,7 @@ impl Terminal {
                 Request::SignOn
             }
             Command::Echo => Request::Echo,
+            Command::SignOff => Request::SignOff,
             Command::Settle { password } => {
                 check_password(password, &self.profile.supervisor_password)?;
                 Request::Settle
@@ -433,6 +442,12 @@ impl Terminal {
     fn on_prompt(&mut self, prompt: Prompt, step: &mut Step) {
         match prompt {
             Prompt::SignedOn => self.signed_on = true,
+            // A signed-off UnionPay terminal has no working keys until it signs on again.
+            Prompt::SignedOff if self.profile.must_sign_on => {
+                self.signed_on = false;
+                self.keys.mac = None;
+                self.keys.pin = None;
+            }
             // A0 to a request, or 77 to a UnionPay 0500 (DESIGN §8): sign on again first.
             Prompt::SignOnRequired if self.profile.must_sign_on => self.signed_on = false,
             _ => {}

@@ -105,6 +105,13 @@ impl Terminal {
         let code = message.field(39).and_then(|f| f.as_str()).unwrap_or("");
         record.reply = Some(message.mti());
         record.code = Some(code.to_owned());
+        if message.mti().as_str() == "0510" && self.profile.dialect == DialectName::Cup {
+            let digits = message.field(48).map(|f| f.to_vec()).unwrap_or_default();
+            record.flags = [digits.get(30), digits.get(61)]
+                .iter()
+                .map(|d| d.map(|b| char::from(*b)))
+                .collect();
+        }
         if outgoing.purpose() == Purpose::SignOn && code == "00" {
             if let Err(why) = self.load_keys(&message) {
                 tracing::debug!(why, "working keys refused: still signed off");
@@ -218,6 +225,7 @@ impl Terminal {
             records,
             reply: None,
             code: None,
+            flags: None,
             fate: Fate::NoAnswer,
         }
     }

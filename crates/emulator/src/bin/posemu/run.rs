@@ -1,0 +1,113 @@
+//! `posemu run`: scenario files against a host, for CI (DESIGN §7).
+//!
+//! Every file is read and checked before anything is sent: a bad file is exit 2. Scenarios
+//! then run in order, each on a fresh terminal; the first host that cannot be reached ends the
+//! run with exit 3. Otherwise the exit code is 1 when any expectation failed, else 0. With
+//! `--json`, stdout carries one JSON object per scenario and nothing else.
+
+use std::path::PathBuf;
+
+use posemu::{run_scenario, step_lines, RunOptions, Scenario, ScenarioResult};
+
+use crate::out::{note, say};
+
+pub(crate) struct Args {
+    pub host: String,
+    pub profile: Option<PathBuf>,
+    pub json: bool,
+    pub state: Option<PathBuf>,
+    pub scenarios: Vec<PathBuf>,
+}
+
+pub(crate) async fn run(args: Args) -> u8 {
+    let (scenarios, layer) = match load(&args) {
+        Ok(loaded) => loaded,
+        Err(why) => {
+            note(format_args!("posemu run: {why}"));
+            return 2;
+        }
+    };
+    let options = RunOptions {
+        host: args.host.clone(),
+        profile: layer,
+        state: args.state.clone(),
+        tap: None,
+    };
+    let mut worst = 0;
+    let (mut passed, mut failed) = (0, 0);
+    for scenario in &scenarios {
+        if scenario.host.is_some() && !args.json {
+            note(format_args!(
+                "note: {}: the [host] section applies to an in-process test host only; \
+                 ignored against {}",
+                scenario.path.display(),
+                args.host
+            ));
+        }
+        if !args.json {
+            say(format_args!(
+                "scenario {} ({})",
+                scenario.name,
+                scenario.path.display()
+            ));
+        }
+        let json = args.json;
+        let result = run_scenario(scenario, &options, |step, profile| {
+            if !json {
+                for line in step_lines(step, profile) {
+                    say(line);
+                }
+            }
+        })
+        .await;
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => {
+                note(format_args!("posemu run: {}: {e}", scenario.path.display()));
+                return 2;
+            }
+        };
+        report(&result, args.json);
+        passed += result.passed();
+        failed += result.failed();
+        worst = worst.max(result.exit_code());
+        if result.exit_code() == 3 {
+            break;
+        }
+    }
+    if !args.json {
+        say(format_args!(
+            "total: {passed} step(s) passed, {failed} failed"
+        ));
+    }
+    worst
+}
+
+fn load(args: &Args) -> Result<(Vec<Scenario>, Option<toml::Table>), String> {
+    let layer = crate::profile_layer(&args.profile)?;
+    let mut scenarios = Vec::with_capacity(args.scenarios.len());
+    for path in &args.scenarios {
+        let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+        scenario
+            .profile_with(layer.as_ref())
+            .map_err(|e| e.to_string())?;
+        scenarios.push(scenario);
+    }
+    Ok((scenarios, layer))
+}
+
+fn report(result: &ScenarioResult, json: bool) {
+    if json {
+        say(result.to_json());
+        return;
+    }
+    if let Some(why) = &result.unreachable {
+        say(format_args!("{}: host unreachable: {why}", result.name));
+    }
+    say(format_args!(
+        "{}: {} step(s) passed, {} failed",
+        result.name,
+        result.passed(),
+        result.failed()
+    ));
+}
