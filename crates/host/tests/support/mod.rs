@@ -2,7 +2,7 @@
 //! the wire crate's `FrameCodec`, MACed with the crypto crate, over a plain TCP stream, so
 //! that every byte the host sees is chosen by the test (never through the emulator).
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
