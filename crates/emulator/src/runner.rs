@@ -249,6 +249,27 @@ pub fn check(spec: &ScenarioStep, step: &Step, status: &Status, profile: &Profil
         let actual: Vec<String> = step.sent().map(|m| m.as_str().to_owned()).collect();
         add("sent", json!(expected), json!(actual), actual == expected);
     }
+    if let Some(codes) = &e.network_codes {
+        let actual: Vec<&str> = step
+            .exchanges
+            .iter()
+            .filter_map(|x| x.network_code.as_deref())
+            .collect();
+        add(
+            "network_codes",
+            json!(codes),
+            json!(actual),
+            actual == *codes,
+        );
+    }
+    if let Some(reason) = &e.reversal_reason {
+        let actual = step.outcomes.iter().rev().find_map(|o| match o {
+            Outcome::Reversed { reason, .. } => Some(*reason),
+            _ => None,
+        });
+        let ok = actual == Some(reason.as_str());
+        add("reversal_reason", json!(reason), json!(actual), ok);
+    }
     check_state(e, status, &mut add);
     check_printed(e, step, profile, &mut add);
     if !spec.totals.is_empty() {

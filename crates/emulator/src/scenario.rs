@@ -123,6 +123,14 @@ pub struct Expect {
     /// The request MTIs sent, exactly and in order; `"0320*8"` stands for eight 0320s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<Vec<String>>,
+    /// UnionPay: field 60.3 of each request sent, in order (`201` reconciliation and grouped
+    /// uploads, `203`/`205` chip uploads, `207`/`202` the closing 0320).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_codes: Option<Vec<String>>,
+    /// The reason code (field 39) of the reversal the step's request ended in: `98`, `A0`
+    /// or `06`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversal_reason: Option<String>,
     /// The open batch number after the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u32>,
