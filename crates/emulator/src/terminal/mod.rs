@@ -478,18 +478,18 @@ impl Terminal {
     /// The receipt of an approved or queued transaction, from the record the engine stored
     /// (an international void has no record of its own: the voided original is printed).
     fn receipt_for(&self, outcome: &Outcome) -> Option<Receipt> {
-        let (kind, trace, invoice, queued) = match outcome {
+        let (kind, trace, invoice, auth, queued) = match outcome {
             Outcome::Approved {
                 kind,
                 trace,
                 invoice,
-                ..
-            } => (*kind, *trace, *invoice, false),
+                auth_code,
+            } => (*kind, *trace, *invoice, Some(auth_code), false),
             Outcome::Queued {
                 kind,
                 trace,
                 invoice,
-            } => (*kind, *trace, *invoice, true),
+            } => (*kind, *trace, *invoice, None, true),
             _ => return None,
         };
         let engine = self.engine.as_ref()?;
@@ -507,7 +507,7 @@ impl Terminal {
             entry_mode: record.entry_mode.clone(),
             amount: record.amount,
             tip: record.tip,
-            auth_code: record.auth_code.clone(),
+            auth_code: auth.unwrap_or(&record.auth_code).clone(),
             rrn: record.rrn.clone(),
             at: self.clock.now(),
             queued,
