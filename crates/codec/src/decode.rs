@@ -167,6 +167,17 @@ impl<'s> Decoder<'s> {
         self
     }
 
+    /// True when the fast path for canonical input decodes `input` by itself, without the
+    /// full walk; for tests that check every canonical message takes it.
+    #[doc(hidden)]
+    pub fn fast_walk_accepts(&self, input: &[u8]) -> bool {
+        fast::walk(
+            &mut self.empty(input),
+            self.keep_trailing,
+            self.check_content,
+        )
+    }
+
     /// Decodes one message that must be all there; see [`Spec::decode_complete`].
     #[inline]
     pub fn decode_complete<'a>(&self, input: &'a [u8]) -> Result<Message<'a>, Error>

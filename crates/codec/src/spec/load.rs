@@ -220,8 +220,10 @@ fn lint(raw: RawFile) -> Result<Spec, SpecError> {
                 tertiary: raw.spec.tertiary_bitmap,
                 fields,
                 plans: Vec::new(),
+                fast: Vec::new(),
             };
             spec.plans = super::plan::plans(&spec);
+            spec.fast = crate::fast::table(&spec.plans);
             Ok(spec)
         }
         _ => Err(SpecError::Lint {

@@ -327,6 +327,8 @@ pub struct Spec {
     pub(crate) fields: Vec<Option<FieldSpec>>,
     /// Indexed by field number: what the decoder does at each bit, derived from `fields`.
     pub(crate) plans: Vec<plan::Plan>,
+    /// Indexed by field number: the decoder's fast path, derived from `plans`.
+    pub(crate) fast: Vec<crate::fast::Fast>,
 }
 
 impl Spec {

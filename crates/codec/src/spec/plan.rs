@@ -183,27 +183,42 @@ pub(crate) const UNDEFINED: Plan = Plan {
     prefix_writer: PrefixWriter::None,
 };
 
-impl Plan {
-    /// Wire bytes of `units` units.
+impl Wire {
+    /// Wire bytes of `units` units, after a sign byte when `sign`.
     #[inline]
-    pub(crate) fn wire_len(&self, units: usize) -> usize {
-        let sign = usize::from(self.sign);
-        match self.rule {
+    pub(crate) fn wire_len(self, sign: bool, units: usize) -> usize {
+        let sign = usize::from(sign);
+        match self {
             Wire::Same => sign + units,
             Wire::Hex => 2 * units,
             Wire::Bcd => sign + units.div_ceil(2),
         }
     }
 
-    /// Units in `bytes` wire bytes, for prefixes that count bytes.
+    /// Units in `bytes` wire bytes (a sign byte included when `sign`), for prefixes that
+    /// count bytes.
     #[inline]
-    pub(crate) fn units_in(&self, bytes: usize) -> Option<usize> {
-        let sign = usize::from(self.sign);
-        match self.rule {
+    pub(crate) fn units_in(self, sign: bool, bytes: usize) -> Option<usize> {
+        let sign = usize::from(sign);
+        match self {
             Wire::Same => bytes.checked_sub(sign),
             Wire::Hex => (bytes % 2 == 0).then_some(bytes / 2),
             Wire::Bcd => bytes.checked_sub(sign).map(|b| 2 * b),
         }
+    }
+}
+
+impl Plan {
+    /// Wire bytes of `units` units.
+    #[inline]
+    pub(crate) fn wire_len(&self, units: usize) -> usize {
+        self.rule.wire_len(self.sign, units)
+    }
+
+    /// Units in `bytes` wire bytes, for prefixes that count bytes.
+    #[inline]
+    pub(crate) fn units_in(&self, bytes: usize) -> Option<usize> {
+        self.rule.units_in(self.sign, bytes)
     }
 
     fn of(field: &FieldSpec) -> Plan {
@@ -342,7 +357,11 @@ impl Plan {
 }
 
 #[inline]
-fn read_prefix(encoding: PrefixEncoding, odd_bcd: bool, bytes: &[u8]) -> Result<u64, usize> {
+pub(crate) fn read_prefix(
+    encoding: PrefixEncoding,
+    odd_bcd: bool,
+    bytes: &[u8],
+) -> Result<u64, usize> {
     let mut count: u64 = 0;
     for (i, &b) in bytes.iter().enumerate() {
         count = match encoding {
