@@ -143,6 +143,8 @@ impl MaskedPan {
 pub(crate) struct Rec {
     /// Row id in the ledger database, unique in the host.
     pub id: u64,
+    /// Which of the terminal's batches it is in: the count closed before it.
+    pub batch_seq: u32,
     pub trace: u32,
     pub mti: [u8; 4],
     pub processing_code: [u8; 6],
@@ -316,6 +318,7 @@ impl Book {
     fn push(&mut self, new: NewRec, original: Option<u32>, writer: &Writer) {
         let rec = Rec {
             id: writer.next_id(),
+            batch_seq: self.batch_seq(),
             trace: new.trace,
             mti: new.mti,
             processing_code: new.processing_code,
@@ -387,6 +390,11 @@ impl Book {
     pub(crate) fn reset_matching(&mut self) {
         self.seen.clear();
         self.reversals.clear();
+    }
+
+    /// The open batch's place among the terminal's batches: the count closed before it.
+    pub(crate) fn batch_seq(&self) -> u32 {
+        u32::try_from(self.closed.len()).unwrap_or(u32::MAX)
     }
 
     /// The number of the last closed batch.

@@ -253,7 +253,7 @@ async fn serve(
         let due = conn.delayed.iter().map(|(t, _)| *t).min();
         let read = tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+            _ = sleep_until(due), if due.is_some() => {
                 conn.release_due();
                 None
             }
@@ -284,6 +284,15 @@ async fn serve(
     }
     let _ = stream.shutdown().await;
     tracing::debug!("closed");
+}
+
+/// Sleeps until `due`; never wakes for `None`. Nothing is made until it is polled, so the
+/// common case (no delayed answer) costs no timer.
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A connection's framing state and pending output.

@@ -307,6 +307,7 @@ fn close(
     let totals = totals_text(ctx.dialect, term, &book.open);
     ctx.shared.store.writer.send(Op::Close {
         terminal: book.terminal,
+        seq: book.batch_seq(),
         batch: book.batch,
         result,
         totals,
@@ -388,6 +389,7 @@ impl Book {
         tracing::debug!(stan = up.trace, "upload of a record the host did not have");
         let rec = Rec {
             id: writer.next_id(),
+            batch_seq: self.batch_seq(),
             trace: up.trace,
             mti: up.mti,
             processing_code: up.processing_code,

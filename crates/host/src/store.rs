@@ -3,10 +3,14 @@
 //! in a single transaction. A sale therefore costs the connection a channel send, not a
 //! database round trip under a lock, and thousands of rows share one commit.
 //!
-//! Tables: `txn` (one row per record: terminal, batch once closed, trace, MTI, processing
-//! code, kind, amount, state, uploaded, RRN, approval code, card group, masked PAN) and `batch`
-//! (one row per closed batch with its result and totals as the wire digits). PANs are stored
-//! masked; keys are never stored.
+//! Tables: `txn` (one row per record: terminal, trace, MTI, processing code, kind, amount,
+//! state, uploaded, RRN, approval code, card group, masked PAN, and which of the terminal's
+//! batches it belongs to, `run` + `batch_seq`) and `batch` (one row per closed batch: its
+//! number, result and totals as the wire digits). The view `ledger` joins them, giving each
+//! record its batch number once the batch is closed. A record's batch is known when it is
+//! inserted (the count of the terminal's batches closed before it), so writing a sale is one
+//! insert by primary key and closing a batch one insert: no secondary index to maintain on the
+//! hot path. PANs are stored masked; keys are never stored.
 //!
 //! The store is written, not read back: a host restarted on the same file starts with empty
 //! books (row ids continue after the highest one).
@@ -19,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::{params, Connection};
 
@@ -28,13 +33,20 @@ use crate::ledger::{CardGroup, CloseResult, Rec};
 /// Rows applied per transaction at most, so that a long queue still commits regularly.
 const BATCH_ROWS: usize = 4096;
 
+/// How long the writer sleeps between looks at its queue. It never waits on the channel
+/// itself: a waiting receiver makes every send wake it (a futex call and a context switch per
+/// sale); a sleeping one costs the senders nothing.
+const NAP: Duration = Duration::from_millis(3);
+
 /// A change to the stored ledger.
 pub(crate) enum Op {
     /// Insert or update a record.
     Put { terminal: [u8; 8], rec: Rec },
-    /// A batch was closed: its row, and its number on the terminal's open records.
+    /// A batch was closed: its row.
     Close {
         terminal: [u8; 8],
+        /// The count of the terminal's batches closed before this one.
+        seq: u32,
         batch: u32,
         result: CloseResult,
         totals: String,
@@ -99,14 +111,19 @@ impl Store {
         };
         // WAL lets readers (an operator's sqlite3) look while the host writes; NORMAL is
         // enough for a test host: the books in memory are the truth while it runs.
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        // In memory there is nothing to recover: no journal at all.
+        let journal = if path.is_some() { "WAL" } else { "OFF" };
+        conn.pragma_update_and_check(None, "journal_mode", journal, |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
         let last: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM txn", [], |r| r.get(0))?;
+        let run: i64 = conn.query_row("SELECT COALESCE(MAX(run), 0) + 1 FROM txn", [], |r| {
+            r.get(0)
+        })?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || write_loop(conn, rx, run))
             .map_err(HostError::Writer)?;
         Ok(Store {
             writer: Writer {
@@ -136,8 +153,9 @@ impl Drop for Store {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS txn (
     id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL,
     terminal TEXT NOT NULL,
-    batch INTEGER,
+    batch_seq INTEGER NOT NULL,
     trace INTEGER NOT NULL,
     mti TEXT NOT NULL,
     processing_code TEXT NOT NULL,
@@ -152,54 +170,84 @@ CREATE TABLE IF NOT EXISTS txn (
     original_trace INTEGER,
     pan TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS txn_open ON txn (terminal, batch);
 CREATE TABLE IF NOT EXISTS batch (
+    run INTEGER NOT NULL,
     terminal TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     batch INTEGER NOT NULL,
     result TEXT NOT NULL,
     totals TEXT NOT NULL,
     claimed_uploads INTEGER,
-    closed_at TEXT NOT NULL
+    closed_at TEXT NOT NULL,
+    PRIMARY KEY (run, terminal, seq)
 );
+CREATE VIEW IF NOT EXISTS ledger AS
+    SELECT txn.*, batch.batch AS batch, batch.result AS batch_result
+    FROM txn LEFT JOIN batch
+    ON batch.run = txn.run AND batch.terminal = txn.terminal AND batch.seq = txn.batch_seq;
 ";
 
 const PUT: &str = "
-INSERT INTO txn (id, terminal, trace, mti, processing_code, kind, amount, state, uploaded,
-                 from_upload, rrn, approval, card_group, original_trace, pan)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+INSERT INTO txn (id, run, terminal, batch_seq, trace, mti, processing_code, kind, amount, state,
+                 uploaded, from_upload, rrn, approval, card_group, original_trace, pan)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
 ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, state = excluded.state,
     uploaded = excluded.uploaded";
 
-/// The writer thread: waits for a change, then applies it and whatever else is queued in one
-/// transaction.
-fn run(mut conn: Connection, rx: Receiver<Op>) {
-    while let Ok(first) = rx.recv() {
-        match apply_batch(&mut conn, first, &rx) {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "ledger database write failed; the store stops");
-                return;
+/// The writer thread: naps, then applies whatever has queued up, a transaction at a time.
+fn write_loop(mut conn: Connection, rx: Receiver<Op>, run: i64) {
+    loop {
+        std::thread::sleep(NAP);
+        loop {
+            match apply_queued(&mut conn, &rx, run) {
+                Ok(Queue::Drained) => break,
+                Ok(Queue::More) => {}
+                Ok(Queue::Stopped) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "ledger database write failed; the store stops");
+                    return;
+                }
             }
         }
     }
 }
 
-/// Applies `first` and what is queued behind it; false once [`Op::Stop`] was applied.
-fn apply_batch(conn: &mut Connection, first: Op, rx: &Receiver<Op>) -> rusqlite::Result<bool> {
-    let tx = conn.transaction()?;
-    let mut go_on = apply(&tx, first)?;
-    let mut rows = 1;
-    while go_on && rows < BATCH_ROWS {
-        let Ok(op) = rx.try_recv() else { break };
-        go_on = apply(&tx, op)?;
-        rows += 1;
-    }
-    tx.commit()?;
-    Ok(go_on)
+enum Queue {
+    Drained,
+    More,
+    Stopped,
 }
 
-fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
+/// Applies up to [`BATCH_ROWS`] queued changes in one transaction.
+fn apply_queued(conn: &mut Connection, rx: &Receiver<Op>, run: i64) -> rusqlite::Result<Queue> {
+    let Ok(first) = rx.try_recv() else {
+        // Empty, or every sender is gone (the host was dropped): nothing to write either way.
+        return Ok(match rx.try_recv() {
+            Err(mpsc::TryRecvError::Disconnected) => Queue::Stopped,
+            _ => Queue::Drained,
+        });
+    };
+    let tx = conn.transaction()?;
+    let mut next = Some(first);
+    let mut rows = 0;
+    let mut state = Queue::Drained;
+    while let Some(op) = next.take() {
+        if !apply(&tx, op, run)? {
+            state = Queue::Stopped;
+            break;
+        }
+        rows += 1;
+        if rows == BATCH_ROWS {
+            state = Queue::More;
+            break;
+        }
+        next = rx.try_recv().ok();
+    }
+    tx.commit()?;
+    Ok(state)
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, op: Op, run: i64) -> rusqlite::Result<bool> {
     match op {
         Op::Put { terminal, rec } => {
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -209,7 +257,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
             };
             tx.prepare_cached(PUT)?.execute(params![
                 rec.id as i64,
+                run,
                 text(&terminal),
+                rec.batch_seq,
                 rec.trace,
                 text(&rec.mti),
                 text(&rec.processing_code),
@@ -227,20 +277,22 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
         }
         Op::Close {
             terminal,
+            seq,
             batch,
             result,
             totals,
             claimed_uploads,
         } => {
             let terminal = String::from_utf8_lossy(&terminal).into_owned();
-            tx.prepare_cached("UPDATE txn SET batch = ?1 WHERE terminal = ?2 AND batch IS NULL")?
-                .execute(params![batch, terminal])?;
             tx.prepare_cached(
-                "INSERT INTO batch (terminal, batch, result, totals, claimed_uploads, closed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO batch (run, terminal, seq, batch, result, totals, claimed_uploads,
+                                    closed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
+                run,
                 terminal,
+                seq,
                 batch,
                 result.name(),
                 totals,

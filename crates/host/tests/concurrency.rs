@@ -84,7 +84,7 @@ async fn the_ledger_is_written_to_sqlite() {
 
     let db = rusqlite::Connection::open(&path).unwrap();
     let rows: Vec<(Option<u32>, u32, String, i64, String)> = db
-        .prepare("SELECT batch, trace, kind, amount, state || '/' || pan FROM txn ORDER BY id")
+        .prepare("SELECT batch, trace, kind, amount, state || '/' || pan FROM ledger ORDER BY id")
         .unwrap()
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
