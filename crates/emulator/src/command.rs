@@ -139,38 +139,6 @@ impl Command {
             },
             "sign_off" | "signoff" | "logoff" => Command::SignOff,
             "echo" => Command::Echo,
-            "sale" => Command::Sale {
-                amount: args.amount()?,
-                tip: args.option_amount("tip")?.unwrap_or(0),
-                card: args.card()?,
-            },
-            "void" => Command::Void {
-                target: args.target("invoice")?,
-            },
-            "refund" => Command::Refund {
-                amount: args.amount()?,
-                card: args.card()?,
-            },
-            "pre_auth" | "preauth" => Command::PreAuth {
-                amount: args.amount()?,
-                card: args.card()?,
-            },
-            "completion" | "complete" => Command::Completion {
-                amount: args.amount()?,
-                card: args.card()?,
-                auth: match args.option("auth").as_deref() {
-                    None | Some("last") => AuthRef::Last,
-                    Some(code) => AuthRef::Code(code.to_owned()),
-                },
-            },
-            "offline" | "offline_sale" => Command::Offline {
-                amount: args.amount()?,
-                card: args.card()?,
-                auth: args.option("auth"),
-            },
-            "card_declined" | "decline" => Command::CardDeclined {
-                target: args.target("trace")?,
-            },
             "settle" | "settlement" => Command::Settle {
                 password: args.option("password"),
             },
@@ -193,7 +161,7 @@ impl Command {
                 Command::SetTime { hour, minute }
             }
             "status" => Command::Status,
-            _ => return Err(CommandError::Unknown(word.to_owned())),
+            _ => financial(&mut args)?.ok_or_else(|| CommandError::Unknown(word.to_owned()))?,
         };
         args.finish()?;
         Ok(command)
@@ -289,6 +257,45 @@ impl fmt::Display for Command {
             other => f.write_str(other.name()),
         }
     }
+}
+
+/// The card transactions, or `None` when the word names none.
+fn financial(args: &mut Args) -> Result<Option<Command>, CommandError> {
+    Ok(Some(match args.word.as_str() {
+        "sale" => Command::Sale {
+            amount: args.amount()?,
+            tip: args.option_amount("tip")?.unwrap_or(0),
+            card: args.card()?,
+        },
+        "void" => Command::Void {
+            target: args.target("invoice")?,
+        },
+        "refund" => Command::Refund {
+            amount: args.amount()?,
+            card: args.card()?,
+        },
+        "pre_auth" | "preauth" => Command::PreAuth {
+            amount: args.amount()?,
+            card: args.card()?,
+        },
+        "completion" | "complete" => Command::Completion {
+            amount: args.amount()?,
+            card: args.card()?,
+            auth: match args.option("auth").as_deref() {
+                None | Some("last") => AuthRef::Last,
+                Some(code) => AuthRef::Code(code.to_owned()),
+            },
+        },
+        "offline" | "offline_sale" => Command::Offline {
+            amount: args.amount()?,
+            card: args.card()?,
+            auth: args.option("auth"),
+        },
+        "card_declined" | "decline" => Command::CardDeclined {
+            target: args.target("trace")?,
+        },
+        _ => return Ok(None),
+    }))
 }
 
 /// The words after the command word.

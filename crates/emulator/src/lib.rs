@@ -6,7 +6,7 @@
 //! one host connection and the working keys. It takes operator [`Command`]s (`sign_on`,
 //! `sale 12.50 card=visa-swipe`, `void last`, `settle`, `power_cycle`, ...) and reports each
 //! as a [`Step`]: the messages exchanged, the prompts shown ("STORAGE FULL, PLEASE SETTLE" /
-//! 储存满请结算), the outcomes, and the receipts and settlement slips printed ([`print`]).
+//! 储存满请结算), the outcomes, and the receipts and settlement slips printed ([`mod@print`]).
 //! [`Scenario`] files list commands with expectations; [`run_scenario`] runs one and checks
 //! every expectation, which is what `posemu run` does in CI.
 //!

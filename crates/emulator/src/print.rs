@@ -212,10 +212,12 @@ pub fn receipt(r: &Receipt, profile: &Profile) -> String {
         p.pair("TIP", &p.money(r.tip));
         p.pair("TOTAL", &p.money(r.amount + r.tip));
     }
-    p.center(if r.queued {
-        "ACCEPTED OFFLINE"
-    } else {
-        "APPROVED"
+    // A queued offline sale is only on the terminal so far; a queued UnionPay refund has gone
+    // to the host as an advice (DESIGN §5, dialect C).
+    p.center(match (r.queued, r.kind) {
+        (false, _) => "APPROVED",
+        (true, TxnKind::OfflineSale) => "ACCEPTED OFFLINE",
+        (true, _) => "ACCEPTED",
     });
     p.rule('=');
     p.done()

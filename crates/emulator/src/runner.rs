@@ -134,7 +134,53 @@ pub async fn run_scenario(
     mut on_step: impl FnMut(&StepResult, &Profile),
 ) -> Result<ScenarioResult, RunError> {
     let profile = scenario.profile_with(options.profile.as_ref())?;
-    let (source, _dir) = match &options.state {
+    // The temporary directory lives as long as the run.
+    let (mut terminal, _dir) = terminal_for(&profile, options)?;
+    let mut result = ScenarioResult {
+        name: scenario.name.clone(),
+        path: scenario.path.clone(),
+        dialect: scenario.dialect,
+        profile,
+        steps: Vec::new(),
+        unreachable: None,
+    };
+    if let Err(why) = terminal.link_mut().connect().await {
+        result.unreachable = Some(why);
+        return Ok(result);
+    }
+    let boot = terminal.power_on().await?;
+    if let Some(failure) = boot.failure {
+        return Err(RunError::Terminal(TerminalError::Resume(failure)));
+    }
+    for (i, spec) in scenario.steps.iter().enumerate() {
+        let step = run_step(&mut terminal, spec).await;
+        let status = terminal.status();
+        let checked = StepResult {
+            index: i + 1,
+            run: spec.run.clone(),
+            repeat: spec.repeat,
+            expect: spec.expect.clone(),
+            checks: check(spec, &step, &status, &result.profile),
+            step,
+            status,
+        };
+        on_step(&checked, &result.profile);
+        let unreachable = checked.step.unreachable.clone();
+        result.steps.push(checked);
+        if unreachable.is_some() {
+            result.unreachable = unreachable;
+            break;
+        }
+    }
+    Ok(result)
+}
+
+/// A terminal for one scenario, on the given state file or a fresh temporary one.
+fn terminal_for(
+    profile: &Profile,
+    options: &RunOptions,
+) -> Result<(Terminal, Option<tempfile::TempDir>), RunError> {
+    let (source, dir) = match &options.state {
         Some(path) => (StateSource::Sqlite(path.clone()), None),
         None => {
             let dir = tempfile::tempdir().map_err(RunError::State)?;
@@ -148,46 +194,8 @@ pub async fn run_scenario(
         tap: options.tap.clone(),
         no_receipts: false,
     };
-    let mut terminal = Terminal::new(profile.clone(), source, &options.host, terminal_options)?;
-    let mut result = ScenarioResult {
-        name: scenario.name.clone(),
-        path: scenario.path.clone(),
-        dialect: scenario.dialect,
-        profile,
-        steps: Vec::new(),
-        unreachable: None,
-    };
-    if let Err(why) = terminal.link_mut().connect().await {
-        result.unreachable = Some(why);
-        return Ok(result);
-    }
-    let boot = terminal.power_on().await.map_err(RunError::Terminal)?;
-    if boot.failure.is_some() {
-        return Err(RunError::Terminal(TerminalError::Resume(
-            boot.failure.unwrap_or_default(),
-        )));
-    }
-    for (i, spec) in scenario.steps.iter().enumerate() {
-        let step = run_step(&mut terminal, spec).await;
-        let status = terminal.status();
-        let unreachable = step.unreachable.clone();
-        let checked = StepResult {
-            index: i + 1,
-            run: spec.run.clone(),
-            repeat: spec.repeat,
-            expect: spec.expect.clone(),
-            checks: check(spec, &step, &status, &result.profile),
-            step,
-            status,
-        };
-        on_step(&checked, &result.profile);
-        result.steps.push(checked);
-        if unreachable.is_some() {
-            result.unreachable = unreachable;
-            break;
-        }
-    }
-    Ok(result)
+    let terminal = Terminal::new(profile.clone(), source, &options.host, terminal_options)?;
+    Ok((terminal, dir))
 }
 
 async fn run_step(terminal: &mut Terminal, spec: &ScenarioStep) -> Step {
@@ -203,76 +211,165 @@ async fn run_step(terminal: &mut Terminal, spec: &ScenarioStep) -> Step {
 
 /// Checks every expectation of `spec` against what the step did and the state after it.
 pub fn check(spec: &ScenarioStep, step: &Step, status: &Status, profile: &Profile) -> Vec<Check> {
+    let mut checks = Checks(Vec::new());
     let e = &spec.expect;
-    let mut checks = Vec::new();
-    let mut add = |key, expected: Value, actual: Value, ok: bool| {
-        checks.push(Check {
+    checks.answers(e, step);
+    checks.prompts(e, step, profile.dialect);
+    checks.messages(e, step);
+    checks.state(e, status);
+    checks.printed(e, step, profile);
+    checks.totals(spec, status);
+    if let Some(lost) = e.power_lost {
+        checks.add(
+            "power_lost",
+            json!(lost),
+            json!(step.power_lost),
+            lost == step.power_lost,
+        );
+    }
+    checks.0
+}
+
+/// The checks made so far.
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn add(&mut self, key: &'static str, expected: Value, actual: Value, ok: bool) {
+        self.0.push(Check {
             key,
             expected,
             actual,
             ok,
-        })
-    };
-    if let Some(code) = &e.code {
-        let actual = step.last_code().unwrap_or("none");
-        add("code", json!(code), json!(actual), actual == code);
-    }
-    if let Some(codes) = &e.codes {
-        let actual: Vec<&str> = step.codes().collect();
-        add("codes", json!(codes), json!(actual), actual == *codes);
-    }
-    if let Some(outcome) = &e.outcome {
-        let actual = outcome_word(step);
-        add("outcome", json!(outcome), json!(actual), actual == outcome);
-    }
-    let prompts = prompt_texts(step, profile.dialect);
-    if let Some(wanted) = &e.prompt {
-        let ok = wanted
-            .items()
-            .iter()
-            .all(|w| prompts.iter().any(|p| p.contains(w.as_str())));
-        add("prompt", json!(wanted.items()), json!(prompts), ok);
-    }
-    if let Some(unwanted) = &e.no_prompt {
-        let ok = !unwanted
-            .items()
-            .iter()
-            .any(|w| prompts.iter().any(|p| p.contains(w.as_str())));
-        add("no_prompt", json!(unwanted.items()), json!(prompts), ok);
-    }
-    if let Some(sent) = &e.sent {
-        let expected: Vec<String> = sent
-            .iter()
-            .filter_map(|m| expand_mti(m))
-            .flatten()
-            .collect();
-        let actual: Vec<String> = step.sent().map(|m| m.as_str().to_owned()).collect();
-        add("sent", json!(expected), json!(actual), actual == expected);
-    }
-    if let Some(codes) = &e.network_codes {
-        let actual: Vec<&str> = step
-            .exchanges
-            .iter()
-            .filter_map(|x| x.network_code.as_deref())
-            .collect();
-        add(
-            "network_codes",
-            json!(codes),
-            json!(actual),
-            actual == *codes,
-        );
-    }
-    if let Some(reason) = &e.reversal_reason {
-        let actual = step.outcomes.iter().rev().find_map(|o| match o {
-            Outcome::Reversed { reason, .. } => Some(*reason),
-            _ => None,
         });
-        let ok = actual == Some(reason.as_str());
-        add("reversal_reason", json!(reason), json!(actual), ok);
     }
-    check_state(e, status, &mut add);
-    check_printed(e, step, profile, &mut add);
-    if !spec.totals.is_empty() {
+
+    /// Response codes, the outcome and the reversal reason.
+    fn answers(&mut self, e: &Expect, step: &Step) {
+        if let Some(code) = &e.code {
+            let actual = step.last_code().unwrap_or("none");
+            self.add("code", json!(code), json!(actual), actual == code);
+        }
+        if let Some(codes) = &e.codes {
+            let actual: Vec<&str> = step.codes().collect();
+            self.add("codes", json!(codes), json!(actual), actual == *codes);
+        }
+        if let Some(outcome) = &e.outcome {
+            let actual = outcome_word(step);
+            self.add("outcome", json!(outcome), json!(actual), actual == outcome);
+        }
+        if let Some(reason) = &e.reversal_reason {
+            let actual = step.outcomes.iter().rev().find_map(|o| match o {
+                Outcome::Reversed { reason, .. } => Some(*reason),
+                _ => None,
+            });
+            let ok = actual == Some(reason.as_str());
+            self.add("reversal_reason", json!(reason), json!(actual), ok);
+        }
+    }
+
+    /// Text that must (or must not) be among the prompts.
+    fn prompts(&mut self, e: &Expect, step: &Step, dialect: DialectName) {
+        let prompts = prompt_texts(step, dialect);
+        let shown = |w: &String| prompts.iter().any(|p| p.contains(w.as_str()));
+        if let Some(wanted) = &e.prompt {
+            let ok = wanted.items().iter().all(shown);
+            self.add("prompt", json!(wanted.items()), json!(prompts), ok);
+        }
+        if let Some(unwanted) = &e.no_prompt {
+            let ok = !unwanted.items().iter().any(shown);
+            self.add("no_prompt", json!(unwanted.items()), json!(prompts), ok);
+        }
+    }
+
+    /// The MTIs and UnionPay network codes sent.
+    fn messages(&mut self, e: &Expect, step: &Step) {
+        if let Some(sent) = &e.sent {
+            let expected: Vec<String> = sent
+                .iter()
+                .filter_map(|m| expand_mti(m))
+                .flatten()
+                .collect();
+            let actual: Vec<String> = step.sent().map(|m| m.as_str().to_owned()).collect();
+            self.add("sent", json!(expected), json!(actual), actual == expected);
+        }
+        if let Some(codes) = &e.network_codes {
+            let actual: Vec<&str> = step
+                .exchanges
+                .iter()
+                .filter_map(|x| x.network_code.as_deref())
+                .collect();
+            self.add(
+                "network_codes",
+                json!(codes),
+                json!(actual),
+                actual == *codes,
+            );
+        }
+    }
+
+    /// The terminal's state after the step.
+    fn state(&mut self, e: &Expect, status: &Status) {
+        if let Some(batch) = e.batch {
+            self.add(
+                "batch",
+                json!(batch),
+                json!(status.batch),
+                status.batch == batch,
+            );
+        }
+        if let Some(records) = e.records {
+            let ok = status.records == records;
+            self.add("records", json!(records), json!(status.records), ok);
+        }
+        let flags = [
+            (
+                "reversal_pending",
+                e.reversal_pending,
+                status.reversal.is_some(),
+            ),
+            (
+                "settlement_pending",
+                e.settlement_pending,
+                status.settlement_pending,
+            ),
+            ("signed_on", e.signed_on, status.signed_on),
+        ];
+        for (key, expected, actual) in flags {
+            if let Some(expected) = expected {
+                self.add(key, json!(expected), json!(actual), expected == actual);
+            }
+        }
+    }
+
+    /// Slips and receipts, as printed.
+    fn printed(&mut self, e: &Expect, step: &Step, profile: &Profile) {
+        let (slips, others): (Vec<&Printed>, Vec<&Printed>) = step
+            .printed
+            .iter()
+            .partition(|p| matches!(p, Printed::Slip { .. }));
+        let text = |ps: Vec<&Printed>| -> Vec<String> {
+            ps.into_iter().map(|p| printed_text(p, profile)).collect()
+        };
+        let (slips, others) = (text(slips), text(others));
+        let contains = |texts: &[String], w: &String| texts.iter().any(|t| t.contains(w.as_str()));
+        if let Some(n) = e.slips {
+            self.add("slips", json!(n), json!(slips.len()), slips.len() == n);
+        }
+        if let Some(wanted) = &e.slip {
+            let ok = wanted.items().iter().all(|w| contains(&slips, w));
+            self.add("slip", json!(wanted.items()), json!(slips), ok);
+        }
+        if let Some(wanted) = &e.receipt {
+            let ok = wanted.items().iter().all(|w| contains(&others, w));
+            self.add("receipt", json!(wanted.items()), json!(others), ok);
+        }
+    }
+
+    /// The open batch's totals.
+    fn totals(&mut self, spec: &ScenarioStep, status: &Status) {
+        if spec.totals.is_empty() {
+            return;
+        }
         let mut expected = serde_json::Map::new();
         let mut actual = serde_json::Map::new();
         let mut ok = true;
@@ -288,94 +385,7 @@ pub fn check(spec: &ScenarioStep, step: &Step, status: &Status, profile: &Profil
             actual.insert(key, json!(got));
             ok &= got == t.value;
         }
-        add("totals", Value::Object(expected), Value::Object(actual), ok);
-    }
-    if let Some(lost) = e.power_lost {
-        add(
-            "power_lost",
-            json!(lost),
-            json!(step.power_lost),
-            lost == step.power_lost,
-        );
-    }
-    checks
-}
-
-fn check_state(
-    e: &Expect,
-    status: &Status,
-    add: &mut impl FnMut(&'static str, Value, Value, bool),
-) {
-    if let Some(batch) = e.batch {
-        add(
-            "batch",
-            json!(batch),
-            json!(status.batch),
-            status.batch == batch,
-        );
-    }
-    if let Some(records) = e.records {
-        add(
-            "records",
-            json!(records),
-            json!(status.records),
-            status.records == records,
-        );
-    }
-    let flags = [
-        (
-            "reversal_pending",
-            e.reversal_pending,
-            status.reversal.is_some(),
-        ),
-        (
-            "settlement_pending",
-            e.settlement_pending,
-            status.settlement_pending,
-        ),
-        ("signed_on", e.signed_on, status.signed_on),
-    ];
-    for (key, expected, actual) in flags {
-        if let Some(expected) = expected {
-            add(key, json!(expected), json!(actual), expected == actual);
-        }
-    }
-}
-
-fn check_printed(
-    e: &Expect,
-    step: &Step,
-    profile: &Profile,
-    add: &mut impl FnMut(&'static str, Value, Value, bool),
-) {
-    let slips: Vec<String> = step
-        .printed
-        .iter()
-        .filter(|p| matches!(p, Printed::Slip { .. }))
-        .map(|p| printed_text(p, profile))
-        .collect();
-    if let Some(n) = e.slips {
-        add("slips", json!(n), json!(slips.len()), slips.len() == n);
-    }
-    if let Some(wanted) = &e.slip {
-        let ok = wanted
-            .items()
-            .iter()
-            .all(|w| slips.iter().any(|s| s.contains(w.as_str())));
-        add("slip", json!(wanted.items()), json!(slips), ok);
-    }
-    if let Some(wanted) = &e.receipt {
-        let others: Vec<String> = step
-            .printed
-            .iter()
-            .filter(|p| !matches!(p, Printed::Slip { .. }))
-            .map(|p| printed_text(p, profile))
-            .collect();
-        let ok = wanted
-            .items()
-            .iter()
-            .all(|w| others.iter().any(|s| s.contains(w.as_str())));
-        add("receipt", json!(wanted.items()), json!(others), ok);
+        self.add("totals", Value::Object(expected), Value::Object(actual), ok);
     }
 }
 

@@ -205,6 +205,8 @@ pub struct Step {
     pub failure: Option<String>,
     /// The terminal lost power during the step.
     pub power_lost: bool,
+    /// Connections to the host opened during the step.
+    pub connections: u64,
     /// The state after the step (filled by `status` and by the scenario runner).
     pub status: Option<Status>,
 }

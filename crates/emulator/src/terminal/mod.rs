@@ -23,6 +23,7 @@ use iso8583_settle::{
     Rejected, Request, Store, TxnKind,
 };
 use iso8583_wire::AppHeader;
+use tracing::Instrument;
 
 use crate::cards::{self, TestCard};
 use crate::clock::Clock;
@@ -126,7 +127,17 @@ impl Terminal {
     /// Runs one command and reports what it did. Time-of-day auto-settlement is checked after
     /// every command while the terminal is idle (DESIGN §5).
     pub async fn execute(&mut self, command: &Command) -> Step {
+        let span = tracing::debug_span!(
+            "command",
+            terminal = %self.profile.terminal_id,
+            command = command.name()
+        );
+        self.execute_in(command).instrument(span).await
+    }
+
+    async fn execute_in(&mut self, command: &Command) -> Step {
         let mut step = Step::default();
+        let connections = self.link.connections();
         match command {
             Command::PowerCycle => self.restart(None, &mut step).await,
             Command::PowerLoss { after_writes } => {
@@ -142,6 +153,7 @@ impl Terminal {
         if *command == Command::Status {
             step.status = Some(self.status());
         }
+        step.connections = self.link.connections() - connections;
         step
     }
 

@@ -138,6 +138,7 @@ impl Demo {
     async fn run(&mut self, line: &str) -> Result<Step, String> {
         let command = Command::parse(line).map_err(|e| e.to_string())?;
         let step = self.terminal.execute(&command).await;
+        crate::out::lifecycle(&step);
         if let Some(why) = step.unreachable.as_ref().or(step.failure.as_ref()) {
             return Err(format!("{line}: {why}"));
         }
@@ -166,6 +167,7 @@ impl Demo {
         let line = format!("sale {} card={card}", format_amount(amount));
         let command = Command::parse(&line).map_err(|e| e.to_string())?;
         let step = self.terminal.execute(&command).await;
+        crate::out::lifecycle(&step);
         if let Some(why) = step.unreachable.as_ref().or(step.failure.as_ref()) {
             return Err(format!("{line}: {why}"));
         }
@@ -184,6 +186,7 @@ impl Demo {
     async fn settle(&mut self) -> Result<(), String> {
         let command = Command::parse("settle").map_err(|e| e.to_string())?;
         let step = self.terminal.execute(&command).await;
+        crate::out::lifecycle(&step);
         if let Some(why) = step.unreachable.as_ref().or(step.failure.as_ref()) {
             return Err(format!("settle: {why}"));
         }

@@ -36,38 +36,16 @@ pub(crate) async fn run(args: Args) -> u8 {
     let mut worst = 0;
     let (mut passed, mut failed) = (0, 0);
     for scenario in &scenarios {
-        if scenario.host.is_some() && !args.json {
-            note(format_args!(
-                "note: {}: the [host] section applies to an in-process test host only; \
-                 ignored against {}",
-                scenario.path.display(),
-                args.host
-            ));
-        }
-        if !args.json {
-            say(format_args!(
-                "scenario {} ({})",
-                scenario.name,
-                scenario.path.display()
-            ));
-        }
-        let json = args.json;
-        let result = run_scenario(scenario, &options, |step, profile| {
-            if !json {
-                for line in step_lines(step, profile) {
-                    say(line);
-                }
-            }
-        })
-        .await;
-        let result = match result {
+        let result = match one(scenario, &options, args.json).await {
             Ok(result) => result,
-            Err(e) => {
-                note(format_args!("posemu run: {}: {e}", scenario.path.display()));
+            Err(why) => {
+                note(format_args!(
+                    "posemu run: {}: {why}",
+                    scenario.path.display()
+                ));
                 return 2;
             }
         };
-        report(&result, args.json);
         passed += result.passed();
         failed += result.failed();
         worst = worst.max(result.exit_code());
@@ -81,6 +59,49 @@ pub(crate) async fn run(args: Args) -> u8 {
         ));
     }
     worst
+}
+
+/// Runs one scenario, printing its steps as they finish (text) or its object at the end.
+async fn one(
+    scenario: &Scenario,
+    options: &RunOptions,
+    json: bool,
+) -> Result<ScenarioResult, String> {
+    if scenario.host.is_some() {
+        note(format_args!(
+            "note: {}: the [host] section applies to an in-process test host only; ignored \
+             against {}",
+            scenario.path.display(),
+            options.host
+        ));
+    }
+    if !json {
+        say(format_args!(
+            "scenario {} ({})",
+            scenario.name,
+            scenario.path.display()
+        ));
+    }
+    tracing::info!(scenario = %scenario.name, host = %options.host, "scenario started");
+    let result = run_scenario(scenario, options, |step, profile| {
+        crate::out::lifecycle(&step.step);
+        if !json {
+            for line in step_lines(step, profile) {
+                say(line);
+            }
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    tracing::info!(
+        scenario = %result.name,
+        passed = result.passed(),
+        failed = result.failed(),
+        unreachable = result.unreachable.is_some(),
+        "scenario finished"
+    );
+    report(&result, json);
+    Ok(result)
 }
 
 fn load(args: &Args) -> Result<(Vec<Scenario>, Option<toml::Table>), String> {

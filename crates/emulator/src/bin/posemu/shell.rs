@@ -63,11 +63,24 @@ fn session(
         // A first session has no history file yet.
         let _ = editor.load_history(file);
     }
+    repl(runtime, &mut terminal, &mut editor)?;
+    if let Some(file) = &history {
+        editor.save_history(file).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Reads and runs commands until `quit`, end of input or Ctrl-C.
+fn repl(
+    runtime: &Runtime,
+    terminal: &mut Terminal,
+    editor: &mut DefaultEditor,
+) -> Result<(), String> {
     let prompt = format!("{}> ", terminal.profile().terminal_id);
     loop {
         let line = match editor.readline(&prompt) {
             Ok(line) => line,
-            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => return Ok(()),
             Err(e) => return Err(e.to_string()),
         };
         let line = line.trim();
@@ -76,22 +89,19 @@ fn session(
         }
         let _ = editor.add_history_entry(line);
         match line {
-            "quit" | "exit" => break,
+            "quit" | "exit" => return Ok(()),
             "help" => say(Command::help()),
             "cards" => list_cards(),
             _ => match Command::parse(line) {
                 Ok(command) => {
                     let step = runtime.block_on(terminal.execute(&command));
-                    show(&terminal, &step);
+                    crate::out::lifecycle(&step);
+                    show(terminal, &step);
                 }
                 Err(e) => say(format_args!("? {e}")),
             },
         }
     }
-    if let Some(file) = &history {
-        editor.save_history(file).map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }
 
 fn show(terminal: &Terminal, step: &Step) {
