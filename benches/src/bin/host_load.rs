@@ -13,6 +13,8 @@
 //! cargo run --release -p pos8583-benches --bin host_load -- --connections 1 --sales 20000
 //! cargo run --release -p pos8583-benches --bin host_load -- --connections 64 --sales 2000
 //! cargo run --release -p pos8583-benches --bin host_load -- --memory 1000
+//! # against a testhost in another process (its terminals expanded with --terminals 64):
+//! cargo run --release -p pos8583-benches --bin host_load -- --host 127.0.0.1:8583 --connections 64
 //! ```
 
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder};
 
 struct Args {
+    host: Option<SocketAddr>,
     connections: u32,
     sales: u32,
     runs: u32,
@@ -35,6 +38,7 @@ struct Args {
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
+        host: None,
         connections: 1,
         sales: 10_000,
         runs: 3,
@@ -52,6 +56,10 @@ fn args() -> Result<Args, String> {
             "--sales" => a.sales = value()?.max(1),
             "--runs" => a.runs = value()?.max(1),
             "--memory" => a.memory = Some(value()?.max(1)),
+            "--host" => {
+                let addr = it.next().and_then(|v| v.parse().ok());
+                a.host = Some(addr.ok_or("--host needs an address")?);
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -70,9 +78,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .on_ephemeral_ports()
             .with_terminal_count(terminals);
         let host = TestHost::spawn(config).await?;
-        let addr = host
-            .addr(Dialect::International)
-            .ok_or("no international listener")?;
+        let addr = match args.host {
+            Some(addr) => addr,
+            None => host
+                .addr(Dialect::International)
+                .ok_or("no international listener")?,
+        };
         if let Some(n) = args.memory {
             memory(addr, n).await?;
             return Ok(());

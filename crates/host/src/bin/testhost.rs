@@ -36,6 +36,10 @@ struct Args {
     /// Expand every terminal entry to N terminals with consecutive ids (for load runs).
     #[arg(long, value_name = "N")]
     terminals: Option<u32>,
+    /// Worker threads (default: one per core); 1 runs everything on one thread, which leaves
+    /// the other cores to a terminal emulator on the same machine.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -54,10 +58,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match args.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n.max(1))
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("testhost: cannot start the runtime: {e}");
