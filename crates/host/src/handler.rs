@@ -238,26 +238,29 @@ pub(crate) fn handle(shared: &Shared, listener: &Listener, frame: &MessageFrame)
     shared.stats.answered(&facts.mti, answer.code.bytes());
     tracing::trace!(mti = %msg.mti(), stan = ?facts.trace, code = %answer.code, "answered");
     match build_reply(&ctx, &answer) {
-        Ok(body) => {
-            let header = frame.header.map(|h| match answer.sign_on_again {
-                true => h
-                    .with_processing_requirement(ProcessingRequirement::SignOnAgain)
-                    .unwrap_or(h),
-                false => h,
-            });
-            let reply = MessageFrame {
-                tpdu: frame.tpdu.map(|t| t.reply()),
-                header,
-                body: body.freeze(),
-            };
-            deliver(fault, Some(reply))
-        }
+        Ok(body) => deliver(fault, Some(reply_frame(frame, &answer, body))),
         Err(e) => {
             // Our own answer did not build: a value the request gave us broke a field's rules
             // in a way the decoder accepted. Closing is safer than a half-right answer.
             tracing::warn!(mti = %msg.mti(), error = %e, "answer could not be built");
             Delivery::Close
         }
+    }
+}
+
+/// The answer's frame: the TPDU's addresses swapped, the request's UnionPay header (asking
+/// for a sign-on when the answer says so).
+fn reply_frame(request: &MessageFrame, answer: &Answer, body: BytesMut) -> MessageFrame {
+    let header = request.header.map(|h| match answer.sign_on_again {
+        true => h
+            .with_processing_requirement(ProcessingRequirement::SignOnAgain)
+            .unwrap_or(h),
+        false => h,
+    });
+    MessageFrame {
+        tpdu: request.tpdu.map(|t| t.reply()),
+        header,
+        body: body.freeze(),
     }
 }
 
@@ -435,27 +438,8 @@ fn financial(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
         return Answer::code(DUPLICATE);
     }
     let rules = ctx.shared.rules();
-    let (rrn, approval) = ctx.shared.reference();
-    let approval = match (&ctx.facts.mti, fields::fixed::<6>(ctx.msg, 38)) {
-        // An advice carries the approval it was given (offline: the terminal's own).
-        (b"0220", Some(given)) => given,
-        _ => approval,
-    };
-    let group = match rules.is_domestic(ctx.facts.pan) {
-        true => CardGroup::Domestic,
-        false => CardGroup::Foreign,
-    };
-    let new = NewRec {
-        trace,
-        mti: ctx.facts.mti,
-        processing_code: pcode,
-        kind,
-        amount,
-        group,
-        pan: MaskedPan::of(ctx.facts.pan),
-        rrn,
-        approval,
-    };
+    let new = new_record(ctx, &rules, trace, kind, amount, pcode);
+    let (rrn, approval) = (new.rrn, new.approval);
     let writer = &ctx.shared.store.writer;
     let code = match kind {
         TxnKind::Void => {
@@ -479,6 +463,38 @@ fn financial(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
         answer.approval = Some(approval);
     }
     answer
+}
+
+/// The record an approval would add, with a fresh RRN and approval code.
+fn new_record(
+    ctx: &Ctx<'_>,
+    rules: &Rules,
+    trace: u32,
+    kind: TxnKind,
+    amount: u64,
+    processing_code: [u8; 6],
+) -> NewRec {
+    let (rrn, approval) = ctx.shared.reference();
+    let approval = match (&ctx.facts.mti, fields::fixed::<6>(ctx.msg, 38)) {
+        // An advice carries the approval it was given (offline: the terminal's own).
+        (b"0220", Some(given)) => given,
+        _ => approval,
+    };
+    let group = match rules.is_domestic(ctx.facts.pan) {
+        true => CardGroup::Domestic,
+        false => CardGroup::Foreign,
+    };
+    NewRec {
+        trace,
+        mti: ctx.facts.mti,
+        processing_code,
+        kind,
+        amount,
+        group,
+        pan: MaskedPan::of(ctx.facts.pan),
+        rrn,
+        approval,
+    }
 }
 
 /// UnionPay 61: original batch n6, original trace n6, ...

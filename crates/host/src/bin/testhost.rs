@@ -122,6 +122,7 @@ async fn run(config: HostConfig) -> ExitCode {
             );
         }
     }
+    let stop = Stop::install();
     let host = match TestHost::spawn(config).await {
         Ok(h) => h,
         Err(e) => {
@@ -133,32 +134,58 @@ async fn run(config: HostConfig) -> ExitCode {
         println!("listening {dialect} {addr}");
     }
     tracing::info!("test host running; Ctrl-C stops it");
-    wait_for_stop().await;
+    stop.wait().await;
     tracing::info!("stopping");
     let summary = host.shutdown().await;
     println!("{summary}");
     ExitCode::SUCCESS
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn wait_for_stop() {
+/// Ctrl-C, or SIGTERM on Unix. Made before the `listening` lines are printed: a signal that
+/// arrives before its handler is installed would kill the process without a summary.
+struct Stop {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+/// The next delivery of a signal; never, without a handler.
+#[cfg(unix)]
+async fn next(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+impl Stop {
+    fn install() -> Stop {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Stop {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        Stop {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = next(self.term) => {}
+                _ = next(self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
