@@ -46,7 +46,9 @@ pub trait FrameTap: Send + Sync {
     /// Bytes went over `conn`.
     fn data(&self, conn: &ConnInfo, direction: Direction, at: SystemTime, bytes: &[u8]);
 
-    /// The connection closed (dropped by the terminal or ended by the host).
+    /// The connection closed (dropped by the terminal or ended by the host). Called when the
+    /// stream is dropped, which is when the wire client's reader task has stopped: shortly
+    /// after the terminal lets the connection go, not during that call.
     fn closed(&self, _conn: &ConnInfo, _at: SystemTime) {}
 }
 

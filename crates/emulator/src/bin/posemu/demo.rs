@@ -112,7 +112,7 @@ impl Demo {
         }
         if let (Some(pin), Some(mac)) = self.terminal.key_check_values() {
             self.say(&format!(
-                "{:<26} PIN key kcv {pin}, MAC key kcv {mac}",
+                "{:<30} PIN key kcv {pin}, MAC key kcv {mac}",
                 "WORKING KEYS LOADED"
             ));
         }
@@ -148,7 +148,11 @@ impl Demo {
         if parts.is_empty() {
             parts.push("done".into());
         }
-        self.say(&format!("{:<26} {}", line.to_uppercase(), parts.join("  ")));
+        self.say(&format!(
+            "{:<30} {}",
+            line.to_uppercase().replace('_', " "),
+            parts.join("  ")
+        ));
         Ok(step)
     }
 
@@ -178,7 +182,7 @@ impl Demo {
             parts.push("(refused at the terminal, nothing sent)".into());
         }
         let what = format!("SALE {:>6} {pan}", format_amount(amount));
-        self.say(&format!("{what:<26} {}", parts.join("  ")));
+        self.say(&format!("{what:<30} {}", parts.join("  ")));
         Ok(step)
     }
 
@@ -202,10 +206,10 @@ impl Demo {
                 (Purpose::Reconcile { trailer: false }, true) => "SETTLE: OUT OF BALANCE",
                 (purpose, _) => purpose_label(purpose),
             };
-            self.say(&format!("{what:<26} {}", exchange_text(e)));
+            self.say(&format!("{what:<30} {}", exchange_text(e)));
         }
         for p in &step.prompts {
-            self.say(&format!("{:<26} {}", "", prompt_text(p, self.dialect)));
+            self.say(&format!("{:<30} {}", "", prompt_text(p, self.dialect)));
         }
         let uploads = step
             .exchanges
@@ -220,7 +224,7 @@ impl Demo {
             return Err("settle: no settlement slip was printed".into());
         };
         self.say(&format!(
-            "{:<26} {uploads} upload message(s), slip:",
+            "{:<30} {uploads} upload message(s), slip:",
             "BATCH CLOSED"
         ));
         let text = printed_text(slip, self.terminal.profile());

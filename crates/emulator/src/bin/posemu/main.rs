@@ -68,9 +68,10 @@ enum Mode {
         /// The host, ADDRESS:PORT.
         #[arg(long, value_name = "ADDR")]
         host: String,
-        /// The built-in profile to start from: intl or cup.
-        #[arg(long, default_value = "intl", value_parser = dialect)]
-        dialect: DialectName,
+        /// The built-in profile to start from: intl or cup (default: the profile file's
+        /// `dialect`, else intl).
+        #[arg(long, value_parser = dialect)]
+        dialect: Option<DialectName>,
         /// A profile file (TOML) layered over the built-in profile.
         #[arg(long, value_name = "FILE")]
         profile: Option<PathBuf>,

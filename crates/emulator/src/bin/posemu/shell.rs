@@ -15,7 +15,7 @@ use crate::out::{note, print, say};
 pub(crate) fn shell(
     runtime: &Runtime,
     host: &str,
-    dialect: DialectName,
+    dialect: Option<DialectName>,
     profile: Option<PathBuf>,
     state: Option<PathBuf>,
     history: Option<PathBuf>,
@@ -32,14 +32,14 @@ pub(crate) fn shell(
 fn session(
     runtime: &Runtime,
     host: &str,
-    dialect: DialectName,
+    dialect: Option<DialectName>,
     profile: Option<PathBuf>,
     state: Option<PathBuf>,
     history: Option<PathBuf>,
 ) -> Result<(), String> {
     let layer = crate::profile_layer(&profile)?;
-    let profile = Profile::layered(Some(dialect), &layer.iter().collect::<Vec<_>>())
-        .map_err(|e| e.to_string())?;
+    let profile =
+        Profile::layered(dialect, &layer.iter().collect::<Vec<_>>()).map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let path = state.unwrap_or_else(|| dir.path().join("terminal.sqlite"));
     say(format_args!("{}", profile.summary()));
