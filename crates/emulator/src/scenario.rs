@@ -214,7 +214,7 @@ impl Scenario {
         let path = path.as_ref().to_owned();
         let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Toml {
             path: path.clone(),
-            message: e.to_string().trim_end().to_owned(),
+            message: toml_message(text, &e),
         })?;
         if raw.step.is_empty() {
             return Err(ScenarioError::Empty { path });
@@ -250,6 +250,22 @@ impl Scenario {
             path: self.path.clone(),
             source,
         }
+    }
+}
+
+/// The parser's message with its line number, without the quoted source line: a scenario's
+/// `[profile]` may hold a key, which must not be printed.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(0, |t| t.matches('\n').count())
+                + 1;
+            format!("line {line}: {message}")
+        }
+        None => message.to_owned(),
     }
 }
 
@@ -435,8 +451,19 @@ mod tests {
                 .contains("totals")
         );
         assert!(err("[profile]\ncapacity = 0\n[[step]]\nrun = \"echo\"").contains("capacity"));
-        assert!(err("dialect = \"xx\"\n[[step]]\nrun = \"echo\"").contains("dialect"));
+        assert!(
+            err("dialect = \"xx\"\n[[step]]\nrun = \"echo\"").contains("line 1: unknown variant")
+        );
         assert!(err("[[step]]\nrun = \"echo\"\nrepeat = 0").contains("repeat"));
+    }
+
+    #[test]
+    fn toml_errors_name_the_line_but_quote_nothing() {
+        let text =
+            "[profile]\nmaster_key = \"0123456789ABCDEFFEDCBA98765432\n[[step]]\nrun = \"echo\"";
+        let err = load(text).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("0123456789"), "{err}");
     }
 
     #[test]

@@ -259,6 +259,11 @@ impl Terminal {
                 step.notice(Notice::PoweredOn);
                 self.pump(out, step).await;
             }
+            // The armed cut hit while opening (a fresh store's first write): still off.
+            Err(Error::Store(_)) if fail_after.is_some() => {
+                step.power_lost = true;
+                step.notice(Notice::PowerLost);
+            }
             Err(e) => self.engine_error(e, step),
         }
     }
