@@ -29,6 +29,7 @@ use iso8583_wire::{FrameConfig, MessageFrame, ProcessingRequirement};
 use crate::config::{Dialect, TerminalConfig, VoidPolicy};
 use crate::fields::{self, Cup60};
 use crate::ledger::{Book, CardGroup, MaskedPan, NewRec, TxnKind};
+use crate::restore::RestoredBook;
 use crate::rules::{Facts, FaultAction, FaultSet, Picked, ResponseCode, Rules};
 use crate::stats::Stats;
 use crate::store::Store;
@@ -134,6 +135,7 @@ impl Shared {
         faults: FaultSet,
         store: Store,
         seed: u64,
+        last_rrn: u64,
     ) -> Shared {
         let faults_on = AtomicBool::new(!faults.is_empty());
         Shared {
@@ -144,7 +146,7 @@ impl Shared {
             stats: Stats::new(),
             store,
             keys: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x6b65_7973)),
-            rrn: AtomicU64::new(1),
+            rrn: AtomicU64::new(last_rrn + 1),
         }
     }
 
@@ -179,8 +181,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Terminal {
-    pub(crate) fn new(config: TerminalConfig, id: [u8; 8]) -> Terminal {
-        let book = Book::new(id, config.batch);
+    /// A terminal with the books read back from the database, if any.
+    pub(crate) fn new(
+        config: TerminalConfig,
+        id: [u8; 8],
+        stored: Option<RestoredBook>,
+    ) -> Terminal {
+        let book = match stored {
+            Some(stored) => Book::restore(id, config.batch, stored),
+            None => Book::new(id, config.batch),
+        };
         Terminal {
             mac: config.mac(),
             book: Mutex::new(book),

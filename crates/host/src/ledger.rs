@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use iso8583_crypto::DesKey;
 
+use crate::restore::RestoredBook;
 use crate::rules::ResponseCode;
 use crate::store::{Op, Writer};
 use crate::totals::Countable;
@@ -118,6 +119,17 @@ impl MaskedPan {
         let tail = pan.get(pan.len().saturating_sub(4)..).unwrap_or(&[]);
         for (to, from) in m.tail.iter_mut().zip(tail) {
             *to = *from;
+        }
+        m
+    }
+
+    /// Back from its text form (`621234******1234`, as stored).
+    pub(crate) fn from_masked(text: &[u8]) -> MaskedPan {
+        let mut m = MaskedPan::of(text);
+        if text.len() < 12 {
+            // Stored as stars only: nothing of the number is known.
+            m.head = [b'*'; 6];
+            m.tail = [b'*'; 4];
         }
         m
     }
@@ -250,6 +262,9 @@ pub(crate) struct Book {
     /// Answer per (trace, amount) of each 0400 in the open batch.
     reversals: HashMap<(u32, Option<u64>), ResponseCode>,
     pub settling: Settling,
+    // TODO(#5): keep only the last few closed batches in memory (the rest stay in SQLite): a
+    // long load run keeps every record it ever settled, about 100 bytes each, so the host's
+    // memory grows with the number of sales rather than with the number of terminals.
     pub closed: Vec<Closed>,
 }
 
@@ -266,6 +281,30 @@ impl Book {
             settling: Settling::Idle,
             closed: Vec::new(),
         }
+    }
+
+    /// A terminal's books read back from the ledger database: its duplicate and reversal
+    /// memory is rebuilt from the open batch (approved records were answered 00, reversed ones
+    /// reversed with 00), and its batch number follows its last closed batch.
+    pub(crate) fn restore(terminal: [u8; 8], batch: u32, stored: RestoredBook) -> Book {
+        let mut book = Book::new(terminal, batch);
+        if let Some(last) = stored.closed.last() {
+            book.batch = if last.batch >= 999_999 {
+                1
+            } else {
+                last.batch + 1
+            };
+        }
+        for r in stored.open.iter().filter(|r| !r.from_upload) {
+            book.seen.insert((r.mti, r.trace), ResponseCode::APPROVED);
+            if r.state == RecordState::Reversed {
+                book.reversals
+                    .insert((r.trace, Some(r.amount)), ResponseCode::APPROVED);
+            }
+        }
+        book.open = stored.open;
+        book.closed = stored.closed;
+        book
     }
 
     /// True when `mti` with `trace` was already answered in the open batch.

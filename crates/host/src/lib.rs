@@ -94,6 +94,7 @@ mod fields;
 mod handler;
 mod ledger;
 mod network;
+mod restore;
 mod rules;
 mod server;
 mod settlement;

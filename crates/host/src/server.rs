@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::config::{Dialect, HostConfig};
 use crate::error::{ConfigError, HostError};
 use crate::handler::{self, lock, Delivery, Listener, Shared, Terminal};
+use crate::restore::Restored;
 use crate::rules::{FaultRule, FaultSet, HostPatch, Rules};
 use crate::stats::Summary;
 use crate::store::Store;
@@ -47,8 +48,9 @@ impl TestHost {
     /// Must be called within a tokio runtime.
     pub async fn spawn(config: HostConfig) -> Result<TestHost, HostError> {
         config.check()?;
-        let terminals = terminals(&config)?;
-        let store = Store::open(config.db.as_deref())?;
+        let (store, restored) = Store::open(config.db.as_deref())?;
+        let last_rrn = restored.last_rrn;
+        let terminals = terminals(&config, restored)?;
         let faults = FaultSet::new(config.faults.clone(), config.seed);
         let shared = Arc::new(Shared::new(
             terminals,
@@ -56,6 +58,7 @@ impl TestHost {
             faults,
             store,
             config.seed,
+            last_rrn,
         ));
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -187,7 +190,10 @@ impl Drop for TestHost {
 }
 
 /// Every configured terminal id with its books.
-fn terminals(config: &HostConfig) -> Result<HashMap<[u8; 8], Terminal>, ConfigError> {
+fn terminals(
+    config: &HostConfig,
+    mut restored: Restored,
+) -> Result<HashMap<[u8; 8], Terminal>, ConfigError> {
     let mut map = HashMap::new();
     for entry in &config.terminals {
         for id in entry.ids() {
@@ -198,10 +204,17 @@ fn terminals(config: &HostConfig) -> Result<HashMap<[u8; 8], Terminal>, ConfigEr
             let mut one = entry.clone();
             one.id = id.clone();
             one.count = 1;
-            if map.insert(key, Terminal::new(one, key)).is_some() {
+            let stored = restored.books.remove(&key);
+            if map.insert(key, Terminal::new(one, key, stored)).is_some() {
                 return Err(ConfigError::DuplicateTerminal(id));
             }
         }
+    }
+    if !restored.books.is_empty() {
+        tracing::warn!(
+            terminals = restored.books.len(),
+            "the ledger database has books of terminals no longer configured: not loaded"
+        );
     }
     Ok(map)
 }

@@ -5,18 +5,18 @@
 //!
 //! Tables: `txn` (one row per record: terminal, trace, MTI, processing code, kind, amount,
 //! state, uploaded, RRN, approval code, card group, masked PAN, and which of the terminal's
-//! batches it belongs to, `run` + `batch_seq`) and `batch` (one row per closed batch: its
-//! number, result and totals as the wire digits). The view `ledger` joins them, giving each
-//! record its batch number once the batch is closed. A record's batch is known when it is
-//! inserted (the count of the terminal's batches closed before it), so writing a sale is one
-//! insert by primary key and closing a batch one insert: no secondary index to maintain on the
-//! hot path. PANs are stored masked; keys are never stored.
+//! batches it belongs to, `batch_seq`) and `batch` (one row per closed batch: the terminal's
+//! `seq`, its number, result and totals as the wire digits). The view `ledger` joins them,
+//! giving each record its batch number once the batch is closed. A record's batch is known
+//! when it is inserted (the count of the terminal's batches closed before it), so writing a
+//! sale is one insert by primary key and closing a batch one insert: no secondary index to
+//! maintain on the hot path. PANs are stored masked; keys are never stored.
 //!
-//! The store is written, not read back: a host restarted on the same file starts with empty
-//! books (row ids continue after the highest one).
-// TODO(#5): read the open batches and the last closed batch numbers back from `--db` on start,
-// so that a restarted host answers repeats and reconciles batches it approved before the
-// restart; until then a restart means every terminal's next settlement goes through an upload.
+//! A host started on an existing file reads its books back first (`restore`): open batches
+//! and closed batches per terminal, so repeats, reversals and reconciliations of what it
+//! approved before the restart are answered as before. Being written behind, the file lags the
+//! books by a few milliseconds: a host killed outright loses the changes of its last moments
+//! (a clean stop, [`crate::TestHost::shutdown`] or SIGTERM for `testhost`, loses none).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +29,7 @@ use rusqlite::{params, Connection};
 
 use crate::error::HostError;
 use crate::ledger::{CardGroup, CloseResult, Rec};
+use crate::restore::{self, Restored};
 
 /// Rows applied per transaction at most, so that a long queue still commits regularly.
 const BATCH_ROWS: usize = 4096;
@@ -102,9 +103,9 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`, in memory when `None`, and starts the
-    /// writer thread.
-    pub(crate) fn open(path: Option<&Path>) -> Result<Store, HostError> {
+    /// Opens (or creates) the database at `path`, in memory when `None`, reads back the books
+    /// it holds, and starts the writer thread.
+    pub(crate) fn open(path: Option<&Path>) -> Result<(Store, Restored), HostError> {
         let conn = match path {
             Some(p) => Connection::open(p)?,
             None => Connection::open_in_memory()?,
@@ -117,21 +118,20 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
         let last: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM txn", [], |r| r.get(0))?;
-        let run: i64 = conn.query_row("SELECT COALESCE(MAX(run), 0) + 1 FROM txn", [], |r| {
-            r.get(0)
-        })?;
+        let restored = restore::read(&conn)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || write_loop(conn, rx, run))
+            .spawn(move || write_loop(conn, rx))
             .map_err(HostError::Writer)?;
-        Ok(Store {
+        let store = Store {
             writer: Writer {
                 tx: Some(tx),
                 next_id: AtomicU64::new(u64::try_from(last).unwrap_or(0) + 1),
             },
             thread: Mutex::new(Some(thread)),
-        })
+        };
+        Ok((store, restored))
     }
 
     /// Applies everything queued and stops the thread.
@@ -153,7 +153,6 @@ impl Drop for Store {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS txn (
     id INTEGER PRIMARY KEY,
-    run INTEGER NOT NULL,
     terminal TEXT NOT NULL,
     batch_seq INTEGER NOT NULL,
     trace INTEGER NOT NULL,
@@ -171,7 +170,6 @@ CREATE TABLE IF NOT EXISTS txn (
     pan TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS batch (
-    run INTEGER NOT NULL,
     terminal TEXT NOT NULL,
     seq INTEGER NOT NULL,
     batch INTEGER NOT NULL,
@@ -179,27 +177,27 @@ CREATE TABLE IF NOT EXISTS batch (
     totals TEXT NOT NULL,
     claimed_uploads INTEGER,
     closed_at TEXT NOT NULL,
-    PRIMARY KEY (run, terminal, seq)
+    PRIMARY KEY (terminal, seq)
 );
 CREATE VIEW IF NOT EXISTS ledger AS
     SELECT txn.*, batch.batch AS batch, batch.result AS batch_result
     FROM txn LEFT JOIN batch
-    ON batch.run = txn.run AND batch.terminal = txn.terminal AND batch.seq = txn.batch_seq;
+    ON batch.terminal = txn.terminal AND batch.seq = txn.batch_seq;
 ";
 
 const PUT: &str = "
-INSERT INTO txn (id, run, terminal, batch_seq, trace, mti, processing_code, kind, amount, state,
+INSERT INTO txn (id, terminal, batch_seq, trace, mti, processing_code, kind, amount, state,
                  uploaded, from_upload, rrn, approval, card_group, original_trace, pan)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
 ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, state = excluded.state,
     uploaded = excluded.uploaded";
 
 /// The writer thread: naps, then applies whatever has queued up, a transaction at a time.
-fn write_loop(mut conn: Connection, rx: Receiver<Op>, run: i64) {
+fn write_loop(mut conn: Connection, rx: Receiver<Op>) {
     loop {
         std::thread::sleep(NAP);
         loop {
-            match apply_queued(&mut conn, &rx, run) {
+            match apply_queued(&mut conn, &rx) {
                 Ok(Queue::Drained) => break,
                 Ok(Queue::More) => {}
                 Ok(Queue::Stopped) => return,
@@ -219,7 +217,7 @@ enum Queue {
 }
 
 /// Applies up to [`BATCH_ROWS`] queued changes in one transaction.
-fn apply_queued(conn: &mut Connection, rx: &Receiver<Op>, run: i64) -> rusqlite::Result<Queue> {
+fn apply_queued(conn: &mut Connection, rx: &Receiver<Op>) -> rusqlite::Result<Queue> {
     let Ok(first) = rx.try_recv() else {
         // Empty, or every sender is gone (the host was dropped): nothing to write either way.
         return Ok(match rx.try_recv() {
@@ -232,7 +230,7 @@ fn apply_queued(conn: &mut Connection, rx: &Receiver<Op>, run: i64) -> rusqlite:
     let mut rows = 0;
     let mut state = Queue::Drained;
     while let Some(op) = next.take() {
-        if !apply(&tx, op, run)? {
+        if !apply(&tx, op)? {
             state = Queue::Stopped;
             break;
         }
@@ -247,7 +245,7 @@ fn apply_queued(conn: &mut Connection, rx: &Receiver<Op>, run: i64) -> rusqlite:
     Ok(state)
 }
 
-fn apply(tx: &rusqlite::Transaction<'_>, op: Op, run: i64) -> rusqlite::Result<bool> {
+fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
     match op {
         Op::Put { terminal, rec } => {
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -257,7 +255,6 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op, run: i64) -> rusqlite::Result<b
             };
             tx.prepare_cached(PUT)?.execute(params![
                 rec.id as i64,
-                run,
                 text(&terminal),
                 rec.batch_seq,
                 rec.trace,
@@ -285,12 +282,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op, run: i64) -> rusqlite::Result<b
         } => {
             let terminal = String::from_utf8_lossy(&terminal).into_owned();
             tx.prepare_cached(
-                "INSERT INTO batch (run, terminal, seq, batch, result, totals, claimed_uploads,
-                                    closed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO batch (terminal, seq, batch, result, totals, claimed_uploads, closed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
-                run,
                 terminal,
                 seq,
                 batch,

@@ -132,3 +132,72 @@ async fn the_ledger_is_written_to_sqlite() {
         .unwrap();
     assert_eq!(full_pans, 0, "PANs are stored masked");
 }
+
+#[tokio::test]
+async fn a_restarted_host_reads_its_books_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = HostConfig::builtin();
+    config.db = Some(dir.path().join("host.sqlite"));
+
+    let host = host_with(config.clone()).await;
+    let mut t = Term::connect(&host, Dialect::International).await;
+    let sale = t.sale(1000, VISA);
+    assert_eq!(t.exchange(sale).await.code(), "00");
+    let close = intl_0500(&t, 2, "920000", 1, &intl_block(1, 1000, 0, 0));
+    assert_eq!(t.exchange(close).await.code(), "00");
+    t.trace = 2;
+    for amount in [300, 400] {
+        let sale = t.sale(amount, VISA);
+        assert_eq!(t.exchange(sale).await.code(), "00");
+    }
+    let rev = t.financial("0400", "000000", 4, 400, VISA);
+    assert_eq!(t.exchange(rev).await.code(), "00");
+    let before = host.ledger();
+    host.shutdown().await;
+
+    let host = host_with(config).await;
+    let after = host.ledger();
+    let (b, a) = (
+        before.terminal(INTL_TID).unwrap(),
+        after.terminal(INTL_TID).unwrap(),
+    );
+    assert_eq!(
+        (a.open.clone(), a.closed.clone(), a.batch),
+        (b.open.clone(), b.closed.clone(), b.batch)
+    );
+    assert!(!a.signed_on, "sessions are not stored");
+
+    let mut t = Term::connect(&host, Dialect::International).await;
+    let again = t.financial("0200", "000000", 3, 300, VISA);
+    assert_eq!(
+        t.exchange(again).await.code(),
+        "94",
+        "a repeat from before the restart"
+    );
+    let rev = t.financial("0400", "000000", 4, 400, VISA);
+    assert_eq!(
+        t.exchange(rev).await.code(),
+        "00",
+        "the same answer to a repeated reversal"
+    );
+    let repeat = intl_0500(&t, 5, "920000", 1, &intl_block(9, 9, 9, 9));
+    assert_eq!(
+        t.exchange(repeat).await.code(),
+        "00",
+        "the batch closed before the restart"
+    );
+    let close = intl_0500(&t, 6, "920000", 2, &intl_block(1, 300, 0, 0));
+    assert_eq!(t.exchange(close).await.code(), "00");
+    let ledger = host.ledger();
+    let term = ledger.terminal(INTL_TID).unwrap();
+    assert_eq!(term.closed.len(), 2);
+    assert_eq!(
+        (
+            term.settlements_of(1),
+            term.settlements_of(3),
+            term.settlements_of(4)
+        ),
+        (1, 1, 0)
+    );
+    host.shutdown().await;
+}
