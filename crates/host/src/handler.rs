@@ -187,10 +187,11 @@ impl Terminal {
         id: [u8; 8],
         stored: Option<RestoredBook>,
     ) -> Terminal {
-        let book = match stored {
+        let mut book = match stored {
             Some(stored) => Book::restore(id, config.batch, stored),
             None => Book::new(id, config.batch),
         };
+        book.trim_closed(config.dialect, config.void_policy);
         Terminal {
             mac: config.mac(),
             book: Mutex::new(book),

@@ -15,10 +15,11 @@ use std::collections::HashMap;
 
 use iso8583_crypto::DesKey;
 
+use crate::config::{Dialect, VoidPolicy};
 use crate::restore::RestoredBook;
 use crate::rules::ResponseCode;
 use crate::store::{Op, Writer};
-use crate::totals::Countable;
+use crate::totals::{Countable, Totals};
 
 /// What kind of transaction a ledger record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -223,13 +224,54 @@ impl CloseResult {
     }
 }
 
+/// How many of a terminal's closed batches keep their records in memory; older ones keep only
+/// their [`Summary`] (their records stay in the ledger database). A long load run would
+/// otherwise hold every record it ever settled, so that memory grew with the number of sales
+/// rather than with the number of terminals.
+pub(crate) const CLOSED_WITH_RECORDS: usize = 16;
+
 /// A closed batch.
 pub(crate) struct Closed {
     pub batch: u32,
     pub result: CloseResult,
+    /// Its records, while it is among the last [`CLOSED_WITH_RECORDS`] closed batches.
     pub records: Vec<Rec>,
     /// The upload count the UnionPay closing 0320 claimed (field 48).
     pub claimed_uploads: Option<u32>,
+    /// What the view shows of it once its records are dropped.
+    pub summary: Option<Summary>,
+}
+
+/// What is kept of a closed batch without its records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Summary {
+    pub totals: Totals,
+    pub uploads_received: usize,
+    pub settled: u64,
+    pub settled_amount: u64,
+}
+
+/// True for a record that counts in its batch: a sale, completion, offline sale or refund,
+/// approved (or voided, which UnionPay still counts).
+pub(crate) fn is_settled(kind: TxnKind, state: RecordState) -> bool {
+    !matches!(kind, TxnKind::Void | TxnKind::PreAuth)
+        && matches!(state, RecordState::Approved | RecordState::Voided)
+}
+
+impl Closed {
+    /// Its summary: the kept one, or counted from its records.
+    pub(crate) fn summary(&self, dialect: Dialect, policy: VoidPolicy) -> Summary {
+        if let Some(summary) = self.summary {
+            return summary;
+        }
+        let settled = || self.records.iter().filter(|r| is_settled(r.kind, r.state));
+        Summary {
+            totals: Totals::of(&self.records, dialect, policy),
+            uploads_received: self.records.iter().filter(|r| r.uploaded).count(),
+            settled: settled().count() as u64,
+            settled_amount: settled().map(|r| r.amount).sum(),
+        }
+    }
 }
 
 /// A new online record, before the book gives it its id and state.
@@ -262,9 +304,7 @@ pub(crate) struct Book {
     /// Answer per (trace, amount) of each 0400 in the open batch.
     reversals: HashMap<(u32, Option<u64>), ResponseCode>,
     pub settling: Settling,
-    // TODO(#5): keep only the last few closed batches in memory (the rest stay in SQLite): a
-    // long load run keeps every record it ever settled, about 100 bytes each, so the host's
-    // memory grows with the number of sales rather than with the number of terminals.
+    /// Closed batches, oldest first; only the last [`CLOSED_WITH_RECORDS`] with records.
     pub closed: Vec<Closed>,
 }
 
@@ -436,6 +476,18 @@ impl Book {
         u32::try_from(self.closed.len()).unwrap_or(u32::MAX)
     }
 
+    /// Drops the records of all but the last [`CLOSED_WITH_RECORDS`] closed batches, keeping
+    /// their summaries.
+    pub(crate) fn trim_closed(&mut self, dialect: Dialect, policy: VoidPolicy) {
+        let old = self.closed.len().saturating_sub(CLOSED_WITH_RECORDS);
+        for batch in self.closed.iter_mut().take(old) {
+            if batch.summary.is_none() {
+                batch.summary = Some(batch.summary(dialect, policy));
+                batch.records = Vec::new();
+            }
+        }
+    }
+
     /// The number of the last closed batch.
     pub(crate) fn last_closed(&self) -> Option<u32> {
         self.closed.last().map(|c| c.batch)
@@ -458,6 +510,62 @@ mod tests {
             rrn: *b"000000000001",
             approval: *b"123456",
         }
+    }
+
+    /// Closing batch after batch keeps the records of the last few only, and what the view
+    /// shows of each older batch (totals, counts) is what it showed while it had its records.
+    #[test]
+    fn old_closed_batches_keep_their_summary_not_their_records() {
+        let writer = Writer::discard();
+        let mut book = Book::new(*b"TERM0001", 1);
+        let mut before = Vec::new();
+        for batch in 0..CLOSED_WITH_RECORDS as u32 + 5 {
+            for i in 0..=batch % 4 {
+                book.authorise(
+                    sale(batch * 10 + i, 100 + u64::from(i)),
+                    ResponseCode::APPROVED,
+                    &writer,
+                );
+            }
+            let records = std::mem::take(&mut book.open);
+            book.closed.push(Closed {
+                batch: batch + 1,
+                result: CloseResult::Balanced,
+                records,
+                claimed_uploads: None,
+                summary: None,
+            });
+            let last = book.closed.last().unwrap();
+            before.push(format!(
+                "{:?}",
+                last.summary(Dialect::UnionPay, VoidPolicy::Drop)
+            ));
+            book.trim_closed(Dialect::UnionPay, VoidPolicy::Drop);
+        }
+        let kept: Vec<bool> = book.closed.iter().map(|c| !c.records.is_empty()).collect();
+        assert_eq!(kept.iter().filter(|k| **k).count(), CLOSED_WITH_RECORDS);
+        assert!(kept.iter().skip(5).all(|k| *k) && kept.iter().take(5).all(|k| !*k));
+        let after: Vec<String> = book
+            .closed
+            .iter()
+            .map(|c| format!("{:?}", c.summary(Dialect::UnionPay, VoidPolicy::Drop)))
+            .collect();
+        assert_eq!(after, before);
+        assert_eq!(book.batch_seq(), CLOSED_WITH_RECORDS as u32 + 5);
+
+        let (mut count, mut amount) = (0, 0);
+        for batch in 0..CLOSED_WITH_RECORDS as u64 + 5 {
+            for i in 0..=batch % 4 {
+                count += 1;
+                amount += 100 + i;
+            }
+        }
+        let view = crate::view::terminal_view(&book, Dialect::UnionPay, VoidPolicy::Drop);
+        assert_eq!(view.settled(), (count, amount));
+        assert_eq!(
+            view.closed.iter().filter(|b| b.records_kept).count(),
+            CLOSED_WITH_RECORDS
+        );
     }
 
     #[test]

@@ -95,6 +95,7 @@ fn closed_batch(row: &Row<'_>) -> rusqlite::Result<Option<([u8; 8], Closed)>> {
         result,
         records: Vec::new(),
         claimed_uploads: row.get(4)?,
+        summary: None,
     };
     Ok(Some((terminal, closed)))
 }

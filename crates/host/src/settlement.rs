@@ -321,7 +321,9 @@ fn close(
         result,
         records,
         claimed_uploads: claimed,
+        summary: None,
     });
+    book.trim_closed(ctx.dialect, term.void_policy());
     book.reset_matching();
     book.settling = Settling::Idle;
     book.batch = if book.batch >= 999_999 {

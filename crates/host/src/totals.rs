@@ -8,8 +8,8 @@
 //! n12` (then `0` filler the host ignores); UnionPay per card group `debit amount n12, debit
 //! count n3, credit amount n12, credit count n3, flag n1`, domestic first.
 
-use crate::config::VoidPolicy;
-use crate::ledger::{CardGroup, RecordState, TxnKind};
+use crate::config::{Dialect, VoidPolicy};
+use crate::ledger::{CardGroup, Rec, RecordState, TxnKind};
 
 /// What the totals read of one ledger record.
 pub(crate) trait Countable {
@@ -177,6 +177,16 @@ pub enum Totals {
     Intl(IntlTotals),
     /// UnionPay.
     Cup(CupTotals),
+}
+
+impl Totals {
+    /// The totals of `records` by `dialect`'s rules.
+    pub(crate) fn of(records: &[Rec], dialect: Dialect, policy: VoidPolicy) -> Totals {
+        match dialect {
+            Dialect::International => Totals::Intl(IntlTotals::of(records, policy)),
+            Dialect::UnionPay => Totals::Cup(CupTotals::of(records)),
+        }
+    }
 }
 
 /// Writes `value` as zero-padded decimal filling `out`; false if it does not fit.

@@ -6,8 +6,10 @@
 //! settled, and [`TerminalView::record`] finds its state in the open batch. PANs appear masked.
 
 use crate::config::{Dialect, VoidPolicy};
-use crate::ledger::{Book, CardGroup, CloseResult, Closed, Rec, RecordState, Settling, TxnKind};
-use crate::totals::{CupTotals, IntlTotals, Totals};
+use crate::ledger::{
+    is_settled, Book, CardGroup, CloseResult, Closed, Rec, RecordState, Settling, TxnKind,
+};
+use crate::totals::Totals;
 
 /// The books of every terminal, copied at one moment (each terminal's under its own lock).
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +51,8 @@ pub struct TerminalView {
 
 impl TerminalView {
     /// How many closed batches settled a record of this trace number (not reversed, not
-    /// unconfirmed, not a void or pre-auth).
+    /// unconfirmed, not a void or pre-auth), among those whose records the host still holds
+    /// (the last 16: see [`BatchView::records_kept`]).
     pub fn settlements_of(&self, trace: u32) -> usize {
         self.closed
             .iter()
@@ -65,6 +68,14 @@ impl TerminalView {
     /// The last closed batch.
     pub fn last_closed(&self) -> Option<&BatchView> {
         self.closed.last()
+    }
+
+    /// Records settled in all closed batches, and their amount: with the open batch, what a
+    /// terminal's own count of its approved sales must match.
+    pub fn settled(&self) -> (u64, u64) {
+        self.closed
+            .iter()
+            .fold((0, 0), |(n, a), b| (n + b.settled, a + b.settled_amount))
     }
 }
 
@@ -82,7 +93,15 @@ pub struct BatchView {
     pub claimed_uploads: Option<u32>,
     /// Records uploaded (0320) before it closed.
     pub uploads_received: usize,
-    /// Its records.
+    /// Records that count in it (see [`RecordView::is_settled`]), and their amount.
+    pub settled: u64,
+    /// The amount of those records, minor units.
+    pub settled_amount: u64,
+    /// Whether `records` holds its records: the host keeps them in memory for a terminal's
+    /// last 16 closed batches only (older ones stay in the ledger database), so that a long
+    /// run's memory does not grow with every sale.
+    pub records_kept: bool,
+    /// Its records (empty unless `records_kept`).
     pub records: Vec<RecordView>,
 }
 
@@ -121,8 +140,7 @@ pub struct RecordView {
 impl RecordView {
     /// True for a sale, completion, offline sale or refund that counts in its batch.
     pub fn is_settled(&self) -> bool {
-        !matches!(self.kind, TxnKind::Void | TxnKind::PreAuth)
-            && matches!(self.state, RecordState::Approved | RecordState::Voided)
+        is_settled(self.kind, self.state)
     }
 }
 
@@ -133,7 +151,7 @@ pub(crate) fn terminal_view(book: &Book, dialect: Dialect, policy: VoidPolicy) -
         signed_on: book.signed_on,
         batch: book.batch,
         open: book.open.iter().map(record_view).collect(),
-        open_totals: totals(&book.open, dialect, policy),
+        open_totals: Totals::of(&book.open, dialect, policy),
         settling: match book.settling {
             Settling::Idle => "idle",
             Settling::Uploading => "uploading",
@@ -148,20 +166,17 @@ pub(crate) fn terminal_view(book: &Book, dialect: Dialect, policy: VoidPolicy) -
 }
 
 fn batch_view(c: &Closed, dialect: Dialect, policy: VoidPolicy) -> BatchView {
+    let summary = c.summary(dialect, policy);
     BatchView {
         batch: c.batch,
         result: c.result,
-        totals: totals(&c.records, dialect, policy),
+        totals: summary.totals,
         claimed_uploads: c.claimed_uploads,
-        uploads_received: c.records.iter().filter(|r| r.uploaded).count(),
+        uploads_received: summary.uploads_received,
+        settled: summary.settled,
+        settled_amount: summary.settled_amount,
+        records_kept: c.summary.is_none(),
         records: c.records.iter().map(record_view).collect(),
-    }
-}
-
-fn totals(records: &[Rec], dialect: Dialect, policy: VoidPolicy) -> Totals {
-    match dialect {
-        Dialect::International => Totals::Intl(IntlTotals::of(records, policy)),
-        Dialect::UnionPay => Totals::Cup(CupTotals::of(records)),
     }
 }
 
