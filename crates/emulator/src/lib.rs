@@ -68,6 +68,8 @@ mod clock;
 mod command;
 mod error;
 mod link;
+mod load;
+mod pcap;
 pub mod print;
 mod profile;
 mod runner;
@@ -81,6 +83,11 @@ pub use clock::Clock;
 pub use command::{parse_duration, AuthRef, Command, Target};
 pub use error::{CardError, CommandError, ProfileError, RunError, ScenarioError, TerminalError};
 pub use link::{Link, Reply};
+pub use load::{
+    run_load, terminal_ids, Latency, LedgerCheck, LoadError, LoadOptions, LoadProgress, LoadReport,
+    TerminalReport,
+};
+pub use pcap::{PcapError, PcapStats, PcapTap, MAX_SEGMENT};
 pub use profile::{kcv_hex, parse_time_of_day, AutoSettleRule, DialectName, KeyHex, Profile};
 pub use runner::{
     check, outcome_word, prompt_texts, run_scenario, step_lines, Check, RunOptions, ScenarioResult,

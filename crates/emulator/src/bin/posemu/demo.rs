@@ -10,14 +10,15 @@
 //! does not happen as told.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use iso8583_host::{faults_from_toml, Dialect, HostConfig, TestHost};
 use iso8583_settle::Purpose;
 use posemu::print::{exchange_text, outcome_text, printed_text, prompt_text, purpose_label};
 use posemu::{amount::format_amount, outcome_word};
 use posemu::{
-    cards, Command, DialectName, Fate, Notice, Printed, Profile, Shown, StateSource, Step,
-    Terminal, TerminalOptions,
+    cards, Command, DialectName, Fate, FrameTap, Notice, Printed, Profile, Shown, StateSource,
+    Step, Terminal, TerminalOptions,
 };
 
 use crate::out::{print, say};
@@ -38,8 +39,12 @@ times = 1
 "#;
 
 /// Runs the demo; the exit code.
-pub(crate) async fn demo(dialect: DialectName, state: Option<PathBuf>) -> u8 {
-    match story(dialect, state).await {
+pub(crate) async fn demo(
+    dialect: DialectName,
+    state: Option<PathBuf>,
+    tap: Option<Arc<dyn FrameTap>>,
+) -> u8 {
+    match story(dialect, state, tap).await {
         Ok(()) => 0,
         Err(why) => {
             crate::out::note(format_args!("posemu demo: {why}"));
@@ -48,7 +53,11 @@ pub(crate) async fn demo(dialect: DialectName, state: Option<PathBuf>) -> u8 {
     }
 }
 
-async fn story(dialect: DialectName, state: Option<PathBuf>) -> Result<(), String> {
+async fn story(
+    dialect: DialectName,
+    state: Option<PathBuf>,
+    tap: Option<Arc<dyn FrameTap>>,
+) -> Result<(), String> {
     let mut config = HostConfig::builtin().on_ephemeral_ports();
     config.faults = faults_from_toml(FAULT).map_err(|e| e.to_string())?;
     let host = TestHost::spawn(config).await.map_err(|e| e.to_string())?;
@@ -73,7 +82,10 @@ async fn story(dialect: DialectName, state: Option<PathBuf>) -> Result<(), Strin
         profile.clone(),
         source,
         &addr.to_string(),
-        TerminalOptions::default(),
+        TerminalOptions {
+            tap,
+            no_receipts: false,
+        },
     )
     .map_err(|e| e.to_string())?;
     say(format_args!(

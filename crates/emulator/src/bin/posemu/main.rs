@@ -7,21 +7,29 @@
 //!   Exit 0 when every expectation holds, 1 when one fails, 2 for a usage or scenario-file
 //!   error, 3 when the host cannot be reached.
 //! - `posemu shell --host ADDR`: type terminal commands, with line editing and history.
+//! - `posemu load [--host ADDR] --terminals N --sales M`: N terminals at once with state in
+//!   memory, a progress bar, latency percentiles and the settled-once-or-reversed check. Exit
+//!   0 when the check holds, 1 when it does not, 2 for a usage error, 3 when the host cannot be
+//!   reached. Without `--host` it starts the test host in-process.
+//!
+//! `--pcap FILE`, on every mode, writes the TCP exchange of every connection as a pcap file.
 //!
 //! Logs go to stderr through `RUST_LOG` (default `warn`; `info` shows connections,
 //! settlement results and closed batches). Nothing printed or logged shows a key, a full PAN,
 //! track data or a PIN block.
 
 mod demo;
+mod load;
 mod out;
 mod run;
 mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use posemu::DialectName;
+use posemu::{DialectName, FrameTap, PcapTap};
 
 /// A POS terminal emulator for ISO 8583 hosts.
 #[derive(Debug, Parser)]
@@ -29,6 +37,11 @@ use posemu::DialectName;
 struct Cli {
     #[command(subcommand)]
     mode: Mode,
+    /// Write the TCP exchange of every connection (handshake, each read and write, the close)
+    /// to this file as a pcap capture for Wireshark. It holds the messages as sent: full PANs
+    /// and track data included.
+    #[arg(long, global = true, value_name = "FILE")]
+    pcap: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,8 +95,10 @@ enum Mode {
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
     },
-    /// Many terminals at once with in-memory state (not yet available).
-    Load,
+    /// Many terminals at once with in-memory state: throughput, latency percentiles and the
+    /// check that every sale was settled once or reversed; exit 0 (holds), 1 (does not), 2
+    /// (usage) or 3 (host unreachable).
+    Load(load::Args),
 }
 
 fn dialect(text: &str) -> Result<DialectName, String> {
@@ -100,20 +115,44 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    // TODO(#6): `--pcap FILE` on every mode: a FrameTap (posemu::FrameTap) that writes each
-    // connection's bytes as TCP segments; the terminal already hands every byte to the tap.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let threads = match &cli.mode {
+        Mode::Load(args) => args.threads,
+        _ => None,
+    };
+    let mut builder = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if let Some(n) = threads.filter(|n| *n > 1) {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             out::note(format_args!("posemu: cannot start the runtime: {e}"));
             return ExitCode::from(2);
         }
     };
-    let code = match cli.mode {
-        Mode::Demo { dialect, state } => runtime.block_on(demo::demo(dialect, state)),
+    let capture = match &cli.pcap {
+        Some(path) => match PcapTap::create(path) {
+            Ok(tap) => Some((Arc::new(tap), path.clone())),
+            Err(e) => {
+                out::note(format_args!("posemu: {}: {e}", path.display()));
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let tap = capture
+        .as_ref()
+        .map(|(tap, _)| tap.clone() as Arc<dyn FrameTap>);
+    let code = run_mode(cli.mode, &runtime, tap);
+    ExitCode::from(finish_capture(capture, code))
+}
+
+fn run_mode(mode: Mode, runtime: &tokio::runtime::Runtime, tap: Option<Arc<dyn FrameTap>>) -> u8 {
+    match mode {
+        Mode::Demo { dialect, state } => runtime.block_on(demo::demo(dialect, state, tap)),
         Mode::Run {
             host,
             profile,
@@ -126,6 +165,7 @@ fn main() -> ExitCode {
             json,
             state,
             scenarios,
+            tap,
         })),
         Mode::Shell {
             host,
@@ -133,15 +173,46 @@ fn main() -> ExitCode {
             profile,
             state,
             history,
-        } => shell::shell(&runtime, &host, dialect, profile, state, history),
-        Mode::Load => {
-            // TODO(#6): the load mode (N terminals with in-memory state, a progress bar,
-            // latency percentiles and the settled-once-or-reversed check) comes in part 2.
-            out::note("posemu load: not yet available");
-            2
-        }
+        } => shell::shell(
+            runtime,
+            shell::Args {
+                host,
+                dialect,
+                profile,
+                state,
+                history,
+                tap,
+            },
+        ),
+        Mode::Load(args) => runtime.block_on(load::load(args, tap)),
+    }
+}
+
+/// Closes the capture and says what it holds. A capture that could not be written turns an
+/// exit code of 0 into 2 (the run itself went as its own code says).
+fn finish_capture(capture: Option<(Arc<PcapTap>, PathBuf)>, code: u8) -> u8 {
+    let Some((tap, path)) = capture else {
+        return code;
     };
-    ExitCode::from(code)
+    match tap.finish() {
+        Ok(stats) => {
+            tracing::info!(
+                file = %path.display(),
+                packets = stats.packets,
+                connections = stats.connections,
+                "capture written"
+            );
+            code
+        }
+        Err(e) => {
+            out::note(format_args!("posemu: {}: {e}", path.display()));
+            if code == 0 {
+                2
+            } else {
+                code
+            }
+        }
+    }
 }
 
 /// Reads a profile file as a layer (2 on error is the caller's).

@@ -6,8 +6,9 @@
 //! `--json`, stdout carries one JSON object per scenario and nothing else.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use posemu::{run_scenario, step_lines, RunOptions, Scenario, ScenarioResult};
+use posemu::{run_scenario, step_lines, FrameTap, RunOptions, Scenario, ScenarioResult};
 
 use crate::out::{note, say};
 
@@ -17,6 +18,7 @@ pub(crate) struct Args {
     pub json: bool,
     pub state: Option<PathBuf>,
     pub scenarios: Vec<PathBuf>,
+    pub tap: Option<Arc<dyn FrameTap>>,
 }
 
 pub(crate) async fn run(args: Args) -> u8 {
@@ -31,7 +33,7 @@ pub(crate) async fn run(args: Args) -> u8 {
         host: args.host.clone(),
         profile: layer,
         state: args.state.clone(),
-        tap: None,
+        tap: args.tap.clone(),
     };
     let mut worst = 0;
     let (mut passed, mut failed) = (0, 0);

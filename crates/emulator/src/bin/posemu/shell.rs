@@ -3,24 +3,30 @@
 //! screen shows and what the printer prints.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use posemu::print::{exchange_text, outcome_text, printed_text, prompt_text};
-use posemu::{cards, Command, DialectName, Profile, StateSource, Step, Terminal, TerminalOptions};
+use posemu::{
+    cards, Command, DialectName, FrameTap, Profile, StateSource, Step, Terminal, TerminalOptions,
+};
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 use tokio::runtime::Runtime;
 
 use crate::out::{note, print, say};
 
-pub(crate) fn shell(
-    runtime: &Runtime,
-    host: &str,
-    dialect: Option<DialectName>,
-    profile: Option<PathBuf>,
-    state: Option<PathBuf>,
-    history: Option<PathBuf>,
-) -> u8 {
-    match session(runtime, host, dialect, profile, state, history) {
+/// What the shell runs with.
+pub(crate) struct Args {
+    pub host: String,
+    pub dialect: Option<DialectName>,
+    pub profile: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub history: Option<PathBuf>,
+    pub tap: Option<Arc<dyn FrameTap>>,
+}
+
+pub(crate) fn shell(runtime: &Runtime, args: Args) -> u8 {
+    match session(runtime, args) {
         Ok(()) => 0,
         Err(why) => {
             note(format_args!("posemu shell: {why}"));
@@ -29,14 +35,16 @@ pub(crate) fn shell(
     }
 }
 
-fn session(
-    runtime: &Runtime,
-    host: &str,
-    dialect: Option<DialectName>,
-    profile: Option<PathBuf>,
-    state: Option<PathBuf>,
-    history: Option<PathBuf>,
-) -> Result<(), String> {
+fn session(runtime: &Runtime, args: Args) -> Result<(), String> {
+    let Args {
+        host,
+        dialect,
+        profile,
+        state,
+        history,
+        tap,
+    } = args;
+    let host = host.as_str();
     let layer = crate::profile_layer(&profile)?;
     let profile =
         Profile::layered(dialect, &layer.iter().collect::<Vec<_>>()).map_err(|e| e.to_string())?;
@@ -51,7 +59,10 @@ fn session(
         profile,
         StateSource::Sqlite(path),
         host,
-        TerminalOptions::default(),
+        TerminalOptions {
+            tap,
+            no_receipts: false,
+        },
     )
     .map_err(|e| e.to_string())?;
     let boot = runtime

@@ -1,0 +1,232 @@
+//! The load mode, bounded (a few terminals, a few hundred sales each) and on loopback only:
+//! against an in-process test host on 127.0.0.1 port 0, every sale is settled once or
+//! reversed by the terminals' own account and by the host's books, with small batches so that
+//! terminals settle on "SETTLE SOON" along the way; lost answers are reversed and still add up;
+//! a reversal that never goes through makes the check fail; and the binary's exit codes.
+
+mod support;
+
+use std::sync::Arc;
+
+use iso8583_host::{faults_from_toml, Dialect, HostConfig, TestHost};
+use posemu::{run_load, DialectName, LoadOptions, LoadProgress, LoadReport, Profile};
+use serde_json::Value;
+
+/// A host that knows `terminals` ids of the dialect's built-in terminal.
+async fn host(dialect: Dialect, terminals: u32, faults: &str) -> (TestHost, String) {
+    let mut config = HostConfig::builtin().on_ephemeral_ports();
+    for t in config.terminals.iter_mut().filter(|t| t.dialect == dialect) {
+        t.count = terminals;
+    }
+    config.faults = faults_from_toml(faults).unwrap();
+    config.seed = 7;
+    let host = TestHost::spawn(config).await.unwrap();
+    let addr = host.addr(dialect).unwrap().to_string();
+    (host, addr)
+}
+
+fn profile(dialect: DialectName, extra: &str) -> Profile {
+    let extra: toml::Table = extra.parse().unwrap();
+    Profile::layered(Some(dialect), &[&support::test_layer(), &extra]).unwrap()
+}
+
+async fn load(host: &TestHost, options: LoadOptions) -> LoadReport {
+    let progress = Arc::new(LoadProgress::default());
+    let mut report = run_load(&options, progress.clone()).await.unwrap();
+    report.check_ledger(&host.ledger());
+    for line in report.lines() {
+        eprintln!("{line}");
+    }
+    let sales = progress.sales.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(sales, u64::from(options.terminals * options.sales));
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_terminals_settle_every_sale_once() {
+    let (host, addr) = host(Dialect::International, 8, "").await;
+    let options = LoadOptions {
+        host: addr,
+        terminals: 8,
+        sales: 200,
+        profile: profile(DialectName::Intl, "capacity = 60\nwarn_at = 50\n"),
+        tap: None,
+    };
+    let report = load(&host, options).await;
+    assert!(report.holds(), "{:?}", report.problems);
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(report.approved, 1600);
+    assert_eq!(report.settled(), 1600);
+    // 200 sales in batches that warn at 50: four settlements each, the last at the end.
+    assert_eq!(report.settlements, 8 * 4);
+    assert_eq!(report.balanced, report.settlements);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let ledger = report.ledger.as_ref().unwrap();
+    assert_eq!((ledger.settled, ledger.reversed), (1600, 0));
+    let ids: Vec<_> = report
+        .per_terminal
+        .iter()
+        .map(|t| t.terminal.as_str())
+        .collect();
+    assert_eq!(ids.first(), Some(&"00000001"));
+    assert_eq!(ids.last(), Some(&"00000008"));
+    assert_eq!(report.latency.count, 1600);
+    assert!(report.latency.p50 <= report.latency.p99);
+    assert!(report.latency.p99 <= report.latency.max);
+    assert!(report.approved_per_second() > 0.0);
+    let summary = host.shutdown().await;
+    assert_eq!(summary.answers("0200", "00"), 1600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn union_pay_terminals_sign_on_mac_and_settle() {
+    let (host, addr) = host(Dialect::UnionPay, 4, "").await;
+    let options = LoadOptions {
+        host: addr,
+        terminals: 4,
+        sales: 100,
+        profile: profile(DialectName::Cup, "capacity = 40\nwarn_at = 30\n"),
+        tap: None,
+    };
+    let report = load(&host, options).await;
+    assert!(report.holds(), "{:?}", report.problems);
+    assert_eq!(report.approved, 400);
+    let json = report.to_json();
+    assert_eq!(json["dialect"], "cup");
+    assert_eq!(json["check"]["holds"], true);
+    assert_eq!(json["check"]["host"]["settled"], 400);
+    assert_eq!(host.stats().answers("0800", "00"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_are_reversed_and_everything_still_adds_up() {
+    // About one sale in fifty is approved and booked by the host, but its answer is lost.
+    let faults = "[[faults]]\nmti = \"0200\"\naction = \"no_answer\"\nchance = 0.02\n";
+    let (host, addr) = host(Dialect::International, 4, faults).await;
+    let options = LoadOptions {
+        host: addr,
+        terminals: 4,
+        sales: 100,
+        profile: profile(DialectName::Intl, "response_timeout_ms = 200\n"),
+        tap: None,
+    };
+    let report = load(&host, options).await;
+    assert!(report.holds(), "{:?}", report.problems);
+    let reversed = report.reversed();
+    assert!(reversed > 0, "the seeded chance loses some answers");
+    assert_eq!(report.approved + reversed, 400);
+    assert_eq!(report.errors.get("reversed (98)"), Some(&reversed));
+    assert_eq!(report.errors.get("no_answer"), Some(&reversed));
+    let ledger = report.ledger.as_ref().unwrap();
+    assert_eq!(ledger.reversed, reversed, "the host took each one back");
+    assert_eq!(ledger.settled, report.approved);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reversal_that_never_goes_through_fails_the_check() {
+    // One sale's answer is lost (the host booked it); every 0400 is refused with 05, so the
+    // terminal drops the reversal ("REVERSAL FAILED") and the host keeps a sale nobody settled.
+    let faults = "[[faults]]\nmti = \"0200\"\naction = \"no_answer\"\nnth = 3\ntimes = 1\n\
+                  [[faults]]\nmti = \"0400\"\naction = \"respond\"\ncode = \"05\"\n";
+    let (host, addr) = host(Dialect::International, 1, faults).await;
+    let options = LoadOptions {
+        host: addr,
+        terminals: 1,
+        sales: 10,
+        profile: profile(DialectName::Intl, "response_timeout_ms = 200\n"),
+        tap: None,
+    };
+    let report = load(&host, options).await;
+    assert!(!report.holds());
+    assert_eq!(report.exit_code(), 1);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("REVERSAL FAILED")),
+        "{:?}",
+        report.problems
+    );
+    let ledger = report.ledger.as_ref().unwrap();
+    assert!(!ledger.holds(), "the host's books show the lost sale too");
+}
+
+/// Runs the binary off the runtime's threads.
+async fn posemu(args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_posemu"))
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_with_its_own_host_exits_0_and_prints_json() {
+    let out = posemu(&["load", "--terminals", "3", "--sales", "40", "--json"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["approved"], 120);
+    assert_eq!(json["terminals"], 3);
+    assert_eq!(json["check"]["holds"], true);
+    assert_eq!(json["check"]["host"]["settled"], 120);
+    for key in ["p50", "p90", "p99", "max"] {
+        assert!(json["latency_us"][key].as_u64().unwrap() > 0, "{key}");
+    }
+    assert!(json["approved_per_s"].as_f64().unwrap() > 0.0);
+    // No progress bar when stderr is not a terminal.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_3_when_unreachable_and_2_on_usage() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let out = posemu(&["load", "--host", &addr, "--terminals", "2", "--sales", "3"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unreachable: 2 terminal(s)"));
+
+    let out = posemu(&["load", "--terminals", "2", "--tid-base", "TERM9999"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("8 characters"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_against_a_host_that_loses_a_sale_exits_1() {
+    let faults = "[[faults]]\nmti = \"0200\"\naction = \"no_answer\"\nnth = 2\ntimes = 1\n\
+                  [[faults]]\nmti = \"0400\"\naction = \"respond\"\ncode = \"05\"\n";
+    let (_host, addr) = host(Dialect::International, 2, faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("profile.toml");
+    std::fs::write(&file, "response_timeout_ms = 200\n").unwrap();
+    let out = posemu(&[
+        "load",
+        "--host",
+        &addr,
+        "--terminals",
+        "2",
+        "--sales",
+        "5",
+        "--profile",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAILS"), "{stdout}");
+    assert!(stdout.contains("REVERSAL FAILED"), "{stdout}");
+}
