@@ -79,6 +79,26 @@ async fn eight_terminals_settle_every_sale_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_batches_than_the_host_keeps_records_of_still_add_up() {
+    let (host, addr) = host(Dialect::International, 2, "").await;
+    let options = LoadOptions {
+        host: addr,
+        terminals: 2,
+        sales: 120,
+        profile: profile(DialectName::Intl, "capacity = 8\nwarn_at = 5\n"),
+        tap: None,
+    };
+    let report = load(&host, options).await;
+    assert!(report.holds(), "{:?}", report.problems);
+    assert_eq!(report.settlements, 2 * 24);
+    let books = host.ledger();
+    let books = books.terminal("00000001").unwrap();
+    assert!(books.closed.iter().any(|b| !b.records_kept));
+    assert_eq!(books.settled().0, 120);
+    assert_eq!(report.ledger.as_ref().unwrap().settled, 240);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn union_pay_terminals_sign_on_mac_and_settle() {
     let (host, addr) = host(Dialect::UnionPay, 4, "").await;
     let options = LoadOptions {
