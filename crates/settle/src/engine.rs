@@ -17,7 +17,7 @@ use crate::record::{Card, Record, TxnKind};
 use crate::report::Report;
 use crate::store::{Op, PendingReversal, Settlement, Snapshot, Store};
 use crate::time::Time;
-use crate::totals::{CupTotals, IntlTotals};
+use crate::totals::{CupTotals, IntlTotals, Running};
 
 /// An operator request.
 // TODO(#6): no tip adjustment and no pre-authorisation void yet: a terminal offering them needs
@@ -124,6 +124,8 @@ pub struct Engine<S> {
     pub(crate) flight: Option<Flight>,
     pub(crate) parked: Option<Request>,
     pub(crate) settling: bool,
+    /// The open batch's totals, kept in step with `state.records` by [`Engine::commit`].
+    totals: Running,
 }
 
 impl<S: Store> Engine<S> {
@@ -146,6 +148,7 @@ impl<S: Store> Engine<S> {
             settling,
             "opened"
         );
+        let totals = Running::of(&state.records, &cfg.dialect);
         let mut engine = Engine {
             cfg,
             store,
@@ -153,6 +156,7 @@ impl<S: Store> Engine<S> {
             flight: None,
             parked: None,
             settling,
+            totals,
         };
         let mut out = Output::default();
         engine.auto_settle_if_due(now, &mut out)?;
@@ -304,26 +308,23 @@ impl<S: Store> Engine<S> {
 
     /// International totals of the open batch.
     pub fn intl_totals(&self) -> Option<IntlTotals> {
-        match &self.cfg.dialect {
-            crate::Dialect::International(s) => Some(IntlTotals::of(&self.state.records, s)),
-            crate::Dialect::UnionPay(_) => None,
+        match self.totals {
+            Running::Intl(t) => Some(t),
+            Running::Cup(_) => None,
         }
     }
 
     /// UnionPay totals of the open batch.
     pub fn cup_totals(&self) -> Option<CupTotals> {
-        self.cfg
-            .dialect
-            .is_union_pay()
-            .then(|| CupTotals::of(&self.state.records))
+        match self.totals {
+            Running::Cup(t) => Some(t),
+            Running::Intl(_) => None,
+        }
     }
 
     /// The largest 12-digit amount total of the open batch under the dialect's rules.
     pub fn max_total(&self) -> u64 {
-        self.intl_totals()
-            .map(|t| t.max_amount())
-            .or_else(|| self.cup_totals().map(|t| t.max_amount()))
-            .unwrap_or(0)
+        self.totals.max_amount()
     }
 
     /// Nothing in flight and nothing waiting.
@@ -370,8 +371,36 @@ impl<S: Store> Engine<S> {
         all.push(counters(&self.state));
         all.extend(ops);
         self.store.commit(&all)?;
-        self.state.apply(&all);
+        for op in &all {
+            self.track_totals(op);
+            self.state.apply(std::slice::from_ref(op));
+        }
+        debug_assert_eq!(
+            self.totals,
+            Running::of(&self.state.records, &self.cfg.dialect),
+            "running totals out of step with the log"
+        );
         Ok(())
+    }
+
+    /// Moves the running totals by what `op` is about to change in the log.
+    fn track_totals(&mut self, op: &Op) {
+        let dialect = &self.cfg.dialect;
+        match op {
+            Op::PutRecord(record) => {
+                if let Some(old) = self.state.record(record.trace) {
+                    self.totals.remove(old, dialect);
+                }
+                self.totals.add(record, dialect);
+            }
+            Op::RemoveRecord(trace) => {
+                if let Some(old) = self.state.record(*trace) {
+                    self.totals.remove(old, dialect);
+                }
+            }
+            Op::ClearRecords => self.totals = Running::of(&[], dialect),
+            _ => {}
+        }
     }
 
     /// Allocates a trace number (1-999999, then 1 again); persisted with the next step.

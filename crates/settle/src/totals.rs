@@ -2,7 +2,7 @@
 //! international field 63 block and the UnionPay field 48 digits. The host computes its own
 //! totals with its own code; these are the terminal's.
 
-use crate::dialect::{IntlSettings, TotalsLength, VoidPolicy};
+use crate::dialect::{Dialect, IntlSettings, TotalsLength, VoidPolicy};
 use crate::record::{CardGroup, Record, TxnKind};
 
 /// International totals: sale and refund pairs.
@@ -75,6 +75,21 @@ impl IntlTotals {
     pub fn max_amount(&self) -> u64 {
         self.sale_amount.max(self.refund_amount)
     }
+
+    fn plus(&mut self, o: &IntlTotals) {
+        self.sale_count += o.sale_count;
+        self.sale_amount += o.sale_amount;
+        self.refund_count += o.refund_count;
+        self.refund_amount += o.refund_amount;
+    }
+
+    /// Takes out what `plus` added (never below zero: a running total only loses what it got).
+    fn minus(&mut self, o: &IntlTotals) {
+        self.sale_count = self.sale_count.saturating_sub(o.sale_count);
+        self.sale_amount = self.sale_amount.saturating_sub(o.sale_amount);
+        self.refund_count = self.refund_count.saturating_sub(o.refund_count);
+        self.refund_amount = self.refund_amount.saturating_sub(o.refund_amount);
+    }
 }
 
 /// One UnionPay card group's totals: debit and credit mean the direction of the transaction.
@@ -142,6 +157,76 @@ impl CupTotals {
             .map(|g| g.debit_amount.max(g.credit_amount))
             .max()
             .unwrap_or(0)
+    }
+}
+
+impl CupGroupTotals {
+    fn plus(&mut self, o: &CupGroupTotals) {
+        self.debit_amount += o.debit_amount;
+        self.debit_count += o.debit_count;
+        self.credit_amount += o.credit_amount;
+        self.credit_count += o.credit_count;
+    }
+
+    fn minus(&mut self, o: &CupGroupTotals) {
+        self.debit_amount = self.debit_amount.saturating_sub(o.debit_amount);
+        self.debit_count = self.debit_count.saturating_sub(o.debit_count);
+        self.credit_amount = self.credit_amount.saturating_sub(o.credit_amount);
+        self.credit_count = self.credit_count.saturating_sub(o.credit_count);
+    }
+}
+
+/// The open batch's totals under the terminal's dialect, kept as records are written rather
+/// than added up from the whole log at every sale (the overflow check needs them before and
+/// after each one). Each record's part is the dialect's own `of` over that record alone, so
+/// there is one set of totals rules; the engine checks, in debug builds, that the running
+/// totals equal `of` over the log after every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Running {
+    Intl(IntlTotals),
+    Cup(CupTotals),
+}
+
+impl Running {
+    /// The totals of `records`.
+    pub(crate) fn of(records: &[Record], dialect: &Dialect) -> Running {
+        match dialect {
+            Dialect::International(s) => Running::Intl(IntlTotals::of(records, s)),
+            Dialect::UnionPay(_) => Running::Cup(CupTotals::of(records)),
+        }
+    }
+
+    /// `record` joins the totals.
+    pub(crate) fn add(&mut self, record: &Record, dialect: &Dialect) {
+        match (self, Running::of(std::slice::from_ref(record), dialect)) {
+            (Running::Intl(t), Running::Intl(part)) => t.plus(&part),
+            (Running::Cup(t), Running::Cup(part)) => {
+                t.domestic.plus(&part.domestic);
+                t.foreign.plus(&part.foreign);
+            }
+            // One dialect per engine: the two always agree.
+            _ => {}
+        }
+    }
+
+    /// `record`, added before, leaves the totals.
+    pub(crate) fn remove(&mut self, record: &Record, dialect: &Dialect) {
+        match (self, Running::of(std::slice::from_ref(record), dialect)) {
+            (Running::Intl(t), Running::Intl(part)) => t.minus(&part),
+            (Running::Cup(t), Running::Cup(part)) => {
+                t.domestic.minus(&part.domestic);
+                t.foreign.minus(&part.foreign);
+            }
+            _ => {}
+        }
+    }
+
+    /// The largest 12-digit amount total.
+    pub(crate) fn max_amount(&self) -> u64 {
+        match self {
+            Running::Intl(t) => t.max_amount(),
+            Running::Cup(t) => t.max_amount(),
+        }
     }
 }
 
@@ -221,6 +306,35 @@ mod tests {
         let add = IntlTotals::of(&records, &settings);
         assert_eq!((add.sale_count, add.sale_amount), (2, 1600));
         assert_eq!((add.refund_count, add.refund_amount), (2, 700));
+    }
+
+    #[test]
+    fn running_totals_follow_adds_replacements_and_removals() {
+        let intl = Dialect::International(IntlSettings::default());
+        let cup = Dialect::UnionPay(crate::dialect::CupSettings::default());
+        for dialect in [&intl, &cup] {
+            let mut log = vec![rec(1, TxnKind::Sale, 1000), rec(2, TxnKind::Refund, 300)];
+            let mut running = Running::of(&log, dialect);
+            let mut foreign = rec(3, TxnKind::Sale, 250);
+            foreign.group = CardGroup::Foreign;
+            running.add(&foreign, dialect);
+            log.push(foreign.clone());
+            assert_eq!(running, Running::of(&log, dialect));
+            // A void marks the sale: out goes its old part, in its new one.
+            let mut voided = log[0].clone();
+            voided.voided = true;
+            running.remove(&log[0], dialect);
+            running.add(&voided, dialect);
+            log[0] = voided;
+            assert_eq!(running, Running::of(&log, dialect));
+            running.remove(&log[1], dialect);
+            log.remove(1);
+            assert_eq!(running, Running::of(&log, dialect));
+            assert_eq!(
+                running.max_amount(),
+                Running::of(&log, dialect).max_amount()
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod mem;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,48 @@ pub struct Snapshot {
     /// restart does not settle twice on one day.
     #[serde(default)]
     pub auto_settled_day: Option<u64>,
+    /// Where each trace sits in `records`; derived from them, never stored.
+    #[serde(skip)]
+    index: TraceIndex,
+}
+
+/// Where each record's trace sits in the log, so that a record write finds its slot without a
+/// scan: a sale writes its record twice (the engine's copy and the store's), and a full batch
+/// is 999 records. It is derived from `records` and rebuilt whenever their length shows the two
+/// drifted apart (a removal, a snapshot read back from a store, records pushed or removed
+/// directly). A record replaced in place by hand, the length unchanged, is not noticed: every
+/// writer in this crate goes through [`Snapshot::apply`] or builds a snapshot by pushing.
+#[derive(Clone, Default)]
+struct TraceIndex {
+    slots: HashMap<u32, usize>,
+    /// `records.len()` when `slots` was last in step with them.
+    len: usize,
+}
+
+impl TraceIndex {
+    fn rebuild(&mut self, records: &[Record]) {
+        self.slots.clear();
+        for (i, r) in records.iter().enumerate() {
+            // The first record of a trace is the one a write replaces, as a scan would find.
+            self.slots.entry(r.trace).or_insert(i);
+        }
+        self.len = records.len();
+    }
+}
+
+/// The index is a function of the records, which the derived comparison already compares.
+impl PartialEq for TraceIndex {
+    fn eq(&self, _: &TraceIndex) -> bool {
+        true
+    }
+}
+
+impl Eq for TraceIndex {}
+
+impl fmt::Debug for TraceIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceIndex({})", self.slots.len())
+    }
 }
 
 impl Snapshot {
@@ -141,6 +184,7 @@ impl Snapshot {
             settlement: None,
             last_report: None,
             auto_settled_day: None,
+            index: TraceIndex::default(),
         }
     }
 
@@ -163,17 +207,56 @@ impl Snapshot {
                 self.next_invoice = *next_invoice;
             }
             Op::Reversal(r) => self.reversal = r.clone(),
-            Op::PutRecord(record) => {
-                match self.records.iter_mut().find(|r| r.trace == record.trace) {
-                    Some(slot) => *slot = Record::clone(record),
-                    None => self.records.push(Record::clone(record)),
-                }
-            }
+            Op::PutRecord(record) => self.put(record),
+            // The index sees the shorter log and is rebuilt at the next look-up.
             Op::RemoveRecord(trace) => self.records.retain(|r| r.trace != *trace),
-            Op::ClearRecords => self.records.clear(),
+            Op::ClearRecords => {
+                self.records.clear();
+                self.index.rebuild(&[]);
+            }
             Op::Settlement(s) => self.settlement = s.clone(),
             Op::LastReport(r) => self.last_report = Some(r.clone()),
             Op::AutoSettledOn(day) => self.auto_settled_day = Some(*day),
+        }
+    }
+
+    /// The record with this trace number, if the log holds one.
+    pub(crate) fn record(&mut self, trace: u32) -> Option<&Record> {
+        let slot = self.slot(trace)?;
+        self.records.get(slot)
+    }
+
+    /// Replaces the record with the same trace, or appends it.
+    fn put(&mut self, record: &Record) {
+        match self.slot(record.trace) {
+            Some(i) => {
+                if let Some(slot) = self.records.get_mut(i) {
+                    *slot = Record::clone(record);
+                }
+            }
+            None => {
+                self.index.slots.insert(record.trace, self.records.len());
+                self.records.push(Record::clone(record));
+                self.index.len = self.records.len();
+            }
+        }
+    }
+
+    /// Where the record with `trace` is, through the index (rebuilt when out of step).
+    fn slot(&mut self, trace: u32) -> Option<usize> {
+        if self.index.len != self.records.len() {
+            self.index.rebuild(&self.records);
+        }
+        let holds = |records: &[Record], i: usize| records.get(i).is_some_and(|r| r.trace == trace);
+        match self.index.slots.get(&trace) {
+            Some(&i) if holds(&self.records, i) => Some(i),
+            None => None,
+            // A stale slot although the length agrees (records moved by hand): rebuild.
+            Some(_) => {
+                self.index.rebuild(&self.records);
+                let i = *self.index.slots.get(&trace)?;
+                holds(&self.records, i).then_some(i)
+            }
         }
     }
 }
@@ -274,5 +357,82 @@ impl<S: Store> Store for FailAfter<S> {
             return Err(StoreError::Injected(self.done));
         }
         self.inner.commit(ops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{AdviceState, CardGroup, Pan};
+
+    fn rec(trace: u32, amount: u64) -> Record {
+        Record {
+            trace,
+            invoice: trace,
+            kind: TxnKind::Sale,
+            mti: "0200".into(),
+            processing_code: "000000".into(),
+            amount,
+            tip: 0,
+            rrn: "000000000001".into(),
+            auth_code: "123456".into(),
+            response_code: "00".into(),
+            date: "1203".into(),
+            time: "101010".into(),
+            expiry: None,
+            entry_mode: "021".into(),
+            condition_code: "00".into(),
+            group: CardGroup::Domestic,
+            pan: Pan::new("6212345678901234").unwrap(),
+            icc: None,
+            original_trace: None,
+            voided: false,
+            advice: AdviceState::Online,
+            uploaded: false,
+        }
+    }
+
+    fn traces(s: &Snapshot) -> Vec<(u32, u64)> {
+        s.records.iter().map(|r| (r.trace, r.amount)).collect()
+    }
+
+    #[test]
+    fn record_writes_append_replace_and_survive_removal_and_clear() {
+        let mut s = Snapshot::new(1);
+        s.apply(&[
+            Op::put(rec(5, 100)),
+            Op::put(rec(6, 200)),
+            Op::put(rec(7, 300)),
+        ]);
+        s.apply(&[Op::put(rec(6, 250))]);
+        assert_eq!(traces(&s), [(5, 100), (6, 250), (7, 300)]);
+        s.apply(&[
+            Op::RemoveRecord(5),
+            Op::put(rec(7, 350)),
+            Op::put(rec(8, 400)),
+        ]);
+        assert_eq!(traces(&s), [(6, 250), (7, 350), (8, 400)]);
+        assert_eq!(s.record(8).map(|r| r.amount), Some(400));
+        assert!(s.record(5).is_none());
+        s.apply(&[Op::ClearRecords, Op::put(rec(7, 1))]);
+        assert_eq!(traces(&s), [(7, 1)]);
+    }
+
+    #[test]
+    fn records_changed_behind_the_index_are_found_again() {
+        let mut s = Snapshot::new(1);
+        s.apply(&[Op::put(rec(1, 10)), Op::put(rec(2, 20))]);
+        // As a store does when it reads a snapshot back, or a test that builds one.
+        s.records.push(rec(3, 30));
+        s.apply(&[Op::put(rec(3, 33))]);
+        assert_eq!(traces(&s), [(1, 10), (2, 20), (3, 33)]);
+        s.records.remove(0);
+        s.apply(&[Op::put(rec(9, 99)), Op::put(rec(1, 11))]);
+        assert_eq!(traces(&s), [(2, 20), (3, 33), (9, 99), (1, 11)]);
+        let copy: Snapshot = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(copy, s);
+        let mut copy = copy;
+        copy.apply(&[Op::put(rec(2, 22))]);
+        assert_eq!(traces(&copy), [(2, 22), (3, 33), (9, 99), (1, 11)]);
     }
 }
