@@ -31,6 +31,10 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use posemu::{DialectName, FrameTap, PcapTap};
 
+/// mimalloc rather than the system allocator: see `Cargo.toml` (the load mode's allocations).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A POS terminal emulator for ISO 8583 hosts.
 #[derive(Debug, Parser)]
 #[command(name = "posemu", version, about)]
