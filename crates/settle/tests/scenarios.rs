@@ -1259,6 +1259,9 @@ fn logs_and_debug_output_never_show_a_full_pan() {
     let writer = buf.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        // Plain text to match against: another package of the workspace may turn on the
+        // subscriber's `ansi` feature, and colour codes would split `stan=` apart.
+        .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
     let _g = tracing::subscriber::set_default(subscriber);

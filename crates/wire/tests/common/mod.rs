@@ -133,6 +133,9 @@ pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        // Plain text to match against: another package of the workspace may turn on the
+        // subscriber's `ansi` feature, and colour codes would split `stan=` apart.
+        .with_ansi(false)
         .with_writer(move || sink.clone())
         .finish();
     (logs, tracing::subscriber::set_default(subscriber))
