@@ -23,6 +23,10 @@ use crate::spec::{Charset, DataEncoding, FieldSpec, Spec};
 
 use write::Cursor;
 
+/// The longest message the builder writes: what the decoder reads and a two-byte length header
+/// frames. A value that would make the message longer is refused when it is set.
+const MAX_MESSAGE: usize = u16::MAX as usize;
+
 /// Builds one message for a spec.
 ///
 /// ```
@@ -145,10 +149,49 @@ impl<'s, 'v> Builder<'s, 'v> {
             let value = self.store(value);
             self.values.push((n, value));
             self.fields_len += len;
+            // The MTI and three bitmaps take at most 52 bytes: far from the limit, that is
+            // enough to know the message fits.
+            if self.fields_len + 52 > MAX_MESSAGE {
+                return self.refuse_if_too_large(n);
+            }
         } else {
+            self.check_room(n, plan, len)?;
             self.replace_or_insert(n, plan, value, len);
         }
         Ok(self)
+    }
+
+    /// Takes back the field just appended when it made the message longer than the decoder
+    /// reads (see [`MAX_MESSAGE`]).
+    #[cold]
+    fn refuse_if_too_large(&mut self, n: u16) -> Result<&mut Self, Error> {
+        let total = self.encoded_len();
+        if total <= MAX_MESSAGE {
+            return Ok(self);
+        }
+        self.remove(n);
+        Err(Error::MessageTooLarge { offset: total })
+    }
+
+    /// Refuses a value, to be set out of number order or in place of another, that would make
+    /// the message longer than the decoder reads (see [`MAX_MESSAGE`]).
+    fn check_room(&self, n: u16, plan: &Plan, len: usize) -> Result<(), Error> {
+        let replaced = match self.values.binary_search_by_key(&n, |(k, _)| *k) {
+            Ok(i) => self
+                .values
+                .get(i)
+                .map_or(0, |&(_, old)| field_len(plan, self.bytes(old).len())),
+            Err(_) => 0,
+        };
+        let last = self.values.last().map_or(n, |(k, _)| (*k).max(n));
+        let bitmaps = 1 + usize::from(last > 64) + usize::from(last > 128);
+        let total = self.spec.mti.width() + bitmaps * self.spec.bitmap.width() + self.fields_len
+            - replaced
+            + len;
+        if total > MAX_MESSAGE {
+            return Err(Error::MessageTooLarge { offset: total });
+        }
+        Ok(())
     }
 
     /// Sets a field out of number order, or one already set.

@@ -75,3 +75,42 @@ fn from_message_re_encodes_a_decoded_star_in_a_sensitive_field() {
         }
     );
 }
+
+/// The builder wrote messages over 65,535 bytes, which its own decoder (and a two-byte length
+/// header) refuses; found in review. A value that would make the message that long is now
+/// refused when it is set, whether appended, inserted or replacing another; one byte less fits.
+#[test]
+fn builder_refuses_a_message_longer_than_the_decoder_reads() {
+    let spec = spec(
+        r#"
+        field = [
+          { number = 2, name = "big", class = "b", max = 99999, prefix = 5, prefix_encoding = "ascii" },
+          { number = 3, name = "small", class = "n", length = 6 },
+        ]
+        [spec]
+        name = "big"
+        mti = "ascii"
+        bitmap = "binary"
+        "#,
+    );
+    // 4 MTI + 8 bitmap + 5 prefix + data: 65,518 data bytes make 65,535.
+    let mti = iso8583_codec::Mti::new("0200").unwrap();
+    let mut b = Builder::new(&spec, mti);
+    let err = b.set(2, vec![0xAB; 65_519]).unwrap_err();
+    assert_eq!(err, Error::MessageTooLarge { offset: 65_536 });
+    assert_eq!(err.kind(), "invalid_length");
+
+    b.set(2, vec![0xAB; 65_518]).unwrap();
+    let bytes = b.to_bytes();
+    assert_eq!(bytes.len(), 65_535);
+    assert!(spec.decode_complete(&bytes).is_ok());
+
+    // Replacing the value with a longer one, or adding a field, is refused; the message stays.
+    assert!(b.set(2, vec![0xAB; 65_519]).is_err());
+    let mut small = Builder::new(&spec, mti);
+    small.set_str(3, "000000").unwrap();
+    assert!(small.set(2, vec![0xAB; 65_513]).is_err());
+    small.set(2, vec![0xAB; 65_512]).unwrap();
+    assert_eq!(small.to_bytes().len(), 65_535);
+    assert_eq!(b.to_bytes().len(), 65_535);
+}
