@@ -9,6 +9,18 @@
 //! message that matches nothing (late, duplicate, wrong trace number, or a request from the
 //! host) is logged at `warn`, masked, and dropped: never paired with another request.
 //!
+//! Messages the host starts on its own (a 0800 asking the terminal to sign on, say) are not
+//! answered: they match no pending request and are dropped like any other unmatched message.
+//! That is deliberate for a POS terminal, which speaks only when spoken to on its link: the
+//! host asks for a new sign-on through the UnionPay application header's processing
+//! requirement of its next response (DESIGN §4), or by answering A0, and the terminal acts on
+//! that; a host-started request would need a reply path that no terminal in this project has.
+//!
+//! With [`ClientOptions::check_tpdu`], a response whose TPDU is not its request's with the two
+//! addresses swapped (DESIGN §4: the host answers with destination and source swapped) is
+//! answered to its request as [`ClientError::WrongTpdu`] instead of being handed over: the
+//! answer came from another NII, so it cannot be trusted as the host's.
+//!
 //! A request that gives up (timeout, or its future dropped) leaves the pending table at once,
 //! so its late reply is unmatched. When the connection ends, or a bad frame makes the reader
 //! close it, every pending request fails with [`ClientError::Disconnected`] and the client
@@ -37,6 +49,10 @@ use crate::tpdu::Tpdu;
 
 /// The response timeout when none is set: what terminals commonly wait for a host.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The read and write buffers' starting size when none is set: a POS frame is a few hundred
+/// bytes, and a larger one grows its buffer. Small buffers keep thousands of connections cheap.
+pub const DEFAULT_BUFFER: usize = 1024;
 
 /// Terminal id: the request and its response carry the same one.
 const TID: u16 = 41;
@@ -137,6 +153,8 @@ pub struct ClientOptions {
     timeout: Duration,
     tpdu: Option<Tpdu>,
     header: Option<AppHeader>,
+    check_tpdu: bool,
+    buffer: usize,
 }
 
 impl Default for ClientOptions {
@@ -145,14 +163,31 @@ impl Default for ClientOptions {
             timeout: DEFAULT_TIMEOUT,
             tpdu: None,
             header: None,
+            check_tpdu: false,
+            buffer: DEFAULT_BUFFER,
         }
     }
 }
 
 impl ClientOptions {
-    /// The defaults: [`DEFAULT_TIMEOUT`], no default TPDU or header.
+    /// The defaults: [`DEFAULT_TIMEOUT`], no default TPDU or header, TPDUs not compared,
+    /// [`DEFAULT_BUFFER`].
     pub fn new() -> ClientOptions {
         ClientOptions::default()
+    }
+
+    /// Whether a response must carry its request's TPDU with the addresses swapped; one that
+    /// does not fails its request with [`ClientError::WrongTpdu`] (module docs). Requests sent
+    /// without a TPDU are not checked.
+    pub fn check_tpdu(mut self, check: bool) -> ClientOptions {
+        self.check_tpdu = check;
+        self
+    }
+
+    /// The starting size of the read and write buffers (at least 64 bytes).
+    pub fn buffer(mut self, bytes: usize) -> ClientOptions {
+        self.buffer = bytes.max(64);
+        self
     }
 
     /// How long [`Client::send`] waits for the request to be written and answered.
@@ -246,12 +281,14 @@ impl Client {
         let writer: Box<dyn AsyncWrite + Send + Unpin> = Box::new(write_half);
         let shared = Arc::new(Shared {
             table: Mutex::new(Table::default()),
-            writer: tokio::sync::Mutex::new(Some(FramedWrite::new(
+            writer: tokio::sync::Mutex::new(Some(FramedWrite::with_capacity(
                 writer,
                 FrameCodec::new(config.clone()),
+                options.buffer,
             ))),
+            check_tpdu: options.check_tpdu,
         });
-        let frames = FramedRead::new(read_half, FrameCodec::new(config));
+        let frames = FramedRead::with_capacity(read_half, FrameCodec::new(config), options.buffer);
         let span = tracing::debug_span!("wire_client", spec = spec.name());
         let reader = tokio::spawn(read_loop(frames, shared.clone(), spec.clone()).instrument(span));
         Client {
@@ -281,7 +318,8 @@ impl Client {
             stan = %exchange.stan,
             tid = %exchange.tid,
         );
-        self.exchange(self.with_defaults(request), exchange, timeout)
+        let frame = self.with_defaults(request);
+        self.exchange(frame, exchange, timeout)
             .instrument(span)
             .await
     }
@@ -317,7 +355,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<Response, ClientError> {
         // Registered before writing, so that a fast reply finds its request.
-        let (guard, mut rx) = self.register(&exchange)?;
+        let (guard, mut rx) = self.register(&exchange, frame.tpdu)?;
 
         let outcome = tokio::time::timeout(timeout, async {
             self.write(Frame::Message(frame)).await?;
@@ -347,7 +385,11 @@ impl Client {
         })
     }
 
-    fn register(&self, exchange: &Exchange) -> Result<(PendingGuard<'_>, Receiver), ClientError> {
+    fn register(
+        &self,
+        exchange: &Exchange,
+        tpdu: Option<Tpdu>,
+    ) -> Result<(PendingGuard<'_>, Receiver), ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let mut table = self.shared.table();
@@ -364,6 +406,7 @@ impl Client {
         let pending = Pending {
             id,
             expected: exchange.expected,
+            reply_tpdu: tpdu.map(|t| t.reply()),
             tx,
         };
         table.pending.insert(exchange.key.clone(), pending);
@@ -411,6 +454,8 @@ struct Shared {
     table: Mutex<Table>,
     /// `None` once the connection is closed.
     writer: tokio::sync::Mutex<Option<Writer>>,
+    /// [`ClientOptions::check_tpdu`].
+    check_tpdu: bool,
 }
 
 #[derive(Default)]
@@ -452,6 +497,8 @@ struct Pending {
     /// Tells this request from a later one with the same key.
     id: u64,
     expected: Mti,
+    /// The TPDU its response must carry: the request's with the addresses swapped.
+    reply_tpdu: Option<Tpdu>,
     tx: oneshot::Sender<Result<Response, ClientError>>,
 }
 
@@ -594,16 +641,23 @@ fn dispatch(shared: &Shared, spec: &SpecRef, frame: MessageFrame) {
         );
         return;
     };
-    // TODO(#6): requests the host starts (a 0800 asking the terminal to sign on, say) end
-    // here as unmatched; a handler for them would let the emulator answer instead of dropping.
+    // A message the host started ends here too (module docs).
     let Some(pending) = shared.take_matching(&Key::new(mti, &tid, &stan), mti) else {
         unmatched(&message, "it matches no pending request");
         return;
     };
     drop(message);
 
-    // TODO(#6): the response's TPDU is not compared with the request's swapped one; a host
-    // that answers from another NII is accepted. Callers that care can check `Response::frame`.
+    if let (true, Some(expected)) = (shared.check_tpdu, pending.reply_tpdu) {
+        if frame.tpdu != Some(expected) {
+            tracing::warn!(%mti, %expected, found = ?frame.tpdu, "response from another NII");
+            let _ = pending.tx.send(Err(ClientError::WrongTpdu {
+                expected,
+                found: frame.tpdu,
+            }));
+            return;
+        }
+    }
     tracing::trace!(%mti, "response matched");
     let response = Response {
         frame,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use iso8583_codec::Mti;
 
 use crate::config::LengthHeader;
+use crate::tpdu::Tpdu;
 
 /// Why a frame could not be read or written. Any error while reading ends the stream: the
 /// connection is no longer in step with the peer.
@@ -234,6 +235,15 @@ pub enum ClientError {
         /// The timeout.
         after: Duration,
     },
+    /// The response did not carry its request's TPDU with the addresses swapped (only with
+    /// [`crate::ClientOptions::check_tpdu`]): it came from another NII and is not handed over.
+    #[error("response TPDU {} is not the request's swapped, {expected}", Found(.found.as_ref()))]
+    WrongTpdu {
+        /// The TPDU the response should have carried.
+        expected: Tpdu,
+        /// The one it carried (`None`: none).
+        found: Option<Tpdu>,
+    },
     /// The connection closed (or was closed after a bad frame) before a response came.
     #[error("connection closed{}", Cause(.cause.as_deref()))]
     Disconnected {
@@ -241,6 +251,18 @@ pub enum ClientError {
         #[source]
         cause: Option<Arc<FrameError>>,
     },
+}
+
+/// A TPDU found in a response, or `none`.
+struct Found<'a>(Option<&'a Tpdu>);
+
+impl fmt::Display for Found<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(t) => write!(f, "{t}"),
+            None => f.write_str("none"),
+        }
+    }
 }
 
 struct Cause<'a>(Option<&'a FrameError>);

@@ -159,6 +159,10 @@ impl fmt::Debug for AppHeader {
 }
 
 /// The application type byte (two BCD digits).
+///
+/// Only the two types DESIGN §4 names are named here, `60` and `61`; no source for the rest
+/// of the UnionPay code list is cited in `specs/`, so every other value stays
+/// [`AppType::Unknown`] with its byte, round-trips unchanged, and nothing acts on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AppType {
     /// `60`: magnetic stripe application.
@@ -166,8 +170,6 @@ pub enum AppType {
     /// `61`: chip (IC card) application.
     Chip,
     /// Any other byte, as it came.
-    // TODO(#6): name the other UnionPay application types once a source for the full code
-    // list is cited in specs/; until then they round-trip as Unknown and nothing acts on them.
     Unknown(u8),
 }
 
@@ -223,16 +225,19 @@ impl From<TerminalStatus> for u8 {
 }
 
 /// The processing requirement nibble: what the host asks the terminal to do next.
+///
+/// Named are `0` (nothing) and `3` (sign on again), the two DESIGN §4 gives. Hosts also use
+/// this nibble to ask for parameter, public key and chip parameter downloads, but no source for
+/// those codes is cited in `specs/`: every other value stays
+/// [`ProcessingRequirement::Unknown`] with its nibble, round-trips unchanged, and the emulator
+/// acts on none of them (it has no terminal management downloads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProcessingRequirement {
     /// `0`: nothing.
     None,
     /// `3`: sign on again (the terminal's working keys or batch are no longer accepted).
     SignOnAgain,
-    /// Any other nibble (0-15), as it came: hosts also use this nibble to ask for parameter
-    /// and key downloads.
-    // TODO(#6): name the download requests (parameters, public keys, chip parameters) once a
-    // source for their codes is cited; the emulator needs them for TMS scenarios only.
+    /// Any other nibble (0-15), as it came.
     Unknown(u8),
 }
 

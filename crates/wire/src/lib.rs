@@ -72,7 +72,7 @@ mod frame;
 mod header;
 mod tpdu;
 
-pub use client::{Client, ClientOptions, Request, Response, DEFAULT_TIMEOUT};
+pub use client::{Client, ClientOptions, Request, Response, DEFAULT_BUFFER, DEFAULT_TIMEOUT};
 pub use config::{
     FrameConfig, FrameConfigBuilder, KeepAlive, LengthHeader, SpecRef, DEFAULT_MAX_FRAME,
 };

@@ -378,6 +378,86 @@ async fn unionpay_frames_carry_the_default_tpdu_and_header() {
     drop(host.await.unwrap());
 }
 
+/// A UnionPay-framed client whose host answers each request with `answer(request TPDU)` as
+/// the response TPDU; the client checks TPDUs when `check` is set.
+async fn tpdu_exchange(
+    check: bool,
+    answer: fn(Tpdu) -> Option<Tpdu>,
+) -> Result<String, ClientError> {
+    let tpdu = Tpdu::new(Nii::new(3).unwrap(), Nii::new(0).unwrap());
+    let header = AppHeader::from_bytes([0x60, 0x31, 0x00, 0x31, 0x00, 0x01]);
+    let options = short_timeout().tpdu(tpdu).header(header).check_tpdu(check);
+    let (client, mut host) = connect(FrameConfig::unionpay(), options);
+    let host = tokio::spawn(async move {
+        let request = next_request(&mut host).await;
+        let body = common::response_to(&request.body, "00", "RRN000000001");
+        let mut response = MessageFrame::new(body);
+        response.tpdu = request.tpdu.and_then(answer);
+        response.header = request.header;
+        host.send(Frame::Message(response)).await.unwrap();
+        host
+    });
+    let result = client
+        .send(Request::new(common::echo("000001", TID)))
+        .await
+        .map(|r| rrn(&r));
+    // Dropped first: a host still waiting for a request that never came sees the end.
+    drop(client);
+    drop(host.await.unwrap());
+    result
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_response_tpdu_must_be_the_requests_swapped_when_checked() {
+    let swapped = |t: Tpdu| Some(t.reply());
+    let unswapped = |t: Tpdu| Some(t);
+    let elsewhere = |_| Some(Tpdu::new(Nii::new(7).unwrap(), Nii::new(3).unwrap()));
+    assert_eq!(tpdu_exchange(true, swapped).await.unwrap(), "RRN000000001");
+    for answer in [unswapped, elsewhere] {
+        match tpdu_exchange(true, answer).await {
+            Err(ClientError::WrongTpdu { expected, found }) => {
+                let sent = Tpdu::new(Nii::new(3).unwrap(), Nii::new(0).unwrap());
+                assert_eq!(expected, sent.reply());
+                assert_eq!(found, answer(sent));
+            }
+            other => panic!("WrongTpdu expected, got {other:?}"),
+        }
+        // Without the check, the same answer is handed over as before.
+        assert!(tpdu_exchange(false, answer).await.is_ok());
+    }
+    let text = tpdu_exchange(true, unswapped)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        text,
+        "response TPDU 6000030000 is not the request's swapped, 6000000003"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_frame_larger_than_the_starting_buffer_grows_it() {
+    // 64 bytes to start with; the response is several times that.
+    let (client, mut host) = connect(FrameConfig::default(), short_timeout().buffer(1));
+    let host = tokio::spawn(async move {
+        let request = next_request(&mut host).await;
+        let body = common::response_to(&request.body, "00", "RRN000000009");
+        let spec = common::spec();
+        let message = spec.decode(&body).unwrap().complete().unwrap();
+        let mut big = iso8583_codec::Builder::from_message(&message).unwrap();
+        big.set(62, vec![0x5A; 400]).unwrap();
+        reply(&mut host, big.to_bytes().freeze()).await;
+        host
+    });
+    let response = client
+        .send(Request::new(common::request("0200", "000009", TID)))
+        .await
+        .unwrap();
+    assert!(response.frame().body.len() > 400);
+    assert_eq!(rrn(&response), "RRN000000009");
+    drop(host.await.unwrap());
+}
+
 #[tokio::test]
 async fn over_tcp_on_loopback() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
