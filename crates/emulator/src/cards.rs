@@ -6,7 +6,7 @@
 //! 55. Cards with a PIN get a format 0 PIN block (ISO 9564-1, DESIGN §4) under the terminal's
 //! PIN key when it has one. Every PAN passes the Luhn check and belongs to no real account.
 
-use iso8583_crypto::{ClearPinBlock, DesKey, Pin};
+use iso8583_crypto::{ClearPinBlock, DesKey, MacAlgorithm, Pin};
 use iso8583_settle::{Card, CardGroup, Pan};
 
 use crate::error::CardError;
@@ -34,21 +34,34 @@ pub struct TestCard {
     pub icc: Option<&'static [u8]>,
 }
 
-/// A chip card's field 55: a fixed synthetic image with tag 57 (track 2 equivalent), which the
-/// engine removes before anything is stored (DESIGN §5).
-// TODO(#6): the image is static: no ARQC is computed and 9F02 does not follow the amount, so a
-// host that validates chip cryptograms cannot be tested with these cards.
+/// What a chip card itself holds for field 55: its application interchange profile (82) and
+/// its track 2 equivalent (57), which the engine removes before anything is stored (DESIGN §5).
+/// The transaction's part is added per transaction by [`TestCard::chip_data`].
 const ICC: &[u8] = &[
-    0x9F, 0x26, 0x08, 0x1A, 0x2B, 0x3C, 0x4D, 0x5E, 0x6F, 0x70, 0x81, // ARQC
-    0x9F, 0x27, 0x01, 0x80, // cryptogram information
-    0x9F, 0x36, 0x02, 0x00, 0x01, // ATC
-    0x95, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, // TVR
-    0x9A, 0x03, 0x26, 0x12, 0x03, // transaction date
-    0x9C, 0x01, 0x00, // transaction type
-    0x5F, 0x2A, 0x02, 0x01, 0x56, // currency
     0x82, 0x02, 0x7C, 0x00, // AIP
     0x57, 0x08, 0x62, 0x25, 0x88, 0x00, 0x12, 0x34, 0x56, 0x91, // track 2 equivalent
 ];
+
+/// The test cards' cryptogram key: every card shares it; it exists only to make the ARQC
+/// depend on the transaction (see [`TestCard::chip_data`]).
+const CARD_KEY: &str = "0B0B0B0B0B0B0B0BE5E5E5E5E5E5E5E5";
+
+/// What a chip card is told about the transaction: the terminal's part of the EMV data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChipTxn {
+    /// Amount authorised, minor units (9F02).
+    pub amount: u64,
+    /// Transaction date (9A): year, month, day.
+    pub date: (i32, u32, u32),
+    /// Transaction type (9C): `0x00` goods and services, `0x20` refund, `0x30` pre-auth.
+    pub kind: u8,
+    /// Transaction currency code, ISO 4217 numeric (5F2A).
+    pub currency: u16,
+    /// The terminal's unpredictable number (9F37).
+    pub unpredictable: u32,
+    /// The card's transaction counter (9F36).
+    pub atc: u16,
+}
 
 const CARDS: &[TestCard] = &[
     TestCard {
@@ -182,6 +195,64 @@ impl TestCard {
         })
     }
 
+    /// The card for one transaction: as [`TestCard::card`], with field 55 for a chip card
+    /// made for `txn`: 9F02 the amount, 9A the date, 9C the type, 5F2A the currency, 9F37 the
+    /// unpredictable number, 9F36 the counter, and an ARQC (9F26) over those and the AIP.
+    pub fn card_for(&self, pin_key: Option<&DesKey>, txn: &ChipTxn) -> Result<Card, CardError> {
+        let mut card = self.card(pin_key)?;
+        if self.icc.is_some() {
+            card.icc = Some(self.chip_data(txn));
+        }
+        Ok(card)
+    }
+
+    /// The EMV data of a chip transaction, tags in the order terminals commonly send them.
+    ///
+    /// The ARQC is cryptogram-shaped, not a real one: an ANSI X9.19 MAC under a fixed test key
+    /// of the data an ARQC covers (amount, currency, date, type, unpredictable number, AIP,
+    /// counter), so it changes with every transaction as a real one does. No EMV session key is
+    /// derived, and the test host does not verify ARQCs (nor do these cards run an EMV kernel):
+    /// a host that validates cryptograms cannot be tested with these cards.
+    pub fn chip_data(&self, txn: &ChipTxn) -> Vec<u8> {
+        let (year, month, day) = txn.date;
+        let amount = bcd::<6>(txn.amount);
+        let currency = bcd::<2>(u64::from(txn.currency));
+        let date = [
+            bcd::<1>(year.rem_euclid(100) as u64)[0],
+            bcd::<1>(u64::from(month))[0],
+            bcd::<1>(u64::from(day))[0],
+        ];
+        let un = txn.unpredictable.to_be_bytes();
+        let atc = txn.atc.to_be_bytes();
+        let aip = [0x7C, 0x00];
+        let mut covered = Vec::with_capacity(32);
+        for part in [&amount[..], &currency, &date, &[txn.kind], &un, &aip, &atc] {
+            covered.extend_from_slice(part);
+        }
+        let arqc = DesKey::from_hex(CARD_KEY)
+            .ok()
+            .and_then(|key| MacAlgorithm::X919.compute(&key, &covered).ok())
+            .unwrap_or([0; 8]);
+        let mut out = Vec::with_capacity(80);
+        let mut tlv = |tag: &[u8], value: &[u8]| {
+            out.extend_from_slice(tag);
+            // Every value here is shorter than 128 bytes: a one-byte length.
+            out.push(value.len() as u8);
+            out.extend_from_slice(value);
+        };
+        tlv(&[0x9F, 0x26], &arqc);
+        tlv(&[0x9F, 0x27], &[0x80]);
+        tlv(&[0x9F, 0x36], &atc);
+        tlv(&[0x9F, 0x37], &un);
+        tlv(&[0x95], &[0; 5]);
+        tlv(&[0x9A], &date);
+        tlv(&[0x9C], &[txn.kind]);
+        tlv(&[0x9F, 0x02], &amount);
+        tlv(&[0x5F, 0x2A], &currency);
+        out.extend_from_slice(self.icc.unwrap_or_default());
+        out
+    }
+
     /// How the card was read, for the receipt.
     pub fn entry_label(entry_mode: &str) -> &'static str {
         match entry_mode.get(..2) {
@@ -204,6 +275,19 @@ impl TestCard {
         })?;
         Ok(clear.encrypt(key).to_bytes())
     }
+}
+
+/// `value` as N bytes of packed BCD, right-aligned (the low digits kept if it is too long).
+fn bcd<const N: usize>(mut value: u64) -> [u8; N] {
+    let mut out = [0u8; N];
+    for byte in out.iter_mut().rev() {
+        let low = (value % 10) as u8;
+        value /= 10;
+        let high = (value % 10) as u8;
+        value /= 10;
+        *byte = high << 4 | low;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -260,6 +344,66 @@ mod tests {
             .unwrap()
             .pin_block
             .is_none());
+    }
+
+    fn txn(amount: u64, unpredictable: u32) -> ChipTxn {
+        ChipTxn {
+            amount,
+            date: (2026, 12, 4),
+            kind: 0x00,
+            currency: 156,
+            unpredictable,
+            atc: 7,
+        }
+    }
+
+    /// The value of `tag` in one level of TLVs (all lengths below 128 here).
+    fn value<'a>(mut data: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
+        while !data.is_empty() {
+            let tag_len = if data[0] & 0x1F == 0x1F { 2 } else { 1 };
+            let len = usize::from(data[tag_len]);
+            let (item, rest) = data.split_at(tag_len + 1 + len);
+            if &item[..tag_len] == tag {
+                return Some(&item[tag_len + 1..]);
+            }
+            data = rest;
+        }
+        None
+    }
+
+    #[test]
+    fn chip_data_follows_the_transaction() {
+        let card = find("cup-chip").unwrap();
+        let a = card.chip_data(&txn(1250, 1));
+        assert_eq!(
+            value(&a, &[0x9F, 0x02]),
+            Some(&[0, 0, 0, 0, 0x12, 0x50][..])
+        );
+        assert_eq!(value(&a, &[0x9A]), Some(&[0x26, 0x12, 0x04][..]));
+        assert_eq!(value(&a, &[0x5F, 0x2A]), Some(&[0x01, 0x56][..]));
+        assert_eq!(value(&a, &[0x9F, 0x37]), Some(&[0, 0, 0, 1][..]));
+        assert_eq!(value(&a, &[0x9F, 0x36]), Some(&[0, 7][..]));
+        assert_eq!(value(&a, &[0x82]), Some(&[0x7C, 0x00][..]));
+        assert!(
+            value(&a, &[0x57]).is_some(),
+            "the track 2 equivalent the engine strips"
+        );
+        // The cryptogram moves with the amount and the unpredictable number, and only then.
+        let arqc = |d: &[u8]| value(d, &[0x9F, 0x26]).unwrap().to_vec();
+        assert_eq!(arqc(&a), arqc(&card.chip_data(&txn(1250, 1))));
+        assert_ne!(arqc(&a), arqc(&card.chip_data(&txn(1251, 1))));
+        assert_ne!(arqc(&a), arqc(&card.chip_data(&txn(1250, 2))));
+        assert_ne!(arqc(&a), vec![0; 8]);
+        // The engine's own walker keeps all of it but tag 57.
+        let stored = iso8583_settle::strip_tag_57(&a).unwrap();
+        assert_eq!(stored.len(), a.len() - 10);
+        // A swiped card gets no chip data.
+        let swiped = find("cup-swipe")
+            .unwrap()
+            .card_for(None, &txn(1, 1))
+            .unwrap();
+        assert!(swiped.icc.is_none());
+        assert_eq!(bcd::<2>(12_345), [0x23, 0x45]);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum Reply {
     Answer(Response),
     /// No matching response in time; the connection stays open.
     NoAnswer,
+    /// The answer's TPDU was not the request's with the addresses swapped: it came from
+    /// another NII and is treated as no answer.
+    WrongTpdu,
     /// The connection ended before an answer came; the next request reconnects.
     Disconnected,
     /// No connection could be made.
@@ -115,7 +118,8 @@ impl Link {
             )),
             _ => None,
         };
-        let options = ClientOptions::new().tpdu(self.tpdu);
+        // A reply must come back from the NII it was sent to, addresses swapped (DESIGN §4).
+        let options = ClientOptions::new().tpdu(self.tpdu).check_tpdu(true);
         let io = TapStream::new(stream, tap);
         self.client = Some(Client::with_options(
             io,
@@ -152,6 +156,10 @@ impl Link {
         match client.send_timeout(request, timeout).await {
             Ok(response) => Reply::Answer(response),
             Err(ClientError::Timeout { .. }) => Reply::NoAnswer,
+            Err(error @ ClientError::WrongTpdu { .. }) => {
+                tracing::debug!(%error, "answer from another NII, not trusted");
+                Reply::WrongTpdu
+            }
             Err(error @ (ClientError::Send(_) | ClientError::Disconnected { .. })) => {
                 tracing::debug!(%error, "connection lost");
                 self.client = None;

@@ -19,6 +19,8 @@ pub enum Fate {
     KeysRejected,
     /// No answer in time.
     NoAnswer,
+    /// Answered from another NII (the TPDU not swapped back): not trusted, as no answer.
+    WrongTpdu,
     /// The connection ended before an answer.
     Disconnected,
     /// No connection could be made.
@@ -35,6 +37,7 @@ impl Fate {
             Fate::BadMac => "bad_mac",
             Fate::KeysRejected => "keys_rejected",
             Fate::NoAnswer => "no_answer",
+            Fate::WrongTpdu => "wrong_tpdu",
             Fate::Disconnected => "disconnected",
             Fate::Unreachable => "unreachable",
             Fate::NoKey => "no_key",

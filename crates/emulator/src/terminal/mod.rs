@@ -25,7 +25,7 @@ use iso8583_settle::{
 use iso8583_wire::AppHeader;
 use tracing::Instrument;
 
-use crate::cards::{self, TestCard};
+use crate::cards::{self, ChipTxn, TestCard};
 use crate::clock::Clock;
 use crate::command::{AuthRef, Command, Target};
 use crate::error::TerminalError;
@@ -34,6 +34,11 @@ use crate::profile::{DialectName, Profile};
 use crate::state::StateSource;
 use crate::step::{Notice, Printed, Receipt, Shown, Status, Step};
 use crate::tap::FrameTap;
+
+/// EMV transaction types (tag 9C, ISO 8583:1987 processing code digits 1-2).
+const GOODS: u8 = 0x00;
+const REFUND: u8 = 0x20;
+const PRE_AUTH: u8 = 0x30;
 
 /// The store under a terminal's engine: whatever [`StateSource`] opened, behind settle's crash
 /// injector (armed by [`Command::PowerLoss`], otherwise never tripping).
@@ -70,6 +75,8 @@ pub struct Terminal {
     signed_on: bool,
     receipts: bool,
     last_receipt: Option<Receipt>,
+    /// The chip cards' transaction counter (tag 9F36): one per chip transaction presented.
+    chip_counter: std::sync::atomic::AtomicU16,
 }
 
 impl Terminal {
@@ -103,6 +110,7 @@ impl Terminal {
             link,
             clock: Clock::new(),
             last_receipt: None,
+            chip_counter: std::sync::atomic::AtomicU16::new(0),
             profile,
         };
         terminal.forget_session()?;
@@ -327,7 +335,7 @@ impl Terminal {
     fn financial(&self, command: &Command) -> Result<Request, Notice> {
         Ok(match command {
             Command::Sale { amount, tip, card } => Request::Sale {
-                card: self.card(*card)?,
+                card: self.card(*card, amount + tip, GOODS)?,
                 amount: *amount,
                 tip: *tip,
             },
@@ -339,15 +347,15 @@ impl Terminal {
                 )?,
             },
             Command::Refund { amount, card } => Request::Refund {
-                card: self.card(*card)?,
+                card: self.card(*card, *amount, REFUND)?,
                 amount: *amount,
             },
             Command::PreAuth { amount, card } => Request::PreAuth {
-                card: self.card(*card)?,
+                card: self.card(*card, *amount, PRE_AUTH)?,
                 amount: *amount,
             },
             Command::Completion { amount, card, auth } => Request::Completion {
-                card: self.card(*card)?,
+                card: self.card(*card, *amount, GOODS)?,
                 amount: *amount,
                 auth_code: match auth {
                     AuthRef::Code(code) => code.clone(),
@@ -355,7 +363,7 @@ impl Terminal {
                 },
             },
             Command::Offline { amount, card, auth } => Request::OfflineSale {
-                card: self.card(*card)?,
+                card: self.card(*card, *amount, GOODS)?,
                 amount: *amount,
                 auth_code: auth.clone().unwrap_or_default(),
             },
@@ -364,8 +372,14 @@ impl Terminal {
         })
     }
 
-    /// The card for a request; the dialect's usual card when none was named.
-    fn card(&self, card: Option<&'static TestCard>) -> Result<iso8583_settle::Card, Notice> {
+    /// The card for a request of `amount` (chip data follows it; `kind` is EMV tag 9C); the
+    /// dialect's usual card when none was named.
+    fn card(
+        &self,
+        card: Option<&'static TestCard>,
+        amount: u64,
+        kind: u8,
+    ) -> Result<iso8583_settle::Card, Notice> {
         let fallback = match self.profile.dialect {
             DialectName::Intl => "visa-swipe",
             DialectName::Cup => "cup-swipe",
@@ -373,7 +387,22 @@ impl Terminal {
         let card = card
             .or_else(|| cards::find(fallback))
             .ok_or(Notice::NothingToVoid)?;
-        card.card(self.keys.pin.as_ref()).map_err(|e| {
+        let now = self.clock.now();
+        // An atomic only so that a terminal stays `Sync`; one task drives it.
+        let atc = self
+            .chip_counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(1);
+        let txn = ChipTxn {
+            amount,
+            date: now.date(),
+            kind,
+            currency: self.profile.currency.parse().unwrap_or(0),
+            // Unpredictable enough for a test card: the clock's milliseconds and the counter.
+            unpredictable: (now.0 as u32).rotate_left(16) ^ u32::from(atc),
+            atc,
+        };
+        card.card_for(self.keys.pin.as_ref(), &txn).map_err(|e| {
             Notice::Refused(Rejected::BadCardData {
                 field: 2,
                 why: e.to_string(),

@@ -62,6 +62,7 @@ impl Terminal {
                 self.answered(&outgoing, &response, now, &mut record, step)
             }
             Some(Reply::NoAnswer) => self.unanswered(Fate::NoAnswer, &mut record, now),
+            Some(Reply::WrongTpdu) => self.unanswered(Fate::WrongTpdu, &mut record, now),
             Some(Reply::Disconnected) => self.unanswered(Fate::Disconnected, &mut record, now),
             Some(Reply::Unreachable(why)) => {
                 if step.unreachable.is_none() {
