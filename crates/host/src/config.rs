@@ -16,6 +16,9 @@
 //! tpdu = true
 //! app_header = false             # UnionPay application header; default true for cup
 //! max_frame = 8192
+//! idle_timeout_ms = 600000       # close a connection silent this long (10 min; echoes count)
+//! frame_timeout_ms = 10000       # close one whose frame is not whole 10 s after its first byte
+//! max_connections = 10000        # open at once; one more is accepted and closed at once
 //!
 //! [[terminal]]
 //! id = "20000001"                # field 41, 8 characters
@@ -40,6 +43,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use iso8583_crypto::{DesKey, KeyUse, Mac, MacAlgorithm};
 use iso8583_wire::{FrameConfig, LengthHeader};
@@ -240,6 +244,22 @@ pub struct ListenerConfig {
     /// The longest frame accepted, length header excluded.
     #[serde(default = "default_max_frame")]
     pub max_frame: usize,
+    /// A connection that sends nothing for this long (milliseconds) is closed, unless the
+    /// host holds a delayed answer for it. Default ten minutes: a terminal may keep its
+    /// connection open and quiet between sales for minutes, and its echo tests keep it alive.
+    /// Checked at least every `frame_timeout_ms`, so closing may come up to that much later.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// A connection whose frame is not whole this long (milliseconds) after its first byte
+    /// arrived is closed (a peer stalling inside a frame, or sending it a byte at a time).
+    /// Default 10 s; also the limit for writing answers to a peer that does not read them.
+    /// Closing comes between one and two such periods after the first byte.
+    #[serde(default = "default_frame_timeout_ms")]
+    pub frame_timeout_ms: u64,
+    /// The most connections open at once on this listener (default 10,000). One more is
+    /// accepted and closed at once, so that the peer learns it rather than waiting.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 fn yes() -> bool {
@@ -249,6 +269,25 @@ fn yes() -> bool {
 fn default_max_frame() -> usize {
     iso8583_wire::DEFAULT_MAX_FRAME
 }
+
+fn default_idle_timeout_ms() -> u64 {
+    600_000
+}
+
+fn default_frame_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_max_connections() -> usize {
+    10_000
+}
+
+/// The longest idle timeout accepted: a day.
+const MAX_IDLE_MS: u64 = 86_400_000;
+/// The longest frame timeout accepted: an hour.
+const MAX_FRAME_MS: u64 = 3_600_000;
+/// The largest connection cap accepted.
+const MAX_CONNECTIONS: usize = 1_000_000;
 
 impl ListenerConfig {
     /// A listener with the dialect's default spec and framing (2-byte binary length, TPDU,
@@ -263,7 +302,20 @@ impl ListenerConfig {
             tpdu: true,
             app_header: None,
             max_frame: default_max_frame(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            frame_timeout_ms: default_frame_timeout_ms(),
+            max_connections: default_max_connections(),
         }
+    }
+
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    /// The frame (and write) timeout.
+    pub fn frame_timeout(&self) -> Duration {
+        Duration::from_millis(self.frame_timeout_ms)
     }
 
     /// The codec spec name in effect.
@@ -290,6 +342,25 @@ impl ListenerConfig {
                 found: self.spec_name().to_owned(),
                 expected: "a built-in spec name (intl-pos, cup-pos, ...)",
             });
+        }
+        let out_of = |what, found: String, expected| {
+            Err(ConfigError::Value {
+                what,
+                found,
+                expected,
+            })
+        };
+        if !(1..=MAX_IDLE_MS).contains(&self.idle_timeout_ms) {
+            let found = self.idle_timeout_ms.to_string();
+            return out_of("idle_timeout_ms", found, "1 to 86400000 (a day)");
+        }
+        if !(1..=MAX_FRAME_MS).contains(&self.frame_timeout_ms) {
+            let found = self.frame_timeout_ms.to_string();
+            return out_of("frame_timeout_ms", found, "1 to 3600000 (an hour)");
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            let found = self.max_connections.to_string();
+            return out_of("max_connections", found, "1 to 1000000");
         }
         Ok(())
     }
@@ -607,5 +678,33 @@ mod tests {
         assert!(err.contains("8 printable"), "{err}");
         let no_key = text.replace("master_key = \"0123456789ABCDEFFEDCBA9876543210\"", "");
         assert!(HostConfig::from_toml_str(&no_key).is_err());
+    }
+
+    #[test]
+    fn listener_limits_have_defaults_and_ranges() {
+        let base = "[[listener]]\ndialect = \"intl\"\naddr = \"127.0.0.1:0\"\n";
+        let config = HostConfig::from_toml_str(base).unwrap();
+        let l = &config.listeners[0];
+        assert_eq!(l.idle_timeout(), Duration::from_secs(600));
+        assert_eq!(l.frame_timeout(), Duration::from_secs(10));
+        assert_eq!(l.max_connections, 10_000);
+        let set =
+            format!("{base}idle_timeout_ms = 250\nframe_timeout_ms = 100\nmax_connections = 2");
+        let l = HostConfig::from_toml_str(&set).unwrap().listeners[0].clone();
+        assert_eq!(
+            (l.idle_timeout_ms, l.frame_timeout_ms, l.max_connections),
+            (250, 100, 2)
+        );
+        for (bad, key) in [
+            ("idle_timeout_ms = 0", "idle_timeout_ms"),
+            ("idle_timeout_ms = 9223372036854775807", "idle_timeout_ms"),
+            ("frame_timeout_ms = 3600001", "frame_timeout_ms"),
+            ("max_connections = 0", "max_connections"),
+        ] {
+            let err = HostConfig::from_toml_str(&format!("{base}{bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
     }
 }

@@ -97,12 +97,32 @@ impl Cup60 {
     }
 }
 
+/// The PAN of a track 2 (field 35): its digits before the separator (`=`, or `D` in BCD),
+/// copied into `buf`; `None` without a separator within 19 digits, or for a non-digit.
+pub(crate) fn track2_pan<'b>(field: &Field<'_>, buf: &'b mut [u8; 19]) -> Option<&'b [u8]> {
+    let mut len = 0;
+    for b in field.value() {
+        match b {
+            b'=' | b'D' => return buf.get(..len),
+            b'0'..=b'9' => {
+                *buf.get_mut(len)? = b;
+                len += 1;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 impl<'a> Facts<'a> {
-    /// The facts of a decoded message; the PAN's digits go into `pan`.
+    /// The facts of a decoded message; the PAN's digits go into `pan`: field 2, or for a
+    /// swiped card sent with track 2 only (common on UnionPay terminals) the account number
+    /// track 2 starts with, so that card groups and card-prefix rules see it too.
     pub(crate) fn read(msg: &Message<'a>, dialect: Dialect, pan: &'a mut [u8; 19]) -> Facts<'a> {
-        let pan: &'a [u8] = match msg.field(2) {
-            Some(f) => value_into(&f, pan).map_or(&[][..], |p| p),
-            None => &[],
+        let pan: &'a [u8] = match (msg.field(2), msg.field(35)) {
+            (Some(f), _) => value_into(&f, pan).map_or(&[][..], |p| p),
+            (None, Some(track)) => track2_pan(&track, pan).unwrap_or(&[]),
+            (None, None) => &[],
         };
         let network_code = match dialect {
             Dialect::UnionPay => Cup60::read(msg).and_then(|f| f.network_code()),

@@ -5,13 +5,17 @@
 //! - a frame that does not decode is answered 30 when its MTI can be read, else the
 //!   connection is closed (`unparseable`);
 //! - an unknown terminal is answered 03 (international) or 97 (UnionPay);
+//! - a message whose field 42 is present and not the terminal's configured merchant is
+//!   answered 03, invalid merchant (DESIGN §9), in both dialects;
 //! - a terminal that must sign on and has not, or whose MAC does not verify, is answered A0
 //!   (and, on UnionPay, asked to sign on again in the application header);
 //! - then the message itself ([`financial`](self::financial), `network`, `settlement`).
 //!
-//! MAC policy: for a terminal whose profile names a MAC, 0100, 0200, 0220 and 0400 must carry
-//! field 64; 0320 and 0500 are checked when they carry it; 08xx never are. An answer carries
-//! field 64 exactly when its request did and the host holds a MAC key for the terminal.
+//! MAC policy (a design choice, see the crate README): for a terminal whose profile names a
+//! MAC, 0100, 0200, 0220 and 0400 must carry field 64; 0320 and 0500 are checked when they
+//! carry it, and accepted without it, because terminals in the field (and the emulator) send
+//! settlement messages unMACed; 08xx never are. An answer carries field 64 exactly when its
+//! request did and the host holds a MAC key for the terminal.
 //!
 //! Nothing here panics on any input: fields are read through checked readers, and a message
 //! that lacks what its type needs is answered 30.
@@ -30,14 +34,15 @@ use crate::config::{Dialect, TerminalConfig, VoidPolicy};
 use crate::fields::{self, Cup60};
 use crate::ledger::{Book, CardGroup, MaskedPan, NewRec, TxnKind};
 use crate::restore::RestoredBook;
-use crate::rules::{Facts, FaultAction, FaultSet, Picked, ResponseCode, Rules};
+use crate::rules::{Facts, FaultAction, FaultSet, Picked, ResponseCode, Rules, MAX_DELAY};
 use crate::stats::Stats;
-use crate::store::Store;
+use crate::store::{Store, Writer};
 
 const A0: ResponseCode = ResponseCode(*b"A0");
 const FORMAT_ERROR: ResponseCode = ResponseCode(*b"30");
 const INVALID: ResponseCode = ResponseCode(*b"12");
 const DUPLICATE: ResponseCode = ResponseCode(*b"94");
+const INVALID_MERCHANT: ResponseCode = ResponseCode(*b"03");
 
 /// What every connection shares.
 pub(crate) struct Shared {
@@ -65,6 +70,13 @@ pub(crate) struct Listener {
     pub dialect: Dialect,
     pub spec: &'static Spec,
     pub frame: FrameConfig,
+    /// Close a connection silent this long (see `ListenerConfig::idle_timeout_ms`).
+    pub idle_timeout: Duration,
+    /// Close a connection whose frame is not whole this long after its first byte, or whose
+    /// answers are not read for this long.
+    pub frame_timeout: Duration,
+    /// Connections open at once at most.
+    pub max_connections: usize,
 }
 
 /// How an answer leaves, or does not.
@@ -186,12 +198,13 @@ impl Terminal {
         config: TerminalConfig,
         id: [u8; 8],
         stored: Option<RestoredBook>,
+        writer: &Writer,
     ) -> Terminal {
         let mut book = match stored {
             Some(stored) => Book::restore(id, config.batch, stored),
             None => Book::new(id, config.batch),
         };
-        book.trim_closed(config.dialect, config.void_policy);
+        book.trim_closed(config.dialect, config.void_policy, writer);
         Terminal {
             mac: config.mac(),
             book: Mutex::new(book),
@@ -283,7 +296,9 @@ fn deliver(fault: Option<Picked>, reply: Option<MessageFrame>) -> Delivery {
         };
     };
     match fault.map(|p| p.action) {
-        Some(FaultAction::Delay(d)) => Delivery::Delayed(d, reply),
+        // A rule built in code is not checked the way a configuration is: never hold an
+        // answer longer than a configured delay may (no arithmetic on the deadline can fail).
+        Some(FaultAction::Delay(d)) => Delivery::Delayed(d.min(MAX_DELAY), reply),
         Some(FaultAction::NoAnswer) => Delivery::Silent,
         Some(FaultAction::Close) => Delivery::Close,
         Some(FaultAction::CloseMidFrame) => Delivery::CloseMidFrame(reply),
@@ -344,6 +359,15 @@ fn process(ctx: &Ctx<'_>) -> Answer {
             "unknown terminal");
         return Answer::code(ResponseCode(*ctx.dialect.unknown_terminal()));
     };
+    let merchant = term.config.merchant.as_bytes();
+    if ctx
+        .msg
+        .field(42)
+        .is_some_and(|f| !f.value().eq(merchant.iter().copied()))
+    {
+        tracing::debug!(mti = %ctx.msg.mti(), "field 42 is not the terminal's merchant: 03");
+        return Answer::code(INVALID_MERCHANT);
+    }
     let mut book = lock(&term.book);
     let mac = reply_mac(ctx, term, &book);
     if let Err(code) = check_security(ctx, term, &book) {

@@ -7,11 +7,17 @@
 //!   batch: answered 94, and nothing is authorised a second time;
 //! - a 0400 is matched to its original by terminal, original trace number and amount: 00 when
 //!   found (the original leaves the totals), 25 when not, and the same answer on a repeat;
+//! - a void is matched to its sale by RRN (UnionPay: or the original trace in 61) *and amount*,
+//!   the same rule as a reversal: a void for another amount finds no original (25);
 //! - a 0320 is deduplicated by the original trace number it carries (see `settlement`).
+//!
+//! What a peer can make the books remember is bounded: the duplicate memory is keyed by MTI
+//! class and trace number (n6), a reversal answered 00 is remembered by the record it
+//! reversed, and a reversal answered 25 by a short ring of the last [`NOT_FOUND_MEMO`].
 //!
 //! The settlement side (0500, 0320, closing a batch) is in `settlement.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use iso8583_crypto::DesKey;
 
@@ -190,17 +196,36 @@ impl Countable for Rec {
     }
 }
 
-/// Where the open batch's settlement stands.
+/// Where the open batch's settlement stands; `settlement.rs` refuses what does not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Settling {
-    /// No settlement under way.
+    /// No settlement under way: only a 0500 920000 (UnionPay: a 0500) may start one.
     #[default]
     Idle,
-    /// The host answered out of balance: 0320s rebuild the batch, then the trailer or closing
-    /// 0320 closes it.
+    /// The host answered out of balance (international 95, UnionPay a flag `2`): 0320s
+    /// rebuild the batch, then the trailer or closing 0320 `202` closes it.
     Uploading,
-    /// UnionPay balanced: chip records may follow, then the closing 0320.
+    /// UnionPay balanced (both flags `1`): chip records may follow, then the closing 0320
+    /// `207`.
     Balanced,
+}
+
+impl Settling {
+    /// The name used in the ledger database and views.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Settling::Idle => "idle",
+            Settling::Uploading => "uploading",
+            Settling::Balanced => "balanced",
+        }
+    }
+
+    /// Back from its name.
+    pub(crate) fn from_name(name: &str) -> Option<Settling> {
+        [Settling::Idle, Settling::Uploading, Settling::Balanced]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
 }
 
 /// How a batch was closed.
@@ -221,6 +246,20 @@ impl CloseResult {
             CloseResult::Balanced => "balanced",
             CloseResult::Uploaded => "uploaded",
         }
+    }
+}
+
+/// How many 0400s answered 25 a terminal's books remember for a repeat (per open batch). A
+/// repeat older than that is looked up again, which still answers 25 unless the original
+/// has arrived since; a peer sending 0400s for ever-new amounts cannot grow the memory.
+pub(crate) const NOT_FOUND_MEMO: usize = 64;
+
+/// The batch number after `batch` (1 to 999999, then 1 again; DESIGN §5).
+pub(crate) fn next_batch(batch: u32) -> u32 {
+    if batch >= 999_999 {
+        1
+    } else {
+        batch + 1
     }
 }
 
@@ -251,11 +290,19 @@ pub(crate) struct Summary {
     pub settled_amount: u64,
 }
 
-/// True for a record that counts in its batch: a sale, completion, offline sale or refund,
-/// approved (or voided, which UnionPay still counts).
-pub(crate) fn is_settled(kind: TxnKind, state: RecordState) -> bool {
-    !matches!(kind, TxnKind::Void | TxnKind::PreAuth)
-        && matches!(state, RecordState::Approved | RecordState::Voided)
+/// True for a record on the sale side of its batch's totals (DESIGN §5, "Totals"): a sale,
+/// completion or offline sale that is approved, or voided where the dialect still counts it
+/// (UnionPay keeps a voided sale in debit; international only under [`VoidPolicy::Refund`]).
+/// Refunds, voids, pre-auths and reversed or unconfirmed records are never settled sales.
+pub(crate) fn is_settled(
+    kind: TxnKind,
+    state: RecordState,
+    dialect: Dialect,
+    policy: VoidPolicy,
+) -> bool {
+    let voided_counts = dialect == Dialect::UnionPay || policy == VoidPolicy::Refund;
+    kind.is_debit()
+        && (state == RecordState::Approved || (state == RecordState::Voided && voided_counts))
 }
 
 impl Closed {
@@ -264,12 +311,14 @@ impl Closed {
         if let Some(summary) = self.summary {
             return summary;
         }
-        let settled = || self.records.iter().filter(|r| is_settled(r.kind, r.state));
+        let totals = Totals::of(&self.records, dialect, policy);
+        // The settled sales are read off the totals, so that the two can never disagree.
+        let (settled, settled_amount) = totals.sales();
         Summary {
-            totals: Totals::of(&self.records, dialect, policy),
+            totals,
             uploads_received: self.records.iter().filter(|r| r.uploaded).count(),
-            settled: settled().count() as u64,
-            settled_amount: settled().map(|r| r.amount).sum(),
+            settled,
+            settled_amount,
         }
     }
 }
@@ -299,11 +348,13 @@ pub(crate) struct Book {
     /// number of the last 0500).
     pub batch: u32,
     pub open: Vec<Rec>,
-    /// First answer per (MTI, trace) in the open batch.
+    /// First answer per (MTI, trace) in the open batch: 0100, 0200 and 0220 (duplicates), and
+    /// trailers that left the batch open. Bounded by the trace numbers (n6) of four MTIs.
     seen: HashMap<([u8; 4], u32), ResponseCode>,
-    /// Answer per (trace, amount) of each 0400 in the open batch.
-    reversals: HashMap<(u32, Option<u64>), ResponseCode>,
-    pub settling: Settling,
+    /// The last 0400s answered 25, by (trace, amount), newest last, at most
+    /// [`NOT_FOUND_MEMO`]; a 0400 answered 00 is remembered by the record it reversed.
+    not_found: VecDeque<(u32, Option<u64>)>,
+    settling: Settling,
     /// Closed batches, oldest first; only the last [`CLOSED_WITH_RECORDS`] with records.
     pub closed: Vec<Closed>,
 }
@@ -317,33 +368,35 @@ impl Book {
             batch,
             open: Vec::new(),
             seen: HashMap::new(),
-            reversals: HashMap::new(),
+            not_found: VecDeque::new(),
             settling: Settling::Idle,
             closed: Vec::new(),
         }
     }
 
-    /// A terminal's books read back from the ledger database: its duplicate and reversal
-    /// memory is rebuilt from the open batch (approved records were answered 00, reversed ones
-    /// reversed with 00), and its batch number follows its last closed batch.
+    /// A terminal's books read back from the ledger database: its duplicate memory is rebuilt
+    /// from the open batch (approved records were answered 00) and the stored answers of the
+    /// others (declined requests), its reversal memory is in the records' states, and its batch
+    /// number and settlement state are the stored session's (else the batch follows the last
+    /// closed one).
     pub(crate) fn restore(terminal: [u8; 8], batch: u32, stored: RestoredBook) -> Book {
         let mut book = Book::new(terminal, batch);
         if let Some(last) = stored.closed.last() {
-            book.batch = if last.batch >= 999_999 {
-                1
-            } else {
-                last.batch + 1
-            };
+            book.batch = next_batch(last.batch);
         }
+        book.closed = stored.closed;
+        let seq = book.batch_seq();
         for r in stored.open.iter().filter(|r| !r.from_upload) {
             book.seen.insert((r.mti, r.trace), ResponseCode::APPROVED);
-            if r.state == RecordState::Reversed {
-                book.reversals
-                    .insert((r.trace, Some(r.amount)), ResponseCode::APPROVED);
-            }
+        }
+        for a in stored.answers.iter().filter(|a| a.batch_seq == seq) {
+            book.seen.entry((a.mti, a.trace)).or_insert(a.code);
+        }
+        if let Some(session) = stored.session.filter(|s| s.batch_seq == seq) {
+            book.batch = session.batch;
+            book.settling = session.settling;
         }
         book.open = stored.open;
-        book.closed = stored.closed;
         book
     }
 
@@ -352,17 +405,39 @@ impl Book {
         self.seen.contains_key(&(mti, trace))
     }
 
+    /// The first answer to `mti` with `trace` in the open batch, if any.
+    pub(crate) fn first_answer(&self, mti: [u8; 4], trace: u32) -> Option<ResponseCode> {
+        self.seen.get(&(mti, trace)).copied()
+    }
+
+    /// Remembers the answer to `mti` with `trace` for a repeat; one other than 00 leaves no
+    /// record, so it is stored on its own (a repeat after a restart gets it too).
+    pub(crate) fn remember(&mut self, mti: [u8; 4], trace: u32, code: ResponseCode, w: &Writer) {
+        self.seen.insert((mti, trace), code);
+        if code != ResponseCode::APPROVED {
+            w.send(Op::Answer {
+                terminal: self.terminal,
+                batch_seq: self.batch_seq(),
+                mti,
+                trace,
+                code,
+            });
+        }
+    }
+
     /// Records the answer to a sale, refund, pre-auth, completion or advice; approved ones
     /// join the open batch.
     pub(crate) fn authorise(&mut self, new: NewRec, code: ResponseCode, writer: &Writer) {
-        self.seen.insert((new.mti, new.trace), code);
+        self.remember(new.mti, new.trace, code, writer);
         if code == ResponseCode::APPROVED {
             self.push(new, None, writer);
         }
     }
 
-    /// A void: the original sale (found by its RRN, else by its trace number) becomes voided
-    /// and the void joins the batch. 25 when no approved sale matches.
+    /// A void: the original sale (found by its RRN, else by its trace number, and by its
+    /// amount) becomes voided and the void joins the batch. 25 when no approved sale matches:
+    /// a void for another amount than its sale's cancels nothing (DESIGN §6 matches a 0400 by
+    /// amount; a void is the same kind of cancellation).
     pub(crate) fn void(
         &mut self,
         mut new: NewRec,
@@ -373,6 +448,7 @@ impl Book {
         let found = self.open.iter_mut().rev().find(|r| {
             matches!(r.kind, TxnKind::Sale | TxnKind::Completion)
                 && r.state == RecordState::Approved
+                && r.amount == new.amount
                 && (rrn.is_some_and(|x| x == r.rrn) || original_trace == Some(r.trace))
         });
         let code = match found {
@@ -390,7 +466,7 @@ impl Book {
             }
             None => ResponseCode(*b"25"),
         };
-        self.seen.insert((new.mti, new.trace), code);
+        self.remember(new.mti, new.trace, code, writer);
         code
     }
 
@@ -418,32 +494,44 @@ impl Book {
 
     /// A 0400: the original (same trace, 0100 or 0200, same amount when the 0400 carries one)
     /// leaves the totals, and a reversed void gives its sale back. A repeat gets the first
-    /// answer again.
+    /// answer again: 00 when the original is already reversed (the record is the memory, so
+    /// nothing grows), 25 while the key is among the last [`NOT_FOUND_MEMO`] not found.
     pub(crate) fn reverse(
         &mut self,
         trace: u32,
         amount: Option<u64>,
         writer: &Writer,
     ) -> ResponseCode {
-        if let Some(code) = self.reversals.get(&(trace, amount)) {
-            return *code;
+        const NOT_FOUND: ResponseCode = ResponseCode(*b"25");
+        if self.not_found.contains(&(trace, amount)) {
+            return NOT_FOUND;
         }
-        let found = self.open.iter().rposition(|r| {
+        let original = |r: &Rec| {
             r.trace == trace
                 && matches!(&r.mti, b"0100" | b"0200")
                 && !r.from_upload
                 && amount.is_none_or(|a| a == r.amount)
-                && r.state != RecordState::Reversed
-        });
-        let code = match found {
+        };
+        if self
+            .open
+            .iter()
+            .any(|r| original(r) && r.state == RecordState::Reversed)
+        {
+            return ResponseCode::APPROVED;
+        }
+        match self.open.iter().rposition(original) {
             Some(i) => {
                 self.reverse_at(i, writer);
                 ResponseCode::APPROVED
             }
-            None => ResponseCode(*b"25"),
-        };
-        self.reversals.insert((trace, amount), code);
-        code
+            None => {
+                if self.not_found.len() >= NOT_FOUND_MEMO {
+                    self.not_found.pop_front();
+                }
+                self.not_found.push_back((trace, amount));
+                NOT_FOUND
+            }
+        }
     }
 
     fn reverse_at(&mut self, i: usize, writer: &Writer) {
@@ -468,7 +556,33 @@ impl Book {
     /// Forgets the open batch's duplicate and reversal memory: a new batch starts.
     pub(crate) fn reset_matching(&mut self) {
         self.seen.clear();
-        self.reversals.clear();
+        self.not_found.clear();
+    }
+
+    /// Where the open batch's settlement stands.
+    pub(crate) fn settling(&self) -> Settling {
+        self.settling
+    }
+
+    /// Moves the settlement on, and stores where it stands with the host's batch number.
+    pub(crate) fn set_settling(&mut self, settling: Settling, writer: &Writer) {
+        self.settling = settling;
+        self.store_session(writer);
+    }
+
+    /// Sets the host's batch number for the terminal, and stores it.
+    pub(crate) fn set_batch(&mut self, batch: u32, writer: &Writer) {
+        self.batch = batch;
+        self.store_session(writer);
+    }
+
+    fn store_session(&self, writer: &Writer) {
+        writer.send(Op::Session {
+            terminal: self.terminal,
+            batch_seq: self.batch_seq(),
+            batch: self.batch,
+            settling: self.settling,
+        });
     }
 
     /// The open batch's place among the terminal's batches: the count closed before it.
@@ -477,13 +591,22 @@ impl Book {
     }
 
     /// Drops the records of all but the last [`CLOSED_WITH_RECORDS`] closed batches, keeping
-    /// their summaries.
-    pub(crate) fn trim_closed(&mut self, dialect: Dialect, policy: VoidPolicy) {
+    /// their summaries; an in-memory ledger database drops their rows too (F3 of the review:
+    /// otherwise it grew by every sale for as long as the host ran).
+    pub(crate) fn trim_closed(&mut self, dialect: Dialect, policy: VoidPolicy, writer: &Writer) {
         let old = self.closed.len().saturating_sub(CLOSED_WITH_RECORDS);
-        for batch in self.closed.iter_mut().take(old) {
-            if batch.summary.is_none() {
-                batch.summary = Some(batch.summary(dialect, policy));
-                batch.records = Vec::new();
+        for (seq, batch) in self.closed.iter_mut().take(old).enumerate() {
+            if batch.summary.is_some() {
+                continue;
+            }
+            batch.summary = Some(batch.summary(dialect, policy));
+            let records = std::mem::take(&mut batch.records);
+            if writer.forgets() {
+                writer.send(Op::Forget {
+                    terminal: self.terminal,
+                    batch_seq: u32::try_from(seq).unwrap_or(u32::MAX),
+                    ids: records.iter().map(|r| r.id).collect(),
+                });
             }
         }
     }
@@ -540,7 +663,7 @@ mod tests {
                 "{:?}",
                 last.summary(Dialect::UnionPay, VoidPolicy::Drop)
             ));
-            book.trim_closed(Dialect::UnionPay, VoidPolicy::Drop);
+            book.trim_closed(Dialect::UnionPay, VoidPolicy::Drop, &writer);
         }
         let kept: Vec<bool> = book.closed.iter().map(|c| !c.records.is_empty()).collect();
         assert_eq!(kept.iter().filter(|k| **k).count(), CLOSED_WITH_RECORDS);

@@ -93,6 +93,7 @@ mod error;
 mod fields;
 mod handler;
 mod ledger;
+mod limits;
 mod network;
 mod restore;
 mod rules;
@@ -111,7 +112,7 @@ pub use error::{ConfigError, HostError};
 pub use ledger::{CardGroup, CloseResult, RecordState, TxnKind};
 pub use rules::{
     faults_from_toml, AuthRule, Cents, FaultAction, FaultRule, HostPatch, Match, ResponseCode,
-    Rules,
+    Rules, MAX_DELAY,
 };
 pub use server::TestHost;
 pub use stats::Summary;

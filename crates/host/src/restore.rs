@@ -1,7 +1,9 @@
 //! Reading the books back when a host starts on an existing ledger database (`--db`): per
-//! terminal its closed batches, in order, and its open batch, so that a restarted host answers
-//! a repeat with 94, a repeated reversal with its first answer, a repeated 0500 for the batch
-//! it closed with 00, and reconciles the open batch against what it approved before.
+//! terminal its closed batches, in order, its open batch, the answers other than 00 it gave in
+//! it, and where its settlement stood, so that a restarted host answers a repeat with 94 (or
+//! the decline it got), a repeated reversal with its first answer, a repeated 0500 for the
+//! batch it closed with 00, goes on with an interrupted upload, and reconciles the open batch
+//! against what it approved before.
 //!
 //! Sessions are not stored (keys never are): every terminal signs on again after a restart,
 //! as it would with a real host. A row that does not read back (edited by hand, say) is
@@ -11,7 +13,10 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, Row};
 
-use crate::ledger::{CardGroup, CloseResult, Closed, MaskedPan, Rec, RecordState, TxnKind};
+use crate::ledger::{
+    CardGroup, CloseResult, Closed, MaskedPan, Rec, RecordState, Settling, TxnKind,
+};
+use crate::rules::ResponseCode;
 
 /// The books found in the database, by terminal id.
 #[derive(Default)]
@@ -27,6 +32,27 @@ pub(crate) struct Restored {
 pub(crate) struct RestoredBook {
     pub open: Vec<Rec>,
     pub closed: Vec<Closed>,
+    /// Answers other than 00, of every batch still stored.
+    pub answers: Vec<StoredAnswer>,
+    pub session: Option<StoredSession>,
+}
+
+/// A stored answer other than 00.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredAnswer {
+    pub batch_seq: u32,
+    pub mti: [u8; 4],
+    pub trace: u32,
+    pub code: ResponseCode,
+}
+
+/// Where a terminal's settlement stood, and the host's batch number for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredSession {
+    /// The open batch it was written for (the count of batches closed before it).
+    pub batch_seq: u32,
+    pub batch: u32,
+    pub settling: Settling,
 }
 
 /// Reads every batch and record.
@@ -70,6 +96,8 @@ pub(crate) fn read(conn: &Connection) -> rusqlite::Result<Restored> {
     if skipped > 0 {
         tracing::warn!(skipped, "record rows that do not read back: skipped");
     }
+    read_answers(conn, &mut restored)?;
+    read_sessions(conn, &mut restored)?;
     let last_rrn: i64 = conn.query_row(
         "SELECT COALESCE(MAX(CAST(rrn AS INTEGER)), 0) FROM txn",
         [],
@@ -77,6 +105,57 @@ pub(crate) fn read(conn: &Connection) -> rusqlite::Result<Restored> {
     )?;
     restored.last_rrn = u64::try_from(last_rrn).unwrap_or(0);
     Ok(restored)
+}
+
+fn read_answers(conn: &Connection, restored: &mut Restored) -> rusqlite::Result<()> {
+    let mut answers = conn.prepare("SELECT terminal, batch_seq, mti, trace, code FROM answer")?;
+    let mut rows = answers.query([])?;
+    while let Some(row) = rows.next()? {
+        let (terminal, mti, code) = (
+            array::<8>(&row.get::<_, String>(0)?),
+            array::<4>(&row.get::<_, String>(2)?),
+            ResponseCode::new(&row.get::<_, String>(4)?),
+        );
+        let (Some(terminal), Some(mti), Some(code)) = (terminal, mti, code) else {
+            tracing::warn!("an answer row that does not read back: skipped");
+            continue;
+        };
+        let answer = StoredAnswer {
+            batch_seq: row.get(1)?,
+            mti,
+            trace: row.get(3)?,
+            code,
+        };
+        restored
+            .books
+            .entry(terminal)
+            .or_default()
+            .answers
+            .push(answer);
+    }
+    Ok(())
+}
+
+fn read_sessions(conn: &Connection, restored: &mut Restored) -> rusqlite::Result<()> {
+    let mut sessions = conn.prepare("SELECT terminal, batch_seq, batch, settling FROM session")?;
+    let mut rows = sessions.query([])?;
+    while let Some(row) = rows.next()? {
+        let terminal = array::<8>(&row.get::<_, String>(0)?);
+        let settling = Settling::from_name(&row.get::<_, String>(3)?);
+        let batch: u32 = row.get(2)?;
+        let (Some(terminal), Some(settling), true) =
+            (terminal, settling, (1..=999_999).contains(&batch))
+        else {
+            tracing::warn!("a session row that does not read back: skipped");
+            continue;
+        };
+        restored.books.entry(terminal).or_default().session = Some(StoredSession {
+            batch_seq: row.get(1)?,
+            batch,
+            settling,
+        });
+    }
+    Ok(())
 }
 
 fn closed_batch(row: &Row<'_>) -> rusqlite::Result<Option<([u8; 8], Closed)>> {

@@ -25,13 +25,13 @@
 //! terminal = "20000001"        # field 41
 //! cents = 51                   # amount (field 4) ends in .51
 //! amount = "12.50"             # exact amount; also amount_above, amount_below
-//! card_prefix = "62"           # field 2 starts with
+//! card_prefix = "62"           # the PAN starts with (field 2, else track 2 before its separator)
 //! nth = 4                      # from the 4th matching message on (default the 1st)
 //! times = 3                    # at most this often (default: always; once with nth)
 //! chance = 0.25                # with this probability, seeded by the config's seed
 //! action = "respond"           # see FaultAction for the list
 //! code = "95"                  # for respond
-//! ms = 1500                    # for delay
+//! ms = 1500                    # for delay: at most 3600000 (an hour)
 //! process = false              # apply the message to the ledger first (default: see action)
 //! ```
 
@@ -42,6 +42,11 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::error::ConfigError;
+
+/// The longest `delay` a fault rule may hold an answer: an hour, far beyond any terminal's
+/// timeout. Longer values are refused when a rule is read or checked, and a rule built in code
+/// without a check is held to it (a deadline this far out cannot overflow).
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
 
 /// A two-character response code (field 39), such as `00`, `95` or `A0`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -177,7 +182,8 @@ pub struct Match {
     /// Amounts below this.
     #[serde(default)]
     pub amount_below: Option<Cents>,
-    /// The PAN (field 2) starts with these digits.
+    /// The PAN starts with these digits: field 2, or when it is absent the digits of track 2
+    /// (field 35) before its separator.
     #[serde(default)]
     pub card_prefix: Option<String>,
 }
@@ -191,6 +197,7 @@ pub(crate) struct Facts<'a> {
     pub trace: Option<u32>,
     pub terminal: Option<&'a [u8]>,
     pub amount: Option<u64>,
+    /// Field 2, else the digits of track 2 (field 35) before its separator.
     pub pan: &'a [u8],
 }
 
@@ -569,6 +576,15 @@ impl FaultRule {
                 expected: "a probability from 0 to 1",
             });
         }
+        if let FaultAction::Delay(d) = self.action {
+            if d > MAX_DELAY {
+                return Err(ConfigError::Value {
+                    what: "ms",
+                    found: d.as_millis().to_string(),
+                    expected: "at most 3600000 (an hour)",
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -592,6 +608,9 @@ impl TryFrom<RawFaultRule> for FaultRule {
     fn try_from(raw: RawFaultRule) -> Result<FaultRule, String> {
         let action = match (raw.action.as_str(), raw.code, raw.ms) {
             ("respond", Some(code), None) => FaultAction::Respond(code),
+            ("delay", None, Some(ms)) if ms > MAX_DELAY.as_millis() as u64 => {
+                return Err(format!("delay ms = {ms}: at most 3600000 (an hour)"));
+            }
             ("respond", None, _) => return Err("action respond needs code = \"NN\"".into()),
             ("delay", None, Some(ms)) => FaultAction::Delay(Duration::from_millis(ms)),
             ("delay", _, None) => return Err("action delay needs ms = N".into()),
@@ -794,6 +813,11 @@ mod tests {
             ("action = \"close\"\nmtI = \"0500\"", "unknown key `mtI`"),
             ("action = \"close\"\nchance = 2.0", "probability"),
             ("action = \"close\"\ncode = \"05\"", "neither"),
+            ("action = \"delay\"\nms = 3600001", "at most 3600000"),
+            (
+                "action = \"delay\"\nms = 9223372036854775807",
+                "at most 3600000",
+            ),
         ] {
             let err = faults_from_toml(&format!("[[faults]]\n{bad}"))
                 .unwrap_err()

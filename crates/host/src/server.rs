@@ -6,11 +6,17 @@
 //! that cannot be framed (a bad length header, over the maximum) closes that connection only;
 //! nothing a connection does reaches another except through the books, each terminal's under
 //! its own lock.
+//!
+//! Nor can a connection hold the host by doing nothing ([`crate::limits`]): it is closed when
+//! silent for the listener's idle timeout, when a frame is not whole within the frame timeout
+//! of its first byte, or when its answers are not read within that time; a listener serves at
+//! most `max_connections` at once; and the accept loop backs off when accepting fails.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use iso8583_codec::Spec;
@@ -26,6 +32,7 @@ use tracing::Instrument;
 use crate::config::{Dialect, HostConfig};
 use crate::error::{ConfigError, HostError};
 use crate::handler::{self, lock, Delivery, Listener, Shared, Terminal};
+use crate::limits::{Backoff, Deadlines, Every};
 use crate::restore::Restored;
 use crate::rules::{FaultRule, FaultSet, HostPatch, Rules};
 use crate::stats::Summary;
@@ -50,7 +57,7 @@ impl TestHost {
         config.check()?;
         let (store, restored) = Store::open(config.db.as_deref())?;
         let last_rrn = restored.last_rrn;
-        let terminals = terminals(&config, restored)?;
+        let terminals = terminals(&config, restored, &store.writer)?;
         let faults = FaultSet::new(config.faults.clone(), config.seed);
         let shared = Arc::new(Shared::new(
             terminals,
@@ -83,6 +90,9 @@ impl TestHost {
                 dialect: l.dialect,
                 spec,
                 frame: l.frame_config(),
+                idle_timeout: l.idle_timeout(),
+                frame_timeout: l.frame_timeout(),
+                max_connections: l.max_connections,
             });
             let task = accept(
                 socket,
@@ -147,11 +157,19 @@ impl TestHost {
         };
         match self.shared.terminals.get(&id) {
             Some(t) => {
-                lock(&t.book).batch = batch.clamp(1, 999_999);
+                lock(&t.book).set_batch(batch.clamp(1, 999_999), &self.shared.store.writer);
                 true
             }
             None => false,
         }
+    }
+
+    /// How many record rows the ledger database holds, once the writes queued so far are
+    /// applied; `None` if its writer has stopped. In memory (no `db`), the rows of the closed
+    /// batches whose records the books no longer keep are deleted, so this stays bounded by
+    /// the open batches and the last 16 closed ones per terminal; a file keeps every row.
+    pub async fn stored_records(&self) -> Option<u64> {
+        self.shared.store.count().await
     }
 
     /// A copy of the books.
@@ -193,6 +211,7 @@ impl Drop for TestHost {
 fn terminals(
     config: &HostConfig,
     mut restored: Restored,
+    writer: &crate::store::Writer,
 ) -> Result<HashMap<[u8; 8], Terminal>, ConfigError> {
     let mut map = HashMap::new();
     for entry in &config.terminals {
@@ -205,7 +224,10 @@ fn terminals(
             one.id = id.clone();
             one.count = 1;
             let stored = restored.books.remove(&key);
-            if map.insert(key, Terminal::new(one, key, stored)).is_some() {
+            if map
+                .insert(key, Terminal::new(one, key, stored, writer))
+                .is_some()
+            {
                 return Err(ConfigError::DuplicateTerminal(id));
             }
         }
@@ -226,29 +248,74 @@ async fn accept(
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut backoff = Backoff::new();
+    let mut refusals = Every::default();
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
             accepted = socket.accept() => accepted,
         };
-        match accepted {
-            Ok((stream, peer)) => {
-                shared.stats.connection();
-                // Answers are small and each is awaited by its terminal: send them at once.
-                let _ = stream.set_nodelay(true);
-                let conn = serve(stream, listener.clone(), shared.clone(), cancel.clone());
-                tracker.spawn(conn.instrument(tracing::debug_span!("conn", %peer)));
-            }
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
-                // Out of file descriptors, most likely: wait a little rather than spin.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                // Out of file descriptors, most likely: they free only as connections close,
+                // so wait longer each time rather than retry (and log) every few ms.
+                let (pause, warn) = backoff.failed(Instant::now());
+                if let Some(failures) = warn {
+                    tracing::warn!(error = %e, failures, pause_ms = pause.as_millis() as u64,
+                        "accept failed: backing off");
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => continue,
+                }
             }
+        };
+        let failures = backoff.succeeded();
+        if failures > 0 {
+            tracing::warn!(failures, "accepting again");
         }
+        if open.load(Ordering::Relaxed) >= listener.max_connections {
+            // Closed at once (dropped): the peer learns it rather than waiting in a backlog.
+            shared.stats.refused();
+            if let Some(refused) = refusals.event(Instant::now(), Backoff::WARN_EVERY) {
+                tracing::warn!(%peer, refused, max = listener.max_connections,
+                    "connection refused: listener at max_connections");
+            }
+            continue;
+        }
+        shared.stats.connection();
+        // Answers are small and each is awaited by its terminal: send them at once.
+        let _ = stream.set_nodelay(true);
+        let slot = Slot::take(&open);
+        let conn = serve(stream, listener.clone(), shared.clone(), cancel.clone());
+        let conn = async move {
+            conn.await;
+            drop(slot);
+        };
+        tracker.spawn(conn.instrument(tracing::debug_span!("conn", %peer)));
     }
 }
 
-/// One connection, until the peer closes, a fault closes it, or the host stops.
+/// One of a listener's open connections, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>) -> Slot {
+        open.fetch_add(1, Ordering::Relaxed);
+        Slot(open.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One connection, until the peer closes, a fault closes it, a limit closes it, or the host
+/// stops.
 async fn serve(
     mut stream: TcpStream,
     listener: Arc<Listener>,
@@ -259,8 +326,15 @@ async fn serve(
         codec: FrameCodec::new(listener.frame.clone()),
         out: BytesMut::with_capacity(1024),
         delayed: Vec::new(),
+        in_frame: false,
     };
     let mut input = BytesMut::with_capacity(1024);
+    let (idle, frame_limit) = (listener.idle_timeout, listener.frame_timeout);
+    let start = Instant::now();
+    let mut deadlines = Deadlines::new(start);
+    // One timer for the connection's life, re-armed only when it fires: reads cost no timer.
+    let check = tokio::time::sleep_until(deadlines.next_check(start, idle, frame_limit));
+    tokio::pin!(check);
     tracing::debug!("connected");
     loop {
         let due = conn.delayed.iter().map(|(t, _)| *t).min();
@@ -268,6 +342,18 @@ async fn serve(
             _ = cancel.cancelled() => break,
             _ = sleep_until(due), if due.is_some() => {
                 conn.release_due();
+                deadlines.touch(Instant::now());
+                None
+            }
+            () = &mut check => {
+                let now = Instant::now();
+                let holding = !conn.delayed.is_empty();
+                if let Some(why) = deadlines.expired(now, idle, frame_limit, holding) {
+                    shared.stats.timed_out();
+                    tracing::debug!(reason = why.reason(), "connection closed");
+                    break;
+                }
+                check.as_mut().reset(deadlines.next_check(now, idle, frame_limit));
                 None
             }
             read = stream.read_buf(&mut input) => Some(read),
@@ -275,14 +361,21 @@ async fn serve(
         let go_on = match read {
             None => true,
             Some(Ok(0)) => false,
-            Some(Ok(_)) => conn.answer_all(&mut input, &listener, &shared),
+            Some(Ok(_)) => {
+                let go_on = conn.answer_all(&mut input, &listener, &shared);
+                deadlines.read(Instant::now(), conn.in_frame);
+                go_on
+            }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "read failed");
                 false
             }
         };
         if !conn.out.is_empty() {
-            if let Err(e) = stream.write_all(&conn.out).await {
+            if let Err(e) = write_out(&mut stream, &conn.out, frame_limit).await {
+                if e.kind() == std::io::ErrorKind::TimedOut {
+                    shared.stats.timed_out();
+                }
                 tracing::debug!(error = %e, "write failed");
                 break;
             }
@@ -297,6 +390,27 @@ async fn serve(
     }
     let _ = stream.shutdown().await;
     tracing::debug!("closed");
+}
+
+/// Writes the answers; a peer that does not read them for `limit` is given up on. Most
+/// answers fit the socket's buffer and leave at once, with no timer.
+async fn write_out(stream: &mut TcpStream, out: &[u8], limit: Duration) -> std::io::Result<()> {
+    let written = match stream.try_write(out) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    let rest = out.get(written..).unwrap_or(&[]);
+    if rest.is_empty() {
+        return Ok(());
+    }
+    match tokio::time::timeout(limit, stream.write_all(rest)).await {
+        Ok(written) => written,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the peer does not read its answers",
+        )),
+    }
 }
 
 /// Sleeps until `due`; never wakes for `None`. Nothing is made until it is polled, so the
@@ -314,16 +428,30 @@ struct Conn {
     out: BytesMut,
     /// Answers held back by a delay fault, with when they are due.
     delayed: Vec<(Instant, MessageFrame)>,
+    /// Bytes of a frame not yet whole have arrived (still buffered, or their length header
+    /// already read by the codec).
+    in_frame: bool,
 }
 
 impl Conn {
     /// Answers every whole frame in `input`; false when the connection must close.
     fn answer_all(&mut self, input: &mut BytesMut, listener: &Listener, shared: &Shared) -> bool {
         loop {
+            let before = input.len();
             let frame = match self.codec.decode(input) {
-                Ok(Some(Frame::Message(frame))) => frame,
-                Ok(Some(Frame::KeepAlive)) => continue,
-                Ok(None) => return true,
+                Ok(Some(Frame::Message(frame))) => {
+                    self.in_frame = false;
+                    frame
+                }
+                Ok(Some(Frame::KeepAlive)) => {
+                    self.in_frame = false;
+                    continue;
+                }
+                Ok(None) => {
+                    // The codec consumes a length header before its frame is whole.
+                    self.in_frame |= input.len() < before || !input.is_empty();
+                    return true;
+                }
                 Err(e) => {
                     shared.stats.unparseable();
                     tracing::warn!(error = %e, "frame refused: connection closed");
@@ -333,7 +461,12 @@ impl Conn {
             match handler::handle(shared, listener, &frame) {
                 Delivery::Reply(reply) => self.write(reply),
                 Delivery::Delayed(delay, reply) => {
-                    self.delayed.push((Instant::now() + delay, reply));
+                    // The delay is at most MAX_DELAY (handler); should the clock still not
+                    // reach that far, the answer goes now rather than the task panicking.
+                    match Instant::now().checked_add(delay) {
+                        Some(due) => self.delayed.push((due, reply)),
+                        None => self.write(reply),
+                    }
                 }
                 Delivery::Silent => {}
                 Delivery::Close => return false,

@@ -15,11 +15,32 @@
 //! A repeated 0500 or closing 0320 for the batch just closed is answered 00 and changes
 //! nothing. A 0320 is matched by the original trace number it carries, so a re-sent upload
 //! replaces rather than adds.
+//!
+//! The sequence is enforced (DESIGN §5 state diagram), from where the open batch's settlement
+//! stands ([`Settling`]); each refusal leaves the books and the state as they were:
+//! - international: a 0500 with a processing code other than 920000 or 960000 is 12; a
+//!   960000 trailer is 12 unless a 920000 for the same batch was answered 95 in this batch
+//!   (a repeat of a trailer answered 95 gets 95 again); a 0320 outside an upload is 12;
+//! - UnionPay: a 0320 (upload or closing) before a 0500 was answered is 12; a closing 0320
+//!   whose batch number (60.2) is not the host's is 77, the code UnionPay uses for a batch
+//!   number mismatch (DESIGN §9); a closing `207` ("balanced") after the host answered a flag
+//!   `2` is 95, "reconcile error, upload" (§9): the terminal must upload and close with `202`,
+//!   and 77 would wrongly send it to sign on for a batch number; a closing `202` after the
+//!   host answered both flags `1` is 12 (it would close the batch on an upload of chip
+//!   records only).
+//! - both: an international 0500 whose field 63 does not start with 30 digits, or a UnionPay
+//!   0500 whose 48 is not 62 digits, is 30 (format error), not an out-of-balance 95.
+//!
+//! A terminal that retries after a lost reply gets its first answer: the repeat of what
+//! closed a batch finds it closed (00), and a refusal changes nothing, so its repeat is
+//! refused the same way.
 
 use crate::config::Dialect;
 use crate::fields::{self, Cup60};
 use crate::handler::{Answer, Ctx, Terminal};
-use crate::ledger::{Book, CardGroup, CloseResult, MaskedPan, Rec, RecordState, Settling, TxnKind};
+use crate::ledger::{
+    next_batch, Book, CardGroup, CloseResult, MaskedPan, Rec, RecordState, Settling, TxnKind,
+};
 use crate::rules::{FaultAction, ResponseCode};
 use crate::store::{Op, Writer};
 use crate::totals::{CupTotals, IntlTotals};
@@ -49,14 +70,27 @@ fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
     let batch = fields::text(ctx.msg, 60)
         .and_then(fields::parse_digits)
         .and_then(|b| u32::try_from(b).ok());
-    let (Some(batch), Some(field63)) = (batch, fields::text(ctx.msg, 63)) else {
+    let (Some(batch), Some(field63), Some(pcode)) = (
+        batch,
+        fields::text(ctx.msg, 63).filter(|f| is_totals_block(f)),
+        ctx.facts.processing_code,
+    ) else {
         return Answer::code(FORMAT_ERROR);
+    };
+    let trailer = match &pcode {
+        b"920000" => false,
+        b"960000" => true,
+        _ => return Answer::code(INVALID),
     };
     if book.last_closed() == Some(batch) {
         tracing::debug!(batch, "0500 for the batch already closed: 00");
         return Answer::code(ResponseCode::APPROVED);
     }
-    let trailer = ctx.facts.processing_code.as_ref() == Some(b"960000");
+    if trailer {
+        if let Some(refused) = trailer_out_of_turn(ctx, book, batch) {
+            return refused;
+        }
+    }
     let forced = ctx.fault_is(FaultAction::OutOfBalance);
     let policy = term.void_policy();
     let writer = &ctx.shared.store.writer;
@@ -81,11 +115,44 @@ fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
     // The next round (upload after a 920000, or a new settlement after the trailer) starts
     // from nothing uploaded.
     book.reset_uploads(writer);
-    book.settling = match trailer {
-        false => Settling::Uploading,
-        true => Settling::Idle,
-    };
+    match (trailer, ctx.facts.trace) {
+        (false, _) => book.set_settling(Settling::Uploading, writer),
+        (true, trace) => {
+            // The batch stays open and the next settlement starts again at 920000 (DESIGN
+            // §5); a repeat of this trailer (its reply lost) must still get 95.
+            if let Some(trace) = trace {
+                book.remember(*b"0500", trace, OUT_OF_BALANCE, writer);
+            }
+            book.set_settling(Settling::Idle, writer);
+        }
+    }
     Answer::code(OUT_OF_BALANCE)
+}
+
+/// True for a field 63 that starts with the four totals, 30 digits (DESIGN §5, dialect I);
+/// what follows (filler to 90 characters, or nothing) is not read.
+fn is_totals_block(field63: &[u8]) -> bool {
+    field63
+        .get(..30)
+        .is_some_and(|t| t.iter().all(u8::is_ascii_digit))
+}
+
+/// A 960000 trailer is only in turn after a 920000 for the same batch was answered 95: the
+/// refusal (12), or the first answer to a repeated trailer; `None` when it is in turn.
+fn trailer_out_of_turn(ctx: &Ctx<'_>, book: &Book, batch: u32) -> Option<Answer> {
+    if let Some(code) = ctx.facts.trace.and_then(|t| book.first_answer(*b"0500", t)) {
+        return Some(Answer::code(code));
+    }
+    if book.settling() == Settling::Uploading && book.batch == batch {
+        return None;
+    }
+    tracing::debug!(
+        batch,
+        host = book.batch,
+        settling = book.settling().name(),
+        "trailer without a 95 for its batch: 12"
+    );
+    Some(Answer::code(INVALID))
 }
 
 fn reconcile_cup(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
@@ -114,13 +181,14 @@ fn reconcile_cup(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
     set_flags(&mut reply48, flags);
     let writer = &ctx.shared.store.writer;
     book.reset_uploads(writer);
-    book.settling = match flags {
+    let settling = match flags {
         [b'1', b'1'] => Settling::Balanced,
         _ => {
             ctx.shared.stats.out_of_balance();
             Settling::Uploading
         }
     };
+    book.set_settling(settling, writer);
     tracing::debug!(batch, flags = ?flags, "reconciled");
     Answer::code(ResponseCode::APPROVED).with(48, reply48)
 }
@@ -134,8 +202,13 @@ fn set_flags(field48: &mut [u8], [domestic, foreign]: [u8; 2]) {
     }
 }
 
-/// International 0320: 60 carries the original MTI and trace (DESIGN §5, dialect I).
+/// International 0320: 60 carries the original MTI and trace (DESIGN §5, dialect I). Only
+/// while the host waits for an upload (its 920000 answered 95).
 fn upload_intl(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
+    if book.settling() != Settling::Uploading {
+        tracing::debug!(stan = ?ctx.facts.trace, "0320 outside an upload: 12");
+        return Answer::code(INVALID);
+    }
     let f60 = fields::text(ctx.msg, 60).unwrap_or(&[]);
     let original_mti: Option<[u8; 4]> = f60.get(..4).and_then(|m| m.try_into().ok());
     let trace = f60
@@ -179,6 +252,12 @@ fn upload_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
     let Some(f60) = Cup60::read(ctx.msg) else {
         return Answer::code(FORMAT_ERROR);
     };
+    let closing = matches!(f60.network_code().as_ref(), Some(b"202" | b"207"));
+    let repeat = closing && f60.batch().is_some() && book.last_closed() == f60.batch();
+    if book.settling() == Settling::Idle && !repeat {
+        tracing::debug!(stan = ?ctx.facts.trace, "0320 before a 0500 was answered: 12");
+        return Answer::code(INVALID);
+    }
     match f60.network_code().as_ref() {
         Some(b"202" | b"207") => closing_cup(ctx, term, book, &f60),
         Some(b"201") if !ctx.msg.has(2) => upload_group(ctx, book),
@@ -265,11 +344,34 @@ fn upload_single(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
     Answer::code(ResponseCode::APPROVED)
 }
 
-/// The closing 0320: 48 = records uploaded n4; 60.3 `207` balanced, `202` not.
+/// The closing 0320: 48 = records uploaded n4; 60.3 `207` balanced, `202` not. It must
+/// carry the host's batch number and say what the 0510's flags said (module docs).
 fn closing_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book, f60: &Cup60) -> Answer {
-    let batch = f60.batch();
-    if batch.is_some() && book.last_closed() == batch {
+    let Some(batch) = f60.batch() else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    if book.last_closed() == Some(batch) {
         return Answer::code(ResponseCode::APPROVED);
+    }
+    if batch != book.batch {
+        tracing::debug!(
+            batch,
+            host = book.batch,
+            "closing 0320: batch number mismatch: 77"
+        );
+        return Answer::code(BATCH_MISMATCH);
+    }
+    let balanced = f60.network_code().as_ref() == Some(b"207");
+    match (balanced, book.settling()) {
+        (true, Settling::Uploading) => {
+            tracing::debug!(batch, "closing 0320 207 after flags 2: 95");
+            return Answer::code(OUT_OF_BALANCE);
+        }
+        (false, Settling::Balanced) => {
+            tracing::debug!(batch, "closing 0320 202 after flags 1: 12");
+            return Answer::code(INVALID);
+        }
+        _ => {}
     }
     let mut buf = [0u8; 8];
     let claimed = ctx
@@ -285,9 +387,9 @@ fn closing_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book, f60: &Cup60) -> 
             "closing 0320 counts other uploads than received"
         );
     }
-    let result = match f60.network_code().as_ref() {
-        Some(b"207") => CloseResult::Balanced,
-        _ => {
+    let result = match balanced {
+        true => CloseResult::Balanced,
+        false => {
             book.drop_unconfirmed(ctx.dialect, &ctx.shared.store.writer);
             CloseResult::Uploaded
         }
@@ -323,14 +425,11 @@ fn close(
         claimed_uploads: claimed,
         summary: None,
     });
-    book.trim_closed(ctx.dialect, term.void_policy());
+    let writer = &ctx.shared.store.writer;
+    book.trim_closed(ctx.dialect, term.void_policy(), writer);
     book.reset_matching();
-    book.settling = Settling::Idle;
-    book.batch = if book.batch >= 999_999 {
-        1
-    } else {
-        book.batch + 1
-    };
+    book.batch = next_batch(book.batch);
+    book.set_settling(Settling::Idle, writer);
 }
 
 fn totals_text(dialect: Dialect, term: &Terminal, records: &[Rec]) -> String {

@@ -27,6 +27,8 @@ pub(crate) struct Stats {
     out_of_balance: AtomicU64,
     unparseable: AtomicU64,
     connections: AtomicU64,
+    refused: AtomicU64,
+    timed_out: AtomicU64,
 }
 
 impl Stats {
@@ -41,6 +43,8 @@ impl Stats {
             out_of_balance: AtomicU64::new(0),
             unparseable: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            timed_out: AtomicU64::new(0),
         }
     }
 
@@ -74,6 +78,14 @@ impl Stats {
         self.connections.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn timed_out(&self) {
+        self.timed_out.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A snapshot of the counters.
     pub(crate) fn summary(&self) -> Summary {
         let mti_name = |i: usize| {
@@ -105,6 +117,8 @@ impl Stats {
         s.out_of_balance = self.out_of_balance.load(Ordering::Relaxed);
         s.unparseable = self.unparseable.load(Ordering::Relaxed);
         s.connections = self.connections.load(Ordering::Relaxed);
+        s.connections_refused = self.refused.load(Ordering::Relaxed);
+        s.connections_timed_out = self.timed_out.load(Ordering::Relaxed);
         s
     }
 }
@@ -161,8 +175,13 @@ pub struct Summary {
     pub faults: BTreeMap<String, u64>,
     /// Frames that did not decode (answered 30, or the connection closed).
     pub unparseable: u64,
-    /// Connections accepted.
+    /// Connections accepted and served.
     pub connections: u64,
+    /// Connections closed as soon as accepted: the listener had `max_connections` open.
+    pub connections_refused: u64,
+    /// Connections closed for silence (`idle_timeout_ms`), a frame not completed in time, or
+    /// answers the peer did not read (`frame_timeout_ms`).
+    pub connections_timed_out: u64,
 }
 
 impl Summary {
@@ -183,7 +202,11 @@ impl Summary {
 /// The summary as `testhost` prints it at shutdown.
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "summary: {} connection(s)", self.connections)?;
+        writeln!(
+            f,
+            "summary: {} connection(s), {} refused, {} timed out",
+            self.connections, self.connections_refused, self.connections_timed_out
+        )?;
         for (mti, n) in &self.received {
             writeln!(f, "  received {mti}: {n}")?;
         }

@@ -12,9 +12,19 @@
 //! sale is one insert by primary key and closing a batch one insert: no secondary index to
 //! maintain on the hot path. PANs are stored masked; keys are never stored.
 //!
+//! Two small tables keep what the books need besides records: `answer` (the first non-00 answer
+//! per terminal, batch, MTI and trace: declined requests leave no record, yet a repeat must get
+//! its first answer again, DESIGN §6) and `session` (per terminal where its settlement stands
+//! and the host's batch number, so an upload interrupted by a host restart can go on).
+//!
 //! A host started on an existing file reads its books back first (`restore`): open batches
 //! and closed batches per terminal, so repeats, reversals and reconciliations of what it
-//! approved before the restart are answered as before. Being written behind, the file lags the
+//! approved before the restart are answered as before.
+//!
+//! In memory (no `--db`), the database holds what the books hold and no more: when the books
+//! drop the records of an old closed batch ([`crate::ledger::CLOSED_WITH_RECORDS`]), its rows
+//! are deleted too ([`Op::Forget`]), so a long run's memory does not grow with every sale. A
+//! file keeps everything. Being written behind, the file lags the
 //! books by a few milliseconds: a host killed outright loses the changes of its last moments
 //! (a clean stop, [`crate::TestHost::shutdown`] or SIGTERM for `testhost`, loses none).
 
@@ -28,8 +38,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 
 use crate::error::HostError;
-use crate::ledger::{CardGroup, CloseResult, Rec};
+use crate::ledger::{CardGroup, CloseResult, Rec, Settling};
 use crate::restore::{self, Restored};
+use crate::rules::ResponseCode;
 
 /// Rows applied per transaction at most, so that a long queue still commits regularly.
 const BATCH_ROWS: usize = 4096;
@@ -53,6 +64,31 @@ pub(crate) enum Op {
         totals: String,
         claimed_uploads: Option<u32>,
     },
+    /// The first answer other than 00 to a request of the open batch (a declined sale, a
+    /// void of nothing, a trailer answered 95): what a repeat gets after a restart.
+    Answer {
+        terminal: [u8; 8],
+        batch_seq: u32,
+        mti: [u8; 4],
+        trace: u32,
+        code: ResponseCode,
+    },
+    /// Where the terminal's settlement stands, and the host's batch number for it.
+    Session {
+        terminal: [u8; 8],
+        batch_seq: u32,
+        batch: u32,
+        settling: Settling,
+    },
+    /// An in-memory ledger forgets a closed batch whose records the books dropped: the rows
+    /// with these ids, and the batch's answers.
+    Forget {
+        terminal: [u8; 8],
+        batch_seq: u32,
+        ids: Vec<u64>,
+    },
+    /// Reports the number of record rows, once everything queued before it is applied.
+    Count(tokio::sync::oneshot::Sender<u64>),
     /// Apply what came before, then stop.
     Stop,
 }
@@ -70,6 +106,8 @@ impl Op {
 pub(crate) struct Writer {
     tx: Option<Sender<Op>>,
     next_id: AtomicU64,
+    /// True for an in-memory database: rows of batches the books trimmed are deleted.
+    forgets: bool,
 }
 
 impl Writer {
@@ -79,6 +117,7 @@ impl Writer {
         Writer {
             tx: None,
             next_id: AtomicU64::new(1),
+            forgets: true,
         }
     }
 
@@ -93,6 +132,11 @@ impl Writer {
     /// A fresh row id.
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether rows of trimmed batches are to be deleted ([`Op::Forget`]): in memory only.
+    pub(crate) fn forgets(&self) -> bool {
+        self.forgets
     }
 }
 
@@ -128,10 +172,19 @@ impl Store {
             writer: Writer {
                 tx: Some(tx),
                 next_id: AtomicU64::new(u64::try_from(last).unwrap_or(0) + 1),
+                forgets: path.is_none(),
             },
             thread: Mutex::new(Some(thread)),
         };
         Ok((store, restored))
+    }
+
+    /// The number of record rows once everything queued so far is applied; `None` when the
+    /// writer has stopped.
+    pub(crate) async fn count(&self) -> Option<u64> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.writer.send(Op::Count(tx));
+        rx.await.ok()
     }
 
     /// Applies everything queued and stops the thread.
@@ -178,6 +231,20 @@ CREATE TABLE IF NOT EXISTS batch (
     claimed_uploads INTEGER,
     closed_at TEXT NOT NULL,
     PRIMARY KEY (terminal, seq)
+);
+CREATE TABLE IF NOT EXISTS answer (
+    terminal TEXT NOT NULL,
+    batch_seq INTEGER NOT NULL,
+    mti TEXT NOT NULL,
+    trace INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    PRIMARY KEY (terminal, batch_seq, mti, trace)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS session (
+    terminal TEXT PRIMARY KEY,
+    batch_seq INTEGER NOT NULL,
+    batch INTEGER NOT NULL,
+    settling TEXT NOT NULL
 );
 CREATE VIEW IF NOT EXISTS ledger AS
     SELECT txn.*, batch.batch AS batch, batch.result AS batch_result
@@ -246,32 +313,9 @@ fn apply_queued(conn: &mut Connection, rx: &Receiver<Op>) -> rusqlite::Result<Qu
 }
 
 fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match op {
-        Op::Put { terminal, rec } => {
-            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-            let group = match rec.group {
-                CardGroup::Domestic => "domestic",
-                CardGroup::Foreign => "foreign",
-            };
-            tx.prepare_cached(PUT)?.execute(params![
-                rec.id as i64,
-                text(&terminal),
-                rec.batch_seq,
-                rec.trace,
-                text(&rec.mti),
-                text(&rec.processing_code),
-                rec.kind.name(),
-                rec.amount as i64,
-                rec.state.name(),
-                rec.uploaded,
-                rec.from_upload,
-                text(&rec.rrn),
-                text(&rec.approval),
-                group,
-                rec.original,
-                rec.pan.text(),
-            ])?;
-        }
+        Op::Put { terminal, rec } => put(tx, &text(&terminal), &rec)?,
         Op::Close {
             terminal,
             seq,
@@ -280,13 +324,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
             totals,
             claimed_uploads,
         } => {
-            let terminal = String::from_utf8_lossy(&terminal).into_owned();
             tx.prepare_cached(
                 "INSERT INTO batch (terminal, seq, batch, result, totals, claimed_uploads, closed_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
-                terminal,
+                text(&terminal),
                 seq,
                 batch,
                 result.name(),
@@ -295,7 +338,92 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
                 chrono::Local::now().to_rfc3339(),
             ])?;
         }
+        Op::Answer {
+            terminal,
+            batch_seq,
+            mti,
+            trace,
+            code,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO answer (terminal, batch_seq, mti, trace, code)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                text(&terminal),
+                batch_seq,
+                text(&mti),
+                trace,
+                code.as_str()
+            ])?;
+        }
+        Op::Session {
+            terminal,
+            batch_seq,
+            batch,
+            settling,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO session (terminal, batch_seq, batch, settling) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (terminal) DO UPDATE SET batch_seq = excluded.batch_seq,
+                     batch = excluded.batch, settling = excluded.settling",
+            )?
+            .execute(params![text(&terminal), batch_seq, batch, settling.name()])?;
+        }
+        Op::Forget {
+            terminal,
+            batch_seq,
+            ids,
+        } => forget(tx, &text(&terminal), batch_seq, &ids)?,
+        Op::Count(reply) => {
+            let rows: i64 = tx.query_row("SELECT COUNT(*) FROM txn", [], |r| r.get(0))?;
+            let _ = reply.send(u64::try_from(rows).unwrap_or(0));
+        }
         Op::Stop => return Ok(false),
     }
     Ok(true)
+}
+
+fn put(tx: &rusqlite::Transaction<'_>, terminal: &str, rec: &Rec) -> rusqlite::Result<()> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let group = match rec.group {
+        CardGroup::Domestic => "domestic",
+        CardGroup::Foreign => "foreign",
+    };
+    tx.prepare_cached(PUT)?.execute(params![
+        rec.id as i64,
+        terminal,
+        rec.batch_seq,
+        rec.trace,
+        text(&rec.mti),
+        text(&rec.processing_code),
+        rec.kind.name(),
+        rec.amount as i64,
+        rec.state.name(),
+        rec.uploaded,
+        rec.from_upload,
+        text(&rec.rrn),
+        text(&rec.approval),
+        group,
+        rec.original,
+        rec.pan.text(),
+    ])?;
+    Ok(())
+}
+
+/// Deletes a trimmed batch's rows: records by primary key (no index on the batch is kept, so
+/// that an insert stays cheap), answers by their key's prefix.
+fn forget(
+    tx: &rusqlite::Transaction<'_>,
+    terminal: &str,
+    batch_seq: u32,
+    ids: &[u64],
+) -> rusqlite::Result<()> {
+    let mut delete = tx.prepare_cached("DELETE FROM txn WHERE id = ?1")?;
+    for id in ids {
+        delete.execute(params![*id as i64])?;
+    }
+    tx.prepare_cached("DELETE FROM answer WHERE terminal = ?1 AND batch_seq = ?2")?
+        .execute(params![terminal, batch_seq])?;
+    Ok(())
 }

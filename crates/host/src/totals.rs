@@ -187,6 +187,20 @@ impl Totals {
             Dialect::UnionPay => Totals::Cup(CupTotals::of(records)),
         }
     }
+
+    /// The sale side, count and amount: international the sale pair, UnionPay the debit
+    /// count and amount of both card groups. What the ledger view calls the settled sales.
+    pub fn sales(&self) -> (u64, u64) {
+        match self {
+            Totals::Intl(t) => (t.sale_count, t.sale_amount),
+            Totals::Cup(t) => (
+                t.domestic.debit_count + t.foreign.debit_count,
+                t.domestic
+                    .debit_amount
+                    .saturating_add(t.foreign.debit_amount),
+            ),
+        }
+    }
 }
 
 /// Writes `value` as zero-padded decimal filling `out`; false if it does not fit.

@@ -4,11 +4,17 @@
 //! The view makes "every approved sale is either settled once or reversed" checkable:
 //! [`TerminalView::settlements_of`] counts in how many closed batches a trace number was
 //! settled, and [`TerminalView::record`] finds its state in the open batch. PANs appear masked.
+//!
+//! "Settled" has one meaning throughout: a record on the *sale side of its batch's totals*
+//! (DESIGN §5, "Totals") in a closed batch: a sale, completion or offline sale, approved, or
+//! voided where the dialect still counts it (UnionPay always: a voided sale stays in debit;
+//! international only under [`VoidPolicy::Refund`]). Refunds, voids, pre-auths, reversed and
+//! unconfirmed records are never settled sales. So [`BatchView::settled`] and
+//! [`BatchView::settled_amount`] are always the sale count and amount of [`BatchView::totals`]
+//! (UnionPay: the debit count and amount of both card groups).
 
 use crate::config::{Dialect, VoidPolicy};
-use crate::ledger::{
-    is_settled, Book, CardGroup, CloseResult, Closed, Rec, RecordState, Settling, TxnKind,
-};
+use crate::ledger::{is_settled, Book, CardGroup, CloseResult, Closed, Rec, RecordState, TxnKind};
 use crate::totals::Totals;
 
 /// The books of every terminal, copied at one moment (each terminal's under its own lock).
@@ -50,9 +56,9 @@ pub struct TerminalView {
 }
 
 impl TerminalView {
-    /// How many closed batches settled a record of this trace number (not reversed, not
-    /// unconfirmed, not a void or pre-auth), among those whose records the host still holds
-    /// (the last 16: see [`BatchView::records_kept`]).
+    /// How many closed batches settled a sale of this trace number (see the module docs:
+    /// on the sale side of the batch's totals), among those whose records the host still
+    /// holds (the last 16: see [`BatchView::records_kept`]).
     pub fn settlements_of(&self, trace: u32) -> usize {
         self.closed
             .iter()
@@ -70,7 +76,8 @@ impl TerminalView {
         self.closed.last()
     }
 
-    /// Records settled in all closed batches, and their amount: with the open batch, what a
+    /// Sales settled in all closed batches, and their amount (the sum of
+    /// [`BatchView::settled`] and [`BatchView::settled_amount`]): with the open batch, what a
     /// terminal's own count of its approved sales must match.
     pub fn settled(&self) -> (u64, u64) {
         self.closed
@@ -93,9 +100,11 @@ pub struct BatchView {
     pub claimed_uploads: Option<u32>,
     /// Records uploaded (0320) before it closed.
     pub uploads_received: usize,
-    /// Records that count in it (see [`RecordView::is_settled`]), and their amount.
+    /// Sales it settled (see [`RecordView::is_settled`]): the sale count of its totals
+    /// (UnionPay: the debit count of both card groups).
     pub settled: u64,
-    /// The amount of those records, minor units.
+    /// Their amount, minor units: the sale amount of its totals (UnionPay: the debit amount
+    /// of both card groups).
     pub settled_amount: u64,
     /// Whether `records` holds its records: the host keeps them in memory for a terminal's
     /// last 16 closed batches only (older ones stay in the ledger database), so that a long
@@ -135,12 +144,17 @@ pub struct RecordView {
     pub original_trace: Option<u32>,
     /// The PAN, first 6 and last 4 digits.
     pub pan: String,
+    /// On the sale side of its batch's totals, by its terminal's dialect and void policy.
+    settled: bool,
 }
 
 impl RecordView {
-    /// True for a sale, completion, offline sale or refund that counts in its batch.
+    /// True for a record on the sale side of its batch's totals: a sale, completion or
+    /// offline sale, approved, or voided where the dialect counts it (UnionPay; international
+    /// under [`VoidPolicy::Refund`]). For a record of the open batch: what would count if the
+    /// batch closed now.
     pub fn is_settled(&self) -> bool {
-        is_settled(self.kind, self.state)
+        self.settled
     }
 }
 
@@ -150,13 +164,13 @@ pub(crate) fn terminal_view(book: &Book, dialect: Dialect, policy: VoidPolicy) -
         dialect,
         signed_on: book.signed_on,
         batch: book.batch,
-        open: book.open.iter().map(record_view).collect(),
+        open: book
+            .open
+            .iter()
+            .map(|r| record_view(r, dialect, policy))
+            .collect(),
         open_totals: Totals::of(&book.open, dialect, policy),
-        settling: match book.settling {
-            Settling::Idle => "idle",
-            Settling::Uploading => "uploading",
-            Settling::Balanced => "balanced",
-        },
+        settling: book.settling().name(),
         closed: book
             .closed
             .iter()
@@ -176,11 +190,15 @@ fn batch_view(c: &Closed, dialect: Dialect, policy: VoidPolicy) -> BatchView {
         settled: summary.settled,
         settled_amount: summary.settled_amount,
         records_kept: c.summary.is_none(),
-        records: c.records.iter().map(record_view).collect(),
+        records: c
+            .records
+            .iter()
+            .map(|r| record_view(r, dialect, policy))
+            .collect(),
     }
 }
 
-fn record_view(r: &Rec) -> RecordView {
+fn record_view(r: &Rec, dialect: Dialect, policy: VoidPolicy) -> RecordView {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     RecordView {
         trace: r.trace,
@@ -196,5 +214,6 @@ fn record_view(r: &Rec) -> RecordView {
         group: r.group,
         original_trace: r.original,
         pan: r.pan.text(),
+        settled: is_settled(r.kind, r.state, dialect, policy),
     }
 }
