@@ -125,6 +125,10 @@ pub enum Command {
     },
     /// Show the terminal's state (batch, records, totals, pending reversal).
     Status,
+    /// Send the last request again, byte for byte, as a terminal retrying without a reversal
+    /// would (its answer, a host's 94 for a duplicate, is shown but never given to the engine:
+    /// the original was answered already).
+    Resend,
 }
 
 impl Command {
@@ -161,6 +165,13 @@ impl Command {
                 Command::SetTime { hour, minute }
             }
             "status" => Command::Status,
+            "resend" | "repeat_last" => {
+                match args.positional().as_deref() {
+                    None | Some("last") => {}
+                    Some(other) => return Err(args.bad("what", other, "last")),
+                }
+                Command::Resend
+            }
             _ => financial(&mut args)?.ok_or_else(|| CommandError::Unknown(word.to_owned()))?,
         };
         args.finish()?;
@@ -187,6 +198,7 @@ impl Command {
             Command::Wait(_) => "wait",
             Command::SetTime { .. } => "set_time",
             Command::Status => "status",
+            Command::Resend => "resend",
         }
     }
 
@@ -209,6 +221,7 @@ impl Command {
          wait 2s                       let time pass\n\
          set_time HH:MM                set the terminal clock\n\
          status                        batch, records, totals, pending reversal\n\
+         resend                        send the last request again, byte for byte\n\
          cards                         list the test cards\n\
          help | quit"
     }
@@ -512,6 +525,7 @@ mod tests {
             "wait 300ms",
             "set_time 07:05",
             "settle",
+            "resend",
         ] {
             let command = Command::parse(line).unwrap();
             assert_eq!(
@@ -520,6 +534,13 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn resend_takes_last_or_nothing() {
+        assert_eq!(Command::parse("resend").unwrap(), Command::Resend);
+        assert_eq!(Command::parse("resend last").unwrap(), Command::Resend);
+        assert!(Command::parse("resend 000003").is_err());
     }
 
     #[test]

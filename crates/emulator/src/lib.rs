@@ -90,8 +90,8 @@ pub use load::{
 pub use pcap::{PcapError, PcapStats, PcapTap, MAX_SEGMENT};
 pub use profile::{kcv_hex, parse_time_of_day, AutoSettleRule, DialectName, KeyHex, Profile};
 pub use runner::{
-    check, outcome_word, prompt_texts, run_scenario, step_lines, Check, RunOptions, ScenarioResult,
-    StepResult,
+    check, outcome_word, prompt_texts, run_scenario, step_lines, Check, HostHook, RunOptions,
+    ScenarioResult, StepResult,
 };
 pub use scenario::{expand_mti, Expect, OneOrMany, Scenario, ScenarioStep, TotalCheck, OUTCOMES};
 pub use state::StateSource;

@@ -38,6 +38,7 @@ fn notice_text(notice: &Notice) -> String {
         Notice::NothingToVoid => "NO TRANSACTION".into(),
         Notice::NoPreAuth => "NO PRE-AUTH TO COMPLETE".into(),
         Notice::NothingToPrint => "NOTHING TO PRINT".into(),
+        Notice::NothingToResend => "NOTHING TO RESEND".into(),
         Notice::PoweredOn => "POWER ON".into(),
     }
 }

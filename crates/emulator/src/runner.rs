@@ -22,6 +22,11 @@ use crate::step::{Notice, Printed, Shown, Status, Step};
 use crate::tap::FrameTap;
 use crate::terminal::{Terminal, TerminalOptions};
 
+/// Applies a scenario's `[host]` section or a step's `host` table to an in-process test host
+/// (the test suite gives one; `posemu run` against another host has none, and the tables are
+/// ignored). An error fails the step.
+pub type HostHook = Arc<dyn Fn(&toml::Table) -> Result<(), String> + Send + Sync>;
+
 /// How scenarios are run.
 #[derive(Clone, Default)]
 pub struct RunOptions {
@@ -33,6 +38,8 @@ pub struct RunOptions {
     pub state: Option<PathBuf>,
     /// Sees every byte exchanged.
     pub tap: Option<Arc<dyn FrameTap>>,
+    /// Applies the scenario's host tables (see [`HostHook`]).
+    pub host_hook: Option<HostHook>,
 }
 
 /// One expectation checked.
@@ -153,7 +160,14 @@ pub async fn run_scenario(
         return Err(RunError::Terminal(TerminalError::Resume(failure)));
     }
     for (i, spec) in scenario.steps.iter().enumerate() {
-        let step = run_step(&mut terminal, spec).await;
+        let host_change = match (&spec.host, &options.host_hook) {
+            (Some(table), Some(hook)) => hook(table).err(),
+            _ => None,
+        };
+        let mut step = run_step(&mut terminal, spec).await;
+        if let Some(why) = host_change {
+            step.failure = Some(format!("host table: {why}"));
+        }
         let status = terminal.status();
         let checked = StepResult {
             index: i + 1,

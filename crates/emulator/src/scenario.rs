@@ -19,6 +19,10 @@
 //! run = "sale 12.50 card=visa-swipe"
 //! repeat = 3                              # expectations are checked on the last run
 //! expect = { outcome = "approved", sent = ["0200"], records = 3 }
+//!
+//! [[step]]
+//! run = "settle"
+//! host = { batch = 5 }                    # applied by an in-process host before the step
 //! ```
 //!
 //! Every command and expectation is read and checked when the file is loaded, so a mistake is
@@ -67,6 +71,9 @@ pub struct ScenarioStep {
     pub expect: Expect,
     /// Totals expectations, read from `expect.totals`.
     pub totals: Vec<TotalCheck>,
+    /// A change to an in-process test host, applied just before the step runs (the `[host]`
+    /// format, and `batch`: the host's batch number for the terminal).
+    pub host: Option<toml::Table>,
 }
 
 /// One totals expectation: `sale_count = 3` or `sale_amount = "37.50"`.
@@ -193,6 +200,7 @@ struct RawStep {
     repeat: u32,
     #[serde(default)]
     expect: Expect,
+    host: Option<toml::Table>,
 }
 
 fn one() -> u32 {
@@ -243,6 +251,12 @@ impl Scenario {
         let mut layers: Vec<&toml::Table> = layer.into_iter().collect();
         layers.push(&self.profile);
         Profile::layered(Some(self.dialect), &layers).map_err(|source| self.profile_error(source))
+    }
+
+    /// True when the scenario has a `[host]` section or a step with a `host` table: parts an
+    /// in-process test host applies and another host ignores.
+    pub fn uses_host(&self) -> bool {
+        self.host.is_some() || self.steps.iter().any(|s| s.host.is_some())
     }
 
     fn profile_error(&self, source: ProfileError) -> ScenarioError {
@@ -306,6 +320,7 @@ fn read_step(
         repeat: raw.repeat,
         expect: raw.expect,
         totals,
+        host: raw.host,
     })
 }
 

@@ -97,6 +97,8 @@ pub enum Notice {
     NoPreAuth,
     /// Nothing to reprint.
     NothingToPrint,
+    /// No request was sent yet that `resend` could send again.
+    NothingToResend,
     /// The terminal turned on and reloaded its state.
     PoweredOn,
 }

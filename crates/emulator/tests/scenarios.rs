@@ -50,7 +50,6 @@ scenarios! {
     cup_storage_full => "cup/storage-full.toml",
     cup_no_answer_0500 => "cup/no-answer-0500.toml",
     cup_sign_on_again => "cup/sign-on-again.toml",
-    cup_batch_mismatch_77 => "cup/batch-mismatch-77.toml",
     cup_auto_settle_time => "cup/auto-settle-time.toml",
     cup_empty_batch => "cup/empty-batch.toml",
     cup_overflow_forces_settlement => "cup/overflow-forces-settlement.toml",
@@ -67,6 +66,9 @@ const CHECKED: &[&str] = &[
     "cup/upload-interrupted.toml",
     "cup/power-loss-after-balanced.toml",
     "cup/bad-mac.toml",
+    "cup/batch-mismatch-77.toml",
+    "intl/duplicate-trace-94.toml",
+    "cup/duplicate-trace-94.toml",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,6 +184,46 @@ async fn cup_bad_mac_reverses_with_a0() {
         [(2500, RecordState::Reversed), (2500, RecordState::Approved)],
         "the untrusted approval was reversed, the second sale kept"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cup_batch_mismatch_77_resolved_by_sign_on() {
+    let run = passes("cup/batch-mismatch-77.toml").await;
+    assert_eq!(run.host.stats().answers("0500", "77"), 1);
+    let ledger = run.host.ledger();
+    let books = ledger.terminal("20000001").unwrap();
+    // The sale was settled once, in the batch the host had moved the terminal to.
+    assert_eq!(books.closed.len(), 1);
+    let closed = books.last_closed().unwrap();
+    assert_eq!(closed.batch, 5);
+    let settled: Vec<_> = closed.records.iter().filter(|r| r.is_settled()).collect();
+    assert_eq!(settled.len(), 1);
+    assert_eq!(books.settlements_of(settled[0].trace), 1);
+    assert_eq!(books.batch, 6);
+}
+
+/// Both dialects: the resent 0200 was answered 94 and the host booked one authorisation.
+async fn duplicate_books_one_sale(file: &str, terminal: &str, resends: u64) {
+    let run = passes(file).await;
+    let stats = run.host.stats();
+    assert_eq!(stats.answers("0200", "94"), resends);
+    assert_eq!(stats.answers("0200", "00"), 1);
+    let ledger = run.host.ledger();
+    let books = ledger.terminal(terminal).unwrap();
+    let closed = books.last_closed().unwrap();
+    let sales: Vec<_> = closed.records.iter().filter(|r| r.mti == "0200").collect();
+    assert_eq!(sales.len(), 1, "one authorisation: {sales:?}");
+    assert_eq!(books.settlements_of(sales[0].trace), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intl_duplicate_trace_94() {
+    duplicate_books_one_sale("intl/duplicate-trace-94.toml", "00000001", 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cup_duplicate_trace_94() {
+    duplicate_books_one_sale("cup/duplicate-trace-94.toml", "20000001", 1).await;
 }
 
 #[test]

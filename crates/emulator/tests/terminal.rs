@@ -201,3 +201,33 @@ async fn memory_state_survives_a_power_cycle() {
     let step = run(&mut terminal, "reprint settlement").await;
     assert!(step.prompts.contains(&Shown::Local(Notice::NothingToPrint)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_before_any_request_sends_nothing() {
+    let host = TestHost::spawn(HostConfig::builtin().on_ephemeral_ports())
+        .await
+        .unwrap();
+    let addr = host.addr(Dialect::International).unwrap().to_string();
+    let p = profile(DialectName::Intl, "");
+    let mut terminal =
+        Terminal::new(p, StateSource::memory(), &addr, TerminalOptions::default()).unwrap();
+    terminal.power_on().await.unwrap();
+    let step = run(&mut terminal, "resend").await;
+    assert!(step.exchanges.is_empty());
+    assert!(step
+        .prompts
+        .contains(&Shown::Local(Notice::NothingToResend)));
+    // After a sale, the resend is the same 0200, answered 94, and the batch is unchanged.
+    run(&mut terminal, "sale 3.00").await;
+    let step = run(&mut terminal, "resend").await;
+    assert_eq!(
+        step.sent()
+            .map(|m| m.as_str().to_owned())
+            .collect::<Vec<_>>(),
+        ["0200"]
+    );
+    assert_eq!(step.last_code(), Some("94"));
+    assert!(step.outcomes.is_empty(), "the engine was not given the 94");
+    assert_eq!(terminal.status().records, 1);
+    assert_eq!(terminal.status().reversal, None);
+}

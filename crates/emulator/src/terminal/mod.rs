@@ -75,6 +75,8 @@ pub struct Terminal {
     signed_on: bool,
     receipts: bool,
     last_receipt: Option<Receipt>,
+    /// The last request sent, as it went, for `resend`.
+    last_sent: Option<security::Sent>,
     /// The chip cards' transaction counter (tag 9F36): one per chip transaction presented.
     chip_counter: std::sync::atomic::AtomicU16,
 }
@@ -110,6 +112,7 @@ impl Terminal {
             link,
             clock: Clock::new(),
             last_receipt: None,
+            last_sent: None,
             chip_counter: std::sync::atomic::AtomicU16::new(0),
             profile,
         };
@@ -155,6 +158,7 @@ impl Terminal {
             Command::SetTime { hour, minute } => self.clock.set_time_of_day(*hour, *minute),
             Command::Status => {}
             Command::Reprint { settlement } => self.reprint(*settlement, &mut step),
+            Command::Resend => self.resend(&mut step).await,
             other => self.operate(other, &mut step).await,
         }
         self.tick(&mut step).await;

@@ -32,7 +32,47 @@ fn carries_mac(mti: Mti) -> bool {
     matches!(mti.as_str(), "0100" | "0200" | "0220" | "0400")
 }
 
+/// A request as it went, kept for `resend`: its bytes (MAC included) and what the exchange
+/// log shows of it. A clone of the bytes is a reference count, not a copy.
+#[derive(Debug, Clone)]
+pub(super) struct Sent {
+    body: Bytes,
+    exchange: Exchange,
+}
+
 impl Terminal {
+    /// Sends the last request again, byte for byte, as a terminal retrying without a reversal
+    /// would (DESIGN §8, "duplicate trace answered 94"). The answer is logged in the step and
+    /// never given to the engine: the original was answered (or reversed) already, so a 94
+    /// here must not be taken for the original's answer.
+    pub(super) async fn resend(&mut self, step: &mut Step) {
+        let Some(Sent { body, mut exchange }) = self.last_sent.clone() else {
+            step.notice(Notice::NothingToResend);
+            return;
+        };
+        let wait = self.profile.response_timeout();
+        exchange.fate = match self.link.exchange(body, self.header, wait).await {
+            Reply::Answer(response) => match response.message() {
+                Ok(message) => {
+                    exchange.reply = Some(message.mti());
+                    let code = message.field(39).and_then(|f| f.as_str()).unwrap_or("");
+                    exchange.code = Some(code.to_owned());
+                    Fate::Answered
+                }
+                Err(_) => Fate::NoAnswer,
+            },
+            Reply::NoAnswer => Fate::NoAnswer,
+            Reply::WrongTpdu => Fate::WrongTpdu,
+            Reply::Disconnected => Fate::Disconnected,
+            Reply::Unreachable(why) => {
+                step.notice(Notice::Unreachable);
+                step.unreachable = Some(why);
+                Fate::Unreachable
+            }
+        };
+        step.exchanges.push(exchange);
+    }
+
     /// Sends one message the engine asked for and gives the engine what came of it.
     pub(super) async fn exchange(
         &mut self,
@@ -54,7 +94,13 @@ impl Terminal {
             // Within one command, a host found unreachable is not tried again for each
             // message the engine sends after it.
             (Some(_), Some(why)) => Some(Reply::Unreachable(why.clone())),
-            (Some(body), None) => Some(self.link.exchange(body, self.header, wait).await),
+            (Some(body), None) => {
+                self.last_sent = Some(Sent {
+                    body: body.clone(),
+                    exchange: record.clone(),
+                });
+                Some(self.link.exchange(body, self.header, wait).await)
+            }
         };
         let now = self.clock.now();
         let out = match reply {

@@ -4,9 +4,12 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use iso8583_host::{Dialect, HostConfig, HostPatch, TestHost};
-use posemu::{run_scenario, step_lines, DialectName, RunOptions, Scenario, ScenarioResult};
+use posemu::{
+    run_scenario, step_lines, DialectName, HostHook, RunOptions, Scenario, ScenarioResult,
+};
 use serde::Deserialize;
 
 /// Short timeouts, so that the faults that make a host silent cost little time (issue #6:
@@ -31,22 +34,52 @@ pub fn host_dialect(d: DialectName) -> Dialect {
 }
 
 /// A built-in test host on port 0 with the scenario's `[host]` section applied.
-pub async fn host_for(scenario: &Scenario) -> TestHost {
+pub async fn host_for(scenario: &Scenario) -> Arc<TestHost> {
     let host = TestHost::spawn(HostConfig::builtin().on_ephemeral_ports())
         .await
         .unwrap();
+    let host = Arc::new(host);
     if let Some(table) = &scenario.host {
-        let patch = HostPatch::deserialize(toml::Value::Table(table.clone()))
+        apply(&host, &terminal_of(scenario), table)
             .unwrap_or_else(|e| panic!("{}: [host]: {e}", scenario.path.display()));
-        host.apply(patch);
     }
     host
+}
+
+/// The terminal id the scenario runs with.
+fn terminal_of(scenario: &Scenario) -> String {
+    scenario
+        .profile_with(Some(&test_layer()))
+        .unwrap()
+        .terminal_id
+}
+
+/// Applies a `[host]` section or a step's `host` table: `batch` sets the host's batch number
+/// for the scenario's terminal; `rules` and `faults` are the host's own format, and replace
+/// the host's when present.
+pub fn apply(host: &TestHost, terminal: &str, table: &toml::Table) -> Result<(), String> {
+    let mut table = table.clone();
+    if let Some(batch) = table.remove("batch") {
+        let batch = batch
+            .as_integer()
+            .and_then(|b| u32::try_from(b).ok())
+            .ok_or("batch: expected a batch number")?;
+        if !host.set_batch(terminal, batch) {
+            return Err(format!("batch: the host does not know terminal {terminal}"));
+        }
+    }
+    if table.is_empty() {
+        return Ok(());
+    }
+    let patch = HostPatch::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())?;
+    host.apply(patch);
+    Ok(())
 }
 
 /// A scenario run with the host it ran against.
 pub struct Run {
     pub result: ScenarioResult,
-    pub host: TestHost,
+    pub host: Arc<TestHost>,
 }
 
 /// Runs `examples/scenarios/<name>` against its own test host.
@@ -58,9 +91,13 @@ pub async fn run_file(name: &str) -> Run {
 pub async fn run_loaded(scenario: &Scenario) -> Run {
     let host = host_for(scenario).await;
     let addr = host.addr(host_dialect(scenario.dialect)).unwrap();
+    let hook_host = host.clone();
+    let terminal = terminal_of(scenario);
+    let hook: HostHook = Arc::new(move |table| apply(&hook_host, &terminal, table));
     let options = RunOptions {
         host: addr.to_string(),
         profile: Some(test_layer()),
+        host_hook: Some(hook),
         ..RunOptions::default()
     };
     eprintln!("scenario {} ({})", scenario.name, scenario.path.display());

@@ -34,6 +34,7 @@ pub(crate) async fn run(args: Args) -> u8 {
         profile: layer,
         state: args.state.clone(),
         tap: args.tap.clone(),
+        host_hook: None,
     };
     let mut worst = 0;
     let (mut passed, mut failed) = (0, 0);
@@ -69,10 +70,10 @@ async fn one(
     options: &RunOptions,
     json: bool,
 ) -> Result<ScenarioResult, String> {
-    if scenario.host.is_some() {
+    if scenario.uses_host() {
         note(format_args!(
-            "note: {}: the [host] section applies to an in-process test host only; ignored \
-             against {}",
+            "note: {}: [host] and step host tables apply to an in-process test host only; \
+             ignored against {}",
             scenario.path.display(),
             options.host
         ));
