@@ -714,6 +714,29 @@ mod tests {
         assert_eq!(book.reverse(5, Some(999), &writer).as_str(), "25");
     }
 
+    /// F5 of the review: 0400s for ever-new amounts, none of them matching, leave at most
+    /// NOT_FOUND_MEMO entries; the last of them is still answered from the memory.
+    #[test]
+    fn unmatched_reversals_leave_a_bounded_memory() {
+        let writer = Writer::discard();
+        let mut book = Book::new(*b"TERM0001", 1);
+        book.authorise(sale(5, 1000), ResponseCode::APPROVED, &writer);
+        for amount in 0..20_000 {
+            assert_eq!(book.reverse(5, Some(2000 + amount), &writer).as_str(), "25");
+        }
+        assert_eq!(book.not_found.len(), NOT_FOUND_MEMO);
+        assert!(book.not_found.contains(&(5, Some(2000 + 19_999))));
+        assert_eq!(book.reverse(5, Some(1000), &writer).as_str(), "00");
+        assert_eq!(book.not_found.len(), NOT_FOUND_MEMO);
+        assert_eq!(
+            book.seen.len(),
+            1,
+            "reversals add nothing to the duplicate memory"
+        );
+        book.reset_matching();
+        assert!(book.not_found.is_empty());
+    }
+
     #[test]
     fn void_by_rrn_and_its_reversal_gives_the_sale_back() {
         let writer = Writer::discard();
