@@ -217,3 +217,80 @@ fn record_view(r: &Rec, dialect: Dialect, policy: VoidPolicy) -> RecordView {
         settled: is_settled(r.kind, r.state, dialect, policy),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::MaskedPan;
+
+    fn rec(trace: u32, kind: TxnKind, state: RecordState, amount: u64) -> Rec {
+        Rec {
+            id: u64::from(trace),
+            batch_seq: 0,
+            trace,
+            mti: *b"0200",
+            processing_code: *b"000000",
+            kind,
+            amount,
+            state,
+            uploaded: false,
+            from_upload: false,
+            rrn: [b'0'; 12],
+            approval: [b'0'; 6],
+            group: match trace % 2 {
+                0 => CardGroup::Domestic,
+                _ => CardGroup::Foreign,
+            },
+            original: None,
+            pan: MaskedPan::default(),
+        }
+    }
+
+    /// F9 of the review: in every dialect and void policy, the records the view calls settled
+    /// add up to the sale side of the batch's totals, and so does the batch's settled pair.
+    #[test]
+    fn settled_records_add_up_to_the_totals_sale_side() {
+        use RecordState::*;
+        use TxnKind::*;
+        let mut records = Vec::new();
+        let kinds = [Sale, Completion, Void, Refund, PreAuth, OfflineSale];
+        let states = [Approved, Voided, Reversed, Unconfirmed];
+        for (i, (kind, state)) in kinds
+            .iter()
+            .flat_map(|k| states.iter().map(move |s| (*k, *s)))
+            .enumerate()
+        {
+            let trace = u32::try_from(i).unwrap() + 1;
+            records.push(rec(trace, kind, state, 100 * u64::from(trace)));
+        }
+        for (dialect, policy) in [
+            (Dialect::International, VoidPolicy::Drop),
+            (Dialect::International, VoidPolicy::Refund),
+            (Dialect::UnionPay, VoidPolicy::Drop),
+        ] {
+            let closed = Closed {
+                batch: 1,
+                result: CloseResult::Balanced,
+                records: records.clone(),
+                claimed_uploads: None,
+                summary: None,
+            };
+            let view = batch_view(&closed, dialect, policy);
+            let settled = view.records.iter().filter(|r| r.is_settled());
+            let pair = settled.fold((0, 0), |(n, a), r| (n + 1, a + r.amount));
+            assert_eq!(pair, view.totals.sales(), "{dialect:?} {policy:?}");
+            assert_eq!((view.settled, view.settled_amount), pair);
+            let voided_sale = view
+                .records
+                .iter()
+                .find(|r| r.kind == Sale && r.state == Voided);
+            let counted = dialect == Dialect::UnionPay || policy == VoidPolicy::Refund;
+            assert_eq!(voided_sale.unwrap().is_settled(), counted);
+            assert!(view
+                .records
+                .iter()
+                .filter(|r| r.kind == Refund)
+                .all(|r| !r.is_settled()));
+        }
+    }
+}
