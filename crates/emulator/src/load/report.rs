@@ -62,7 +62,8 @@ pub struct TerminalReport {
 /// The host's books checked against the terminals' accounts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LedgerCheck {
-    /// Sales the host settled (in a closed batch, approved or voided).
+    /// Sales the host settled: on the sale side of a closed batch's totals (approved, or
+    /// voided where the dialect still counts a voided sale; see `iso8583_host::BatchView`).
     pub settled: u64,
     /// Sales the host reversed (in the open batch and the closed batches whose records it
     /// still holds).
@@ -232,8 +233,8 @@ impl LoadReport {
     }
 
     /// Checks the host's books (an in-process test host's [`LedgerView`]): for each terminal,
-    /// every sale it approved is in exactly one closed batch, approved (or voided) there, or
-    /// reversed; none is left approved in the open batch or unconfirmed by an upload; and the
+    /// every sale it approved is in exactly one closed batch, settled there (the host's
+    /// `RecordView::is_settled`: on the sale side of the batch's totals), or reversed; none is left approved in the open batch or unconfirmed by an upload; and the
     /// host settled as many sales as the terminal did.
     pub fn check_ledger(&mut self, ledger: &LedgerView) {
         let mut check = LedgerCheck::default();
