@@ -13,7 +13,7 @@ use crate::action::{Action, Outcome, Outgoing, Output, Prompt, Purpose};
 use crate::config::Config;
 use crate::dialect::{Ctx, Fields};
 use crate::error::{Error, Rejected};
-use crate::record::{Card, Record, TxnKind};
+use crate::record::{Card, Record, RefundOriginal, TxnKind};
 use crate::report::Report;
 use crate::store::{Op, PendingReversal, Settlement, Snapshot, Store};
 use crate::time::Time;
@@ -45,6 +45,16 @@ pub enum Request {
         card: Card,
         /// Amount.
         amount: u64,
+    },
+    /// A refund that names the sale it refunds (UnionPay fields 37 and 61; an international
+    /// terminal sends it as a plain refund).
+    RefundOf {
+        /// The card.
+        card: Card,
+        /// Amount.
+        amount: u64,
+        /// The sale refunded, as the host knows it.
+        original: RefundOriginal,
     },
     /// A pre-authorisation.
     PreAuth {
@@ -95,7 +105,7 @@ impl Request {
         Some(match self {
             Request::Sale { .. } => TxnKind::Sale,
             Request::Void { .. } => TxnKind::Void,
-            Request::Refund { .. } => TxnKind::Refund,
+            Request::Refund { .. } | Request::RefundOf { .. } => TxnKind::Refund,
             Request::PreAuth { .. } => TxnKind::PreAuth,
             Request::Completion { .. } => TxnKind::Completion,
             Request::OfflineSale { .. } => TxnKind::OfflineSale,

@@ -81,7 +81,9 @@ pub use config::{AutoSettle, Config, ConfigBuilder, MAX_AMOUNT, MAX_CAPACITY};
 pub use dialect::{CupSettings, Dialect, IntlSettings, Scope, TotalsLength, VoidPolicy};
 pub use engine::{Engine, Request};
 pub use error::{ConfigError, Error, Rejected, StoreError};
-pub use record::{strip_tag_57, AdviceState, Card, CardGroup, Pan, Record, TxnKind};
+pub use record::{
+    strip_tag_57, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TxnKind,
+};
 pub use report::{Reconciliation, Report, ReportLine};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;

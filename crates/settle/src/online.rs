@@ -12,7 +12,7 @@ use crate::config::MAX_AMOUNT;
 use crate::dialect::{code_of, field, response_code};
 use crate::engine::{Engine, Flight, Request};
 use crate::error::{Error, Rejected};
-use crate::record::{strip_tag_57, AdviceState, Card, Record, TxnKind};
+use crate::record::{strip_tag_57, AdviceState, Card, Record, RefundOriginal, TxnKind};
 use crate::store::{Op, PendingReversal, ReversalReason, Store};
 use crate::time::Time;
 
@@ -182,6 +182,7 @@ impl<S: Store> Engine<S> {
             tip,
             auth_code,
             original,
+            refund_of,
         } = self.parts(request)?;
         let trace = self.next_trace();
         // An international void is not a record of its own and keeps the original's invoice.
@@ -223,6 +224,7 @@ impl<S: Store> Engine<S> {
             voided: false,
             advice,
             uploaded: false,
+            refund_of,
         };
         Ok((draft, card))
     }
@@ -235,12 +237,21 @@ impl<S: Store> Engine<S> {
             tip,
             auth_code,
             original: None,
+            refund_of: None,
         };
         Ok(match request {
             Request::Sale { card, amount, tip } => simple(card, amount, tip, String::new()),
             Request::Refund { card, amount } | Request::PreAuth { card, amount } => {
                 simple(card, amount, 0, String::new())
             }
+            Request::RefundOf {
+                card,
+                amount,
+                original,
+            } => Parts {
+                refund_of: Some(original),
+                ..simple(card, amount, 0, String::new())
+            },
             Request::Completion {
                 card,
                 amount,
@@ -259,6 +270,7 @@ impl<S: Store> Engine<S> {
                     tip: original.tip,
                     auth_code: original.auth_code.clone(),
                     original: Some(original),
+                    refund_of: None,
                 }
             }
             _ => return Err(Rejected::NoSuchRecord { invoice: 0 }.into()),
@@ -668,12 +680,14 @@ struct Parts {
     tip: u64,
     auth_code: String,
     original: Option<Record>,
+    refund_of: Option<RefundOriginal>,
 }
 
 fn amount_of(request: &Request, records: &[Record]) -> u64 {
     match request {
         Request::Sale { amount, tip, .. } => amount.saturating_add(*tip),
         Request::Refund { amount, .. }
+        | Request::RefundOf { amount, .. }
         | Request::PreAuth { amount, .. }
         | Request::Completion { amount, .. }
         | Request::OfflineSale { amount, .. } => *amount,

@@ -213,6 +213,32 @@ pub struct Record {
     /// True once a 0330 answered 00 to its 0320 in the current settlement (a refusal never
     /// marks it).
     pub uploaded: bool,
+    /// For a refund of a sale from an earlier batch: that sale as the host knows it.
+    #[serde(default)]
+    pub refund_of: Option<RefundOriginal>,
+}
+
+/// The sale a refund gives money back for, as the host knows it: a UnionPay refund names it in
+/// field 37 (its RRN) and field 61 (its batch n6, trace n6 and date MMDD), which is how the host
+/// finds what it refunds (DESIGN §5, dialect C: refunds go online as 0220). The sale is usually
+/// in an earlier, settled batch, so the operator keys these in from the sale's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundOriginal {
+    /// The sale's retrieval reference number (field 37, 12 characters).
+    pub rrn: String,
+    /// The batch it was in.
+    pub batch: u32,
+    /// Its trace number.
+    pub trace: u32,
+    /// Its local date, `MMDD`.
+    pub date: String,
+}
+
+impl RefundOriginal {
+    /// UnionPay field 61 of the refund: original batch n6, trace n6, date n4.
+    pub fn field61(&self) -> String {
+        format!("{:06}{:06}{}", self.batch, self.trace, self.date)
+    }
 }
 
 impl Record {

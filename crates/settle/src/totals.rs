@@ -281,6 +281,7 @@ mod tests {
             voided: false,
             advice: AdviceState::Online,
             uploaded: false,
+            refund_of: None,
         }
     }
 

@@ -4,8 +4,8 @@
 mod support;
 
 use iso8583_settle::{
-    AdviceState, Error, MemStore, Outcome, Printout, Prompt, Reconciliation, Rejected, Request,
-    SettleFailure, Settlement, TxnKind,
+    AdviceState, Error, MemStore, Outcome, Printout, Prompt, Reconciliation, RefundOriginal,
+    Rejected, Request, SettleFailure, Settlement, TxnKind,
 };
 use support::{card, chip, config, sale, start, term, trace_subscriber, FakeHost, Script, Term};
 
@@ -185,6 +185,47 @@ fn refund_is_counted_as_credit_and_settles() {
             .unwrap();
         if cup {
             assert_eq!(refund.advice, AdviceState::Delivered);
+        }
+        t.assert_host_agrees();
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
+    }
+}
+
+#[test]
+fn a_refund_names_its_sale_in_37_and_61_with_union_pay() {
+    let _g = trace_subscriber();
+    let original = RefundOriginal {
+        rrn: "123456789012".into(),
+        batch: 7,
+        trace: 42,
+        date: "1130".into(),
+    };
+    for cup in [false, true] {
+        let mut t = term(cup);
+        t.request(sale(DOMESTIC, 5000)).unwrap();
+        t.request(Request::RefundOf {
+            card: card(DOMESTIC),
+            amount: 1200,
+            original: original.clone(),
+        })
+        .unwrap();
+        let refund = t
+            .engine
+            .records()
+            .iter()
+            .find(|r| r.kind == TxnKind::Refund)
+            .unwrap();
+        assert_eq!(refund.refund_of.as_ref(), Some(&original));
+        let sent = t.host.seen_mti(if cup { "0220" } else { "0200" });
+        let sent = sent.last().unwrap();
+        if cup {
+            assert_eq!(sent.text(37), "123456789012");
+            assert_eq!(sent.text(61), "0000070000421130");
+            assert_eq!(refund.advice, AdviceState::Delivered);
+        } else {
+            // The international layout has no field 61: a plain refund (200000).
+            assert_eq!(sent.text(3), "200000");
         }
         t.assert_host_agrees();
         t.request(Request::Settle).unwrap();

@@ -56,9 +56,9 @@ fn type_code(kind: TxnKind) -> &'static str {
     }
 }
 
-/// Currency (49), 60 = type + batch + `000`, and for a void 61 = original batch + trace.
-// TODO(#6): a UnionPay refund usually names its original sale (37 and 61 with the original
-// date); `Request::Refund` carries no original yet, so the 0220 goes without them.
+/// Currency (49), 60 = type + batch + `000`; for a void 61 = original batch + trace; for a
+/// refund that names its sale ([`crate::Request::RefundOf`]) 37 = the sale's RRN and 61 = its
+/// batch, trace and date. A refund without one goes without 37 and 61.
 pub(super) fn request_extra(
     s: &CupSettings,
     ctx: &Ctx<'_>,
@@ -72,6 +72,9 @@ pub(super) fn request_extra(
     ));
     if let Some(original) = r.original_trace {
         fields.push(field(61, format!("{:06}{original:06}", ctx.batch)));
+    } else if let Some(sale) = &r.refund_of {
+        fields.push(field(37, sale.rrn.clone()));
+        fields.push(field(61, sale.field61()));
     }
 }
 

@@ -389,6 +389,7 @@ mod tests {
             voided: false,
             advice: AdviceState::Online,
             uploaded: false,
+            refund_of: None,
         }
     }
 
