@@ -258,19 +258,10 @@ async fn accept(
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors, most likely: they free only as connections close,
-                // so wait longer each time rather than retry (and log) every few ms.
-                let (pause, warn) = backoff.failed(Instant::now());
-                if let Some(failures) = warn {
-                    tracing::warn!(error = %e, failures, pause_ms = pause.as_millis() as u64,
-                        "accept failed: backing off");
-                }
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(pause) => continue,
-                }
-            }
+            Err(e) => match pause_after(&e, &mut backoff, &cancel).await {
+                true => continue,
+                false => return,
+            },
         };
         let failures = backoff.succeeded();
         if failures > 0 {
@@ -298,6 +289,25 @@ async fn accept(
     }
 }
 
+/// After a failed accept: out of file descriptors, most likely, and they free only as
+/// connections close, so wait longer each time rather than retry (and log) every few ms.
+/// False when the host stops meanwhile.
+async fn pause_after(
+    e: &std::io::Error,
+    backoff: &mut Backoff,
+    cancel: &CancellationToken,
+) -> bool {
+    let (pause, warn) = backoff.failed(Instant::now());
+    if let Some(failures) = warn {
+        tracing::warn!(error = %e, failures, pause_ms = pause.as_millis() as u64,
+            "accept failed: backing off");
+    }
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(pause) => true,
+    }
+}
+
 /// One of a listener's open connections, given back when dropped.
 struct Slot(Arc<AtomicUsize>);
 
@@ -322,57 +332,32 @@ async fn serve(
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) {
-    let mut conn = Conn {
-        codec: FrameCodec::new(listener.frame.clone()),
-        out: BytesMut::with_capacity(1024),
-        delayed: Vec::new(),
-        in_frame: false,
-    };
+    let mut conn = Conn::new(&listener);
     let mut input = BytesMut::with_capacity(1024);
-    let (idle, frame_limit) = (listener.idle_timeout, listener.frame_timeout);
-    let start = Instant::now();
-    let mut deadlines = Deadlines::new(start);
     // One timer for the connection's life, re-armed only when it fires: reads cost no timer.
-    let check = tokio::time::sleep_until(deadlines.next_check(start, idle, frame_limit));
+    let check = tokio::time::sleep_until(conn.next_check(&listener, Instant::now()));
     tokio::pin!(check);
     tracing::debug!("connected");
     loop {
         let due = conn.delayed.iter().map(|(t, _)| *t).min();
-        let read = tokio::select! {
+        let go_on = tokio::select! {
             _ = cancel.cancelled() => break,
             _ = sleep_until(due), if due.is_some() => {
                 conn.release_due();
-                deadlines.touch(Instant::now());
-                None
+                true
             }
             () = &mut check => {
                 let now = Instant::now();
-                let holding = !conn.delayed.is_empty();
-                if let Some(why) = deadlines.expired(now, idle, frame_limit, holding) {
-                    shared.stats.timed_out();
-                    tracing::debug!(reason = why.reason(), "connection closed");
+                if !conn.within_limits(&listener, &shared, now) {
                     break;
                 }
-                check.as_mut().reset(deadlines.next_check(now, idle, frame_limit));
-                None
+                check.as_mut().reset(conn.next_check(&listener, now));
+                true
             }
-            read = stream.read_buf(&mut input) => Some(read),
-        };
-        let go_on = match read {
-            None => true,
-            Some(Ok(0)) => false,
-            Some(Ok(_)) => {
-                let go_on = conn.answer_all(&mut input, &listener, &shared);
-                deadlines.read(Instant::now(), conn.in_frame);
-                go_on
-            }
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "read failed");
-                false
-            }
+            read = stream.read_buf(&mut input) => conn.on_read(read, &mut input, &listener, &shared),
         };
         if !conn.out.is_empty() {
-            if let Err(e) = write_out(&mut stream, &conn.out, frame_limit).await {
+            if let Err(e) = write_out(&mut stream, &conn.out, listener.frame_timeout).await {
                 if e.kind() == std::io::ErrorKind::TimedOut {
                     shared.stats.timed_out();
                 }
@@ -431,9 +416,61 @@ struct Conn {
     /// Bytes of a frame not yet whole have arrived (still buffered, or their length header
     /// already read by the codec).
     in_frame: bool,
+    deadlines: Deadlines,
 }
 
 impl Conn {
+    fn new(listener: &Listener) -> Conn {
+        Conn {
+            codec: FrameCodec::new(listener.frame.clone()),
+            out: BytesMut::with_capacity(1024),
+            delayed: Vec::new(),
+            in_frame: false,
+            deadlines: Deadlines::new(Instant::now()),
+        }
+    }
+
+    /// What a read gave: answers every whole frame; false when the connection must close.
+    fn on_read(
+        &mut self,
+        read: std::io::Result<usize>,
+        input: &mut BytesMut,
+        listener: &Listener,
+        shared: &Shared,
+    ) -> bool {
+        match read {
+            Ok(0) => false,
+            Ok(_) => {
+                let go_on = self.answer_all(input, listener, shared);
+                self.deadlines.read(Instant::now(), self.in_frame);
+                go_on
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "read failed");
+                false
+            }
+        }
+    }
+
+    /// False (and counted) when the connection has outlived its idle or frame timeout.
+    fn within_limits(&self, listener: &Listener, shared: &Shared, now: Instant) -> bool {
+        let (idle, frame) = (listener.idle_timeout, listener.frame_timeout);
+        let holding = !self.delayed.is_empty();
+        match self.deadlines.expired(now, idle, frame, holding) {
+            Some(why) => {
+                shared.stats.timed_out();
+                tracing::debug!(reason = why.reason(), "connection closed");
+                false
+            }
+            None => true,
+        }
+    }
+
+    fn next_check(&self, listener: &Listener, now: Instant) -> Instant {
+        let (idle, frame) = (listener.idle_timeout, listener.frame_timeout);
+        self.deadlines.next_check(now, idle, frame)
+    }
+
     /// Answers every whole frame in `input`; false when the connection must close.
     fn answer_all(&mut self, input: &mut BytesMut, listener: &Listener, shared: &Shared) -> bool {
         loop {
@@ -490,9 +527,11 @@ impl Conn {
         }
     }
 
-    /// Moves the delayed answers that are due to the output, oldest first.
+    /// Moves the delayed answers that are due to the output, oldest first. The peer's
+    /// silence while it waited for them was the host's doing, not idleness.
     fn release_due(&mut self) {
         let now = Instant::now();
+        self.deadlines.touch(now);
         self.delayed.sort_by_key(|(t, _)| *t);
         let due = self.delayed.iter().take_while(|(t, _)| *t <= now).count();
         let ready: Vec<_> = self.delayed.drain(..due).collect();

@@ -66,7 +66,10 @@ pub(crate) fn upload(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer 
     }
 }
 
-fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
+/// An international 0500's batch number (60), totals block (63) and whether it is the
+/// trailer; the refusal when it is not one: 30 for a missing or malformed field, 12 for a
+/// processing code other than 920000 or 960000.
+fn read_intl_0500<'a>(ctx: &Ctx<'a>) -> Result<(u32, &'a [u8], bool), Answer> {
     let batch = fields::text(ctx.msg, 60)
         .and_then(fields::parse_digits)
         .and_then(|b| u32::try_from(b).ok());
@@ -75,12 +78,19 @@ fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
         fields::text(ctx.msg, 63).filter(|f| is_totals_block(f)),
         ctx.facts.processing_code,
     ) else {
-        return Answer::code(FORMAT_ERROR);
+        return Err(Answer::code(FORMAT_ERROR));
     };
-    let trailer = match &pcode {
-        b"920000" => false,
-        b"960000" => true,
-        _ => return Answer::code(INVALID),
+    match &pcode {
+        b"920000" => Ok((batch, field63, false)),
+        b"960000" => Ok((batch, field63, true)),
+        _ => Err(Answer::code(INVALID)),
+    }
+}
+
+fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
+    let (batch, field63, trailer) = match read_intl_0500(ctx) {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     if book.last_closed() == Some(batch) {
         tracing::debug!(batch, "0500 for the batch already closed: 00");
@@ -353,25 +363,9 @@ fn closing_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book, f60: &Cup60) -> 
     if book.last_closed() == Some(batch) {
         return Answer::code(ResponseCode::APPROVED);
     }
-    if batch != book.batch {
-        tracing::debug!(
-            batch,
-            host = book.batch,
-            "closing 0320: batch number mismatch: 77"
-        );
-        return Answer::code(BATCH_MISMATCH);
-    }
     let balanced = f60.network_code().as_ref() == Some(b"207");
-    match (balanced, book.settling()) {
-        (true, Settling::Uploading) => {
-            tracing::debug!(batch, "closing 0320 207 after flags 2: 95");
-            return Answer::code(OUT_OF_BALANCE);
-        }
-        (false, Settling::Balanced) => {
-            tracing::debug!(batch, "closing 0320 202 after flags 1: 12");
-            return Answer::code(INVALID);
-        }
-        _ => {}
+    if let Some(refused) = closing_out_of_turn(book, batch, balanced) {
+        return refused;
     }
     let mut buf = [0u8; 8];
     let claimed = ctx
@@ -396,6 +390,30 @@ fn closing_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book, f60: &Cup60) -> 
     };
     close(ctx, term, book, result, claimed);
     Answer::code(ResponseCode::APPROVED)
+}
+
+/// A closing 0320 for another batch number than the host's (77), or that contradicts the
+/// 0510's flags: `207` after a flag `2` (95, upload first), `202` after flags `1` (12).
+fn closing_out_of_turn(book: &Book, batch: u32, balanced: bool) -> Option<Answer> {
+    if batch != book.batch {
+        tracing::debug!(
+            batch,
+            host = book.batch,
+            "closing 0320: batch number mismatch: 77"
+        );
+        return Some(Answer::code(BATCH_MISMATCH));
+    }
+    match (balanced, book.settling()) {
+        (true, Settling::Uploading) => {
+            tracing::debug!(batch, "closing 0320 207 after flags 2: 95");
+            Some(Answer::code(OUT_OF_BALANCE))
+        }
+        (false, Settling::Balanced) => {
+            tracing::debug!(batch, "closing 0320 202 after flags 1: 12");
+            Some(Answer::code(INVALID))
+        }
+        _ => None,
+    }
 }
 
 /// Closes the open batch: it moves to the closed list with its totals, and a new one starts.

@@ -316,28 +316,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match op {
         Op::Put { terminal, rec } => put(tx, &text(&terminal), &rec)?,
-        Op::Close {
-            terminal,
-            seq,
-            batch,
-            result,
-            totals,
-            claimed_uploads,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO batch (terminal, seq, batch, result, totals, claimed_uploads, closed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                text(&terminal),
-                seq,
-                batch,
-                result.name(),
-                totals,
-                claimed_uploads,
-                chrono::Local::now().to_rfc3339(),
-            ])?;
-        }
+        close @ Op::Close { .. } => insert_batch(tx, close)?,
         Op::Answer {
             terminal,
             batch_seq,
@@ -382,6 +361,35 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: Op) -> rusqlite::Result<bool> {
         Op::Stop => return Ok(false),
     }
     Ok(true)
+}
+
+/// A closed batch's row.
+fn insert_batch(tx: &rusqlite::Transaction<'_>, close: Op) -> rusqlite::Result<()> {
+    let Op::Close {
+        terminal,
+        seq,
+        batch,
+        result,
+        totals,
+        claimed_uploads,
+    } = close
+    else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO batch (terminal, seq, batch, result, totals, claimed_uploads, closed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        String::from_utf8_lossy(&terminal),
+        seq,
+        batch,
+        result.name(),
+        totals,
+        claimed_uploads,
+        chrono::Local::now().to_rfc3339(),
+    ])?;
+    Ok(())
 }
 
 fn put(tx: &rusqlite::Transaction<'_>, terminal: &str, rec: &Rec) -> rusqlite::Result<()> {
