@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use iso8583_settle::RefundOriginal;
+
 use crate::amount::{format_amount, parse_amount};
 use crate::cards::{self, TestCard};
 use crate::error::CommandError;
@@ -64,6 +66,8 @@ pub enum Command {
         amount: u64,
         /// The card.
         card: Option<&'static TestCard>,
+        /// The sale refunded, as its receipt shows it (`rrn=` and `original=BATCH/TRACE/MMDD`).
+        original: Option<RefundOriginal>,
     },
     /// A pre-authorisation.
     PreAuth {
@@ -209,7 +213,7 @@ impl Command {
          echo                          echo test\n\
          sale AMOUNT [tip=T] [card=C]  sale, e.g. sale 12.50 card=visa-swipe\n\
          void last|INVOICE             void a sale of the open batch\n\
-         refund AMOUNT [card=C]        refund\n\
+         refund AMOUNT [card=C] [rrn=R original=BATCH/TRACE/MMDD]  refund (of that sale)\n\
          pre_auth AMOUNT [card=C]      pre-authorisation\n\
          completion AMOUNT [auth=last|CODE] [card=C]\n\
          offline AMOUNT [auth=CODE] [card=C]  offline sale (queued advice)\n\
@@ -248,7 +252,23 @@ impl fmt::Display for Command {
                 }
                 f.write_str(&card(c))
             }
-            Command::Refund { amount, card: c }
+            Command::Refund {
+                amount,
+                card: c,
+                original: Some(o),
+            } => write!(
+                f,
+                "refund {}{} rrn={} original={:06}/{:06}/{}",
+                format_amount(*amount),
+                card(c),
+                o.rrn,
+                o.batch,
+                o.trace,
+                o.date
+            ),
+            Command::Refund {
+                amount, card: c, ..
+            }
             | Command::PreAuth { amount, card: c }
             | Command::Offline {
                 amount, card: c, ..
@@ -286,6 +306,7 @@ fn financial(args: &mut Args) -> Result<Option<Command>, CommandError> {
         "refund" => Command::Refund {
             amount: args.amount()?,
             card: args.card()?,
+            original: args.refund_original()?,
         },
         "pre_auth" | "preauth" => Command::PreAuth {
             amount: args.amount()?,
@@ -356,6 +377,41 @@ impl Args {
             Some(text) => parse_amount(&text)
                 .map(Some)
                 .ok_or_else(|| self.bad(key, &text, "like 1.50")),
+        }
+    }
+
+    /// `rrn=RRN original=BATCH/TRACE/MMDD`, both or neither.
+    fn refund_original(&mut self) -> Result<Option<RefundOriginal>, CommandError> {
+        let (rrn, original) = match (self.option("rrn"), self.option("original")) {
+            (None, None) => return Ok(None),
+            (Some(rrn), Some(original)) => (rrn, original),
+            (None, Some(_)) => return Err(self.missing("rrn=RRN")),
+            (Some(_), None) => return Err(self.missing("original=BATCH/TRACE/MMDD")),
+        };
+        if rrn.len() != 12 || !rrn.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(self.bad("rrn", &rrn, "12 letters or digits (field 37)"));
+        }
+        let bad = || {
+            self.bad(
+                "original",
+                &original,
+                "BATCH/TRACE/MMDD, like 000001/000042/1203",
+            )
+        };
+        let parts: Vec<&str> = original.split('/').collect();
+        let [batch, trace, date] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let number = |t: &str| t.parse::<u32>().ok().filter(|n| (1..=999_999).contains(n));
+        let date_ok = date.len() == 4 && date.bytes().all(|b| b.is_ascii_digit());
+        match (number(batch), number(trace), date_ok) {
+            (Some(batch), Some(trace), true) => Ok(Some(RefundOriginal {
+                rrn,
+                batch,
+                trace,
+                date: (*date).to_owned(),
+            })),
+            _ => Err(bad()),
         }
     }
 
@@ -520,6 +576,7 @@ mod tests {
             "sale 12.50 tip=1.00 card=mc-keyed",
             "void 000003",
             "refund 5.00 card=cup-swipe",
+            "refund 5.00 card=cup-swipe rrn=123456789012 original=000007/000042/1130",
             "reprint settlement",
             "power_loss after_writes=3",
             "wait 300ms",
@@ -534,6 +591,27 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn a_refund_names_its_sale_with_both_keys_or_neither() {
+        let refund = Command::parse("refund 5.00 rrn=123456789012 original=7/42/1130").unwrap();
+        let Command::Refund {
+            original: Some(o), ..
+        } = refund
+        else {
+            panic!("{refund:?}");
+        };
+        assert_eq!(
+            (o.rrn.as_str(), o.batch, o.trace, o.date.as_str()),
+            ("123456789012", 7, 42, "1130")
+        );
+        let err = |line: &str| Command::parse(line).unwrap_err().to_string();
+        assert!(err("refund 5.00 original=7/42/1130").contains("rrn"));
+        assert!(err("refund 5.00 rrn=123456789012").contains("original"));
+        assert!(err("refund 5.00 rrn=12345 original=7/42/1130").contains("12 letters"));
+        assert!(err("refund 5.00 rrn=123456789012 original=7/42").contains("BATCH/TRACE/MMDD"));
+        assert!(err("refund 5.00 rrn=123456789012 original=0/42/1130").contains("BATCH"));
     }
 
     #[test]

@@ -350,9 +350,22 @@ impl Terminal {
                     |r| matches!(r.kind, TxnKind::Sale | TxnKind::Completion),
                 )?,
             },
-            Command::Refund { amount, card } => Request::Refund {
+            Command::Refund {
+                amount,
+                card,
+                original: None,
+            } => Request::Refund {
                 card: self.card(*card, *amount, REFUND)?,
                 amount: *amount,
+            },
+            Command::Refund {
+                amount,
+                card,
+                original: Some(original),
+            } => Request::RefundOf {
+                card: self.card(*card, *amount, REFUND)?,
+                amount: *amount,
+                original: original.clone(),
             },
             Command::PreAuth { amount, card } => Request::PreAuth {
                 card: self.card(*card, *amount, PRE_AUTH)?,
