@@ -381,9 +381,9 @@ impl<S: Store> Engine<S> {
         all.push(counters(&self.state));
         all.extend(ops);
         self.store.commit(&all)?;
-        for op in &all {
-            self.track_totals(op);
-            self.state.apply(std::slice::from_ref(op));
+        for op in all {
+            self.track_totals(&op);
+            self.state.apply_owned(op);
         }
         debug_assert_eq!(
             self.totals,

@@ -195,6 +195,18 @@ impl Snapshot {
         }
     }
 
+    /// Applies one change, taking its record, reversal or report rather than copying it: for
+    /// the engine, which no longer needs a step once the store has it.
+    pub(crate) fn apply_owned(&mut self, op: Op) {
+        match op {
+            Op::PutRecord(record) => self.put_owned(*record),
+            Op::Reversal(r) => self.reversal = r,
+            Op::Settlement(s) => self.settlement = s,
+            Op::LastReport(r) => self.last_report = Some(r),
+            other => self.apply_one(&other),
+        }
+    }
+
     fn apply_one(&mut self, op: &Op) {
         match op {
             Op::Counters {
@@ -228,15 +240,19 @@ impl Snapshot {
 
     /// Replaces the record with the same trace, or appends it.
     fn put(&mut self, record: &Record) {
+        self.put_owned(Record::clone(record));
+    }
+
+    fn put_owned(&mut self, record: Record) {
         match self.slot(record.trace) {
             Some(i) => {
                 if let Some(slot) = self.records.get_mut(i) {
-                    *slot = Record::clone(record);
+                    *slot = record;
                 }
             }
             None => {
                 self.index.slots.insert(record.trace, self.records.len());
-                self.records.push(Record::clone(record));
+                self.records.push(record);
                 self.index.len = self.records.len();
             }
         }
