@@ -20,8 +20,11 @@ use crate::time::Time;
 use crate::totals::{CupTotals, IntlTotals, Running};
 
 /// An operator request.
-// TODO(#6): no tip adjustment and no pre-authorisation void yet: a terminal offering them needs
-// a record update (and a UnionPay credit record), so until then the caller cannot ask for them.
+// TODO(#6): no tip adjustment (an approved record's tip changed before settlement, told to the
+// host as a 0220 adjust advice, processing code 02xxxx) and no pre-authorisation void (UnionPay
+// 0100 20xxxx, 60.1 `11`, the pre-auth leaving the batch): each needs an engine step that
+// updates a stored record (and for UnionPay a credit record) and a case in the test host's
+// ledger to match it, and the host has neither yet; until then the caller cannot ask for them.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Request {
