@@ -8,11 +8,16 @@
 //! as a [`Step`]: the messages exchanged, the prompts shown ("STORAGE FULL, PLEASE SETTLE" /
 //! 储存满请结算), the outcomes, and the receipts and settlement slips printed ([`mod@print`]).
 //! [`Scenario`] files list commands with expectations; [`run_scenario`] runs one and checks
-//! every expectation, which is what `posemu run` does in CI.
+//! every expectation, which is what `posemu run` does in CI. [`run_load`] runs many terminals
+//! at once with their state in memory and checks that every sale was settled once or reversed
+//! (`posemu load`); [`PcapTap`] writes every connection's TCP exchange as a pcap file
+//! (`--pcap`).
 //!
 //! # What it does not do
 //! It decides nothing about money itself: reversals, advices, settlement and batch upload are
-//! the engine's (DESIGN §5). No EMV kernel: chip cards present a fixed data image. No TLS. It
+//! the engine's (DESIGN §5). No EMV kernel: chip cards present data made for each transaction
+//! with a cryptogram-shaped ARQC that no host can verify ([`cards::TestCard::chip_data`]). No
+//! TLS. It
 //! never prints or logs a key (check values only), a full PAN, track data or a PIN block.
 //! The library logs through `tracing` at `debug` and below; the `posemu` binary adds `info`
 //! for lifecycle events.
@@ -22,7 +27,8 @@
 //! - [`Terminal`], [`TerminalOptions`], [`StateSource`] (SQLite or memory) and [`Step`].
 //! - [`Command`] and the test cards in [`cards`].
 //! - [`Scenario`], [`ScenarioResult`] and [`run_scenario`].
-//! - [`FrameTap`]: sees every byte of every connection, for a pcap writer.
+//! - [`FrameTap`]: sees every byte of every connection; [`PcapTap`] writes them as a pcap file.
+//! - [`run_load`], [`LoadOptions`], [`LoadProgress`] and [`LoadReport`]: the load mode.
 //!
 //! # Example
 //! ```
