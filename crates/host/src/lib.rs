@@ -13,9 +13,11 @@
 //!   (international) refund, 0220 advice and UnionPay refund, 0400 reversal, 0500
 //!   reconciliation, 0320 batch upload, the 960000 trailer and the closing 0320. Answers echo
 //!   what terminals check (MTI + 10, 3, 4, 11, 41, 42; the TPDU's addresses swapped).
-//! - **Checks**: duplicates (94, no second authorisation), reversal matching (00 or 25, the
-//!   same again on a repeat), upload deduplication by original trace, MACs (A0), unknown
-//!   terminals (03 / 97), unparseable messages (30, or the connection closed).
+//! - **Checks**: duplicates (94, no second authorisation), reversal and void matching by
+//!   trace or RRN and amount (00 or 25, the same again on a repeat), upload deduplication by
+//!   original trace, MACs (A0), unknown terminals (03 / 97) and merchants (03), unparseable
+//!   messages (30, or the connection closed), and the settlement sequence (a trailer, upload
+//!   or closing 0320 out of turn is 12; a closing 0320 for another batch number 77).
 //! - **Rules** ([`Rules`]): amount limits and card-prefix, amount, cents or trace rules giving
 //!   any response code.
 //! - **Faults** ([`FaultRule`]): by rule or seeded chance, delay, no answer, close, close in
@@ -23,7 +25,13 @@
 //!   at sign-on, or a request to sign on again.
 //! - **Ledger**: per terminal the open batch (approved, voided, reversed, uploaded records)
 //!   and the closed batches with their totals, computed by the host's own totals code from
-//!   its own books; readable as a [`LedgerView`], written behind to SQLite.
+//!   its own books; readable as a [`LedgerView`], written behind to SQLite (in memory, only
+//!   what the books still hold), read back on restart.
+//! - **Connections**: an idle timeout, a timeout for completing a frame, a cap per listener
+//!   and an accept loop that backs off when out of file descriptors ([`ListenerConfig`]).
+//!
+//! The crate's `README.md` has the configuration format, the answer codes, the settlement
+//! sequence and the MAC policy (0500 and 0320 are checked only when they carry a MAC).
 //!
 //! # What it does not do
 //! It does not depend on the settlement engine (`iso8583-settle`): its totals are a second

@@ -408,7 +408,8 @@ pub enum FaultAction {
     /// `respond`: answer with this code (`code = "95"`). Not applied to the ledger unless
     /// `process = true`.
     Respond(ResponseCode),
-    /// `delay`: answer after this long (`ms = 1500`); processed.
+    /// `delay`: answer after this long (`ms = 1500`, at most [`MAX_DELAY`]: a rule that
+    /// asks for more is refused when read or checked, and held to it otherwise); processed.
     Delay(Duration),
     /// `no_answer`: say nothing; processed (the answer is lost) unless `process = false`.
     NoAnswer,
