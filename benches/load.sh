@@ -11,7 +11,10 @@
 # posemu's through /usr/bin/time -v when present, else from the same /proc field while it runs.
 #
 # Usage: benches/load.sh [RUNS]    (environment: SALES, MEM_SALES, TERMINALS, MEM_TERMINALS,
-#                                   POSEMU_ARGS and TESTHOST_ARGS add options to each program)
+#                                   POSEMU_ARGS and TESTHOST_ARGS add options to each program;
+#                                   FLOOR=1 also runs the host's own light client, host_load,
+#                                   against a fresh testhost before each throughput run: what
+#                                   host and kernel alone reach on the machine at that moment)
 # Prints one line per run and the medians. Builds the release binaries first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,8 @@ POSEMU_ARGS=${POSEMU_ARGS:-}
 TESTHOST_ARGS=${TESTHOST_ARGS:-}
 
 cargo build --release -q -p posemu -p iso8583-host
+FLOOR=${FLOOR:-0}
+[ "$FLOOR" = 1 ] && cargo build --release -q -p pos8583-benches --bin host_load
 BIN=${CARGO_TARGET_DIR:-target}/release
 WORK=$(mktemp -d)
 HOST_PID=
@@ -86,6 +91,12 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at 
 echo "== throughput: $TERMINALS terminals x $SALES sales"
 : >"$WORK/rates"; : >"$WORK/p99s"
 for run in $(seq "$RUNS"); do
+  if [ "$FLOOR" = 1 ]; then
+    start_host "$TERMINALS"
+    "$BIN/host_load" --host "$HOST_ADDR" --connections "$TERMINALS" --sales "$SALES" 2>&1 |
+      sed -n 's/^run [0-9]*: /floor (host_load): /p'
+    stop_host >/dev/null
+  fi
   start_host "$TERMINALS"
   emu_kib=$(run_load "$TERMINALS" "$SALES")
   host_kib=$(stop_host)

@@ -244,4 +244,24 @@ async fn demo_with_pcap_writes_the_whole_story() {
     let replies = mtis(&flow.streams[1], spec, 0);
     assert_eq!(replies.len(), sent.len());
     assert!(replies.iter().zip(&sent).all(|(r, s)| r[..2] == s[..2]));
+    tshark_finds_nothing_wrong(&file);
+}
+
+/// An extra check where tshark is installed (it is not required): Wireshark's own TCP
+/// analysis reads the capture with no warning or error (no lost segment, no bad checksum).
+fn tshark_finds_nothing_wrong(file: &Path) {
+    let Ok(out) = std::process::Command::new("tshark")
+        .args(["-r", file.to_str().unwrap(), "-q", "-z", "expert"])
+        .output()
+    else {
+        eprintln!("tshark not installed: its check is skipped");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("SYN"), "tshark saw the handshake: {text}");
+    // Its sections are headed "Errors (n)", "Warns (n)", "Notes (n)", "Chats (n)".
+    for bad in ["Errors (", "Warns ("] {
+        assert!(!text.contains(bad), "tshark reports {bad}: {text}");
+    }
 }
