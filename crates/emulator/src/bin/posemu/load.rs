@@ -102,7 +102,7 @@ async fn measured(options: &LoadOptions) -> Result<LoadReport, String> {
     let total = u64::from(options.terminals) * u64::from(options.sales);
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     if let Ok(style) =
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} sales {msg}")
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} sales, {msg}")
     {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -125,12 +125,15 @@ async fn tick(bar: ProgressBar, progress: Arc<LoadProgress>) {
     let mut every = tokio::time::interval(Duration::from_millis(100));
     loop {
         every.tick().await;
-        bar.set_position(progress.sales.load(Ordering::Relaxed));
-        bar.set_message(format!(
-            "({} approved, {} terminals ready)",
-            progress.approved.load(Ordering::Relaxed),
-            progress.ready.load(Ordering::Relaxed)
-        ));
+        let sales = progress.sales.load(Ordering::Relaxed);
+        bar.set_message(match sales {
+            0 => format!(
+                "{} terminal(s) ready",
+                progress.ready.load(Ordering::Relaxed)
+            ),
+            _ => format!("{} approved", progress.approved.load(Ordering::Relaxed)),
+        });
+        bar.set_position(sales);
     }
 }
 
