@@ -259,14 +259,32 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
 ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, state = excluded.state,
     uploaded = excluded.uploaded";
 
-/// The writer thread: naps, then applies whatever has queued up, a transaction at a time.
+/// After this many naps with nothing queued (about 100 ms), the writer waits on the channel
+/// instead: an idle host then costs no CPU, and only the first change after the pause pays for
+/// waking the writer.
+const IDLE_NAPS: u32 = 32;
+
+/// The writer thread: naps, then applies whatever has queued up, a transaction at a time; once
+/// idle, it sleeps on the channel until the next change.
 fn write_loop(mut conn: Connection, rx: Receiver<Op>) {
+    let mut idle = 0;
     loop {
-        std::thread::sleep(NAP);
+        let first = if idle >= IDLE_NAPS {
+            match rx.recv() {
+                Ok(op) => Some(op),
+                Err(_) => return,
+            }
+        } else {
+            std::thread::sleep(NAP);
+            None
+        };
+        idle = if first.is_some() { 0 } else { idle + 1 };
+        let mut first = first;
         loop {
-            match apply_queued(&mut conn, &rx) {
+            match apply_queued(&mut conn, &rx, first.take()) {
                 Ok(Queue::Drained) => break,
-                Ok(Queue::More) => {}
+                Ok(Queue::Wrote) => idle = 0,
+                Ok(Queue::More) => idle = 0,
                 Ok(Queue::Stopped) => return,
                 Err(e) => {
                     tracing::error!(error = %e, "ledger database write failed; the store stops");
@@ -278,24 +296,35 @@ fn write_loop(mut conn: Connection, rx: Receiver<Op>) {
 }
 
 enum Queue {
+    /// Nothing was queued.
     Drained,
+    /// Everything queued was written.
+    Wrote,
+    /// A transaction's worth was written and more is queued.
     More,
+    /// The host is gone.
     Stopped,
 }
 
-/// Applies up to [`BATCH_ROWS`] queued changes in one transaction.
-fn apply_queued(conn: &mut Connection, rx: &Receiver<Op>) -> rusqlite::Result<Queue> {
-    let Ok(first) = rx.try_recv() else {
-        // Empty, or every sender is gone (the host was dropped): nothing to write either way.
-        return Ok(match rx.try_recv() {
-            Err(mpsc::TryRecvError::Disconnected) => Queue::Stopped,
-            _ => Queue::Drained,
-        });
+/// Applies `first` and up to [`BATCH_ROWS`] queued changes in one transaction.
+fn apply_queued(
+    conn: &mut Connection,
+    rx: &Receiver<Op>,
+    first: Option<Op>,
+) -> rusqlite::Result<Queue> {
+    let first = match first {
+        Some(op) => op,
+        None => match rx.try_recv() {
+            Ok(op) => op,
+            // Every sender is gone (the host was dropped): nothing more will come.
+            Err(mpsc::TryRecvError::Disconnected) => return Ok(Queue::Stopped),
+            Err(mpsc::TryRecvError::Empty) => return Ok(Queue::Drained),
+        },
     };
     let tx = conn.transaction()?;
     let mut next = Some(first);
     let mut rows = 0;
-    let mut state = Queue::Drained;
+    let mut state = Queue::Wrote;
     while let Some(op) = next.take() {
         if !apply(&tx, op)? {
             state = Queue::Stopped;
