@@ -19,6 +19,8 @@ pub enum Purpose {
     Reversal,
     /// A 0220 advice.
     Advice,
+    /// The 0220 advice of a tip adjustment (international).
+    TipAdjust,
     /// The 0500 (`trailer` for the international 960000 one).
     Reconcile {
         /// True for the 960000 trailer.
@@ -271,17 +273,18 @@ pub enum Outcome {
         /// Approval code.
         auth_code: String,
     },
-    /// Stored and queued as an advice (offline sale, UnionPay refund).
+    /// Stored and queued as an advice (offline sale, UnionPay refund, tip adjustment).
     Queued {
         /// What it was.
         kind: TxnKind,
-        /// Trace number.
+        /// Trace number (for a tip adjustment: the sale's, whose record changed).
         trace: u32,
         /// Invoice number.
         invoice: u32,
     },
     /// Declined by the host with this code; nothing was added (an advice answered so stays in
-    /// the log, failed and out of the totals).
+    /// the log, failed and out of the totals; a tip adjustment so answered puts back the tip
+    /// the host holds).
     Declined {
         /// What it was.
         kind: TxnKind,
@@ -312,6 +315,14 @@ pub enum Outcome {
         kind: TxnKind,
         /// Trace of the reversal in the way.
         reversal_trace: u32,
+    },
+    /// Never sent: the tip adjustment of the sale it voids had to reach the host first (the
+    /// void carries the amount the host holds) and could not be delivered.
+    TipAdviceNotDelivered {
+        /// What it was.
+        kind: TxnKind,
+        /// Trace of the tip adjustment's advice in the way.
+        advice_trace: u32,
     },
 }
 

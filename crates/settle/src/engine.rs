@@ -1,11 +1,12 @@
 //! The engine: one terminal's batch, driven by inputs and producing [`Output`]s (STYLE §7).
 //!
 //! Ordering lives in one place, [`Engine::advance`], which picks the next message whenever
-//! nothing is in flight: the pending reversal first, then a request parked behind it, then —
-//! only while a settlement runs — queued advices, and only after those the 0500, the uploads
-//! and the trailer or closing 0320 (DESIGN §5 state machine). Requests are checked in
-//! [`Engine::request`] before anything is stored or sent. The per-exchange rules are in
-//! `online.rs` (sales, voids, reversals, advices) and `settlement.rs`.
+//! nothing is in flight: the pending reversal first, then a request parked behind it (a void
+//! also behind its sale's tip adjustment advice), then — only while a settlement runs — queued
+//! advices and tip adjustments, and only after those the 0500, the uploads and the trailer or
+//! closing 0320 (DESIGN §5 state machine). Requests are checked in [`Engine::request`] before
+//! anything is stored or sent. The per-exchange rules are in `online.rs` (sales, voids,
+//! reversals, advices), `adjust.rs` (tip adjustments) and `settlement.rs`.
 
 use iso8583_codec::{Message, Mti};
 
@@ -20,11 +21,6 @@ use crate::time::Time;
 use crate::totals::{CupTotals, IntlTotals, Running};
 
 /// An operator request.
-// TODO(#6): no tip adjustment (an approved record's tip changed before settlement, told to the
-// host as a 0220 adjust advice, processing code 02xxxx) and no pre-authorisation void (UnionPay
-// 0100 20xxxx, 60.1 `11`, the pre-auth leaving the batch): each needs an engine step that
-// updates a stored record (and for UnionPay a credit record) and a case in the test host's
-// ledger to match it, and the host has neither yet; until then the caller cannot ask for them.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Request {
@@ -65,6 +61,24 @@ pub enum Request {
         card: Card,
         /// Amount.
         amount: u64,
+    },
+    /// Void the approved pre-authorisation with this invoice number: an online 0100 (dialect
+    /// I 020000; UnionPay 200000 with 60.1 `11` and field 61), reversible like any online
+    /// request, after which the pre-auth is marked voided and can no longer be completed.
+    /// Pre-auths are in no total, so the totals do not move.
+    VoidPreAuth {
+        /// Invoice of the pre-authorisation.
+        invoice: u32,
+    },
+    /// Adjust the tip of an approved sale before settlement (international terminals,
+    /// restaurants): done offline, the record takes the new tip at once and a 0220 advice is
+    /// queued, flushed before the next settlement like other advices (see `dialect/intl.rs` for
+    /// its layout). UnionPay terminals refuse it ([`crate::Rejected::TipAdjustUnsupported`]).
+    TipAdjust {
+        /// Invoice of the sale.
+        invoice: u32,
+        /// The new tip, minor units (zero takes the tip away).
+        tip: u64,
     },
     /// A pre-authorisation completion.
     Completion {
@@ -112,6 +126,8 @@ impl Request {
             Request::PreAuth { .. } => TxnKind::PreAuth,
             Request::Completion { .. } => TxnKind::Completion,
             Request::OfflineSale { .. } => TxnKind::OfflineSale,
+            Request::VoidPreAuth { .. } => TxnKind::PreAuthVoid,
+            Request::TipAdjust { .. } => TxnKind::TipAdjust,
             _ => return None,
         })
     }
@@ -195,6 +211,7 @@ impl<S: Store> Engine<S> {
             Request::CardDeclined { trace } => self.card_declined(trace, now, &mut out)?,
             Request::Echo => self.send_network(now, Purpose::Echo, &mut out)?,
             Request::SignOff => self.send_network(now, Purpose::SignOff, &mut out)?,
+            Request::TipAdjust { invoice, tip } => self.tip_adjust(invoice, tip, now, &mut out)?,
             financial => self.financial(financial, now, &mut out)?,
         }
         Ok(self.finish(out))
@@ -211,6 +228,7 @@ impl<S: Store> Engine<S> {
             Purpose::Online(_) => self.online_reply(flight, reply, now, &mut out)?,
             Purpose::Reversal => self.reversal_reply(reply, &mut out)?,
             Purpose::Advice => self.advice_reply(&flight, reply, &mut out)?,
+            Purpose::TipAdjust => self.tip_advice_reply(&flight, reply, &mut out)?,
             Purpose::SignOn => self.sign_on_reply(reply, &mut out)?,
             Purpose::Echo => out.actions.push(Action::Prompt(echo_prompt(reply))),
             Purpose::SignOff => out.actions.push(Action::Prompt(sign_off_prompt(reply))),
@@ -354,6 +372,11 @@ impl<S: Store> Engine<S> {
         if self.state.reversal.is_some() {
             return self.send_reversal(now, out);
         }
+        // A void waits for its sale's tip adjustment to reach the host: it carries the amount
+        // the host holds.
+        if let Some(i) = self.parked.as_ref().and_then(|p| self.tip_advice_before(p)) {
+            return self.send_tip_advice(i, now, out);
+        }
         if let Some(parked) = self.parked.take() {
             let kind = parked.kind();
             return match (self.start_financial(parked, now, out), kind) {
@@ -367,13 +390,12 @@ impl<S: Store> Engine<S> {
         if !self.settling {
             return Ok(());
         }
-        if let Some(i) = self
-            .state
-            .records
-            .iter()
-            .position(|r| r.advice == crate::AdviceState::Queued)
-        {
-            return self.send_advice(i, now, out);
+        let queued = |r: &Record| r.advice == crate::AdviceState::Queued || r.tip_advice.is_some();
+        if let Some(i) = self.state.records.iter().position(queued) {
+            return match self.state.records.get(i).and_then(|r| r.tip_advice) {
+                Some(_) => self.send_tip_advice(i, now, out),
+                None => self.send_advice(i, now, out),
+            };
         }
         self.settlement_step(now, out)
     }

@@ -125,13 +125,38 @@ pub enum Rejected {
         /// The invoice asked for.
         invoice: u32,
     },
-    /// Only sales and completions can be voided.
+    /// Only sales and completions can be voided (pre-authorisations with their own request).
     #[error("invoice {invoice:06} is a {kind:?}, which cannot be voided")]
     NotVoidable {
         /// The invoice asked for.
         invoice: u32,
         /// What the record is.
         kind: TxnKind,
+    },
+    /// Only an approved online sale's tip can be adjusted (not a void, refund, pre-auth,
+    /// completion or offline sale).
+    #[error("invoice {invoice:06} is a {kind:?}, whose tip cannot be adjusted")]
+    NotAdjustable {
+        /// The invoice asked for.
+        invoice: u32,
+        /// What the record is.
+        kind: TxnKind,
+    },
+    /// UnionPay terminals do not adjust tips: the dialect has no message for it.
+    #[error("tip adjustment is not a UnionPay transaction")]
+    TipAdjustUnsupported,
+    /// The sale's tip adjustment has not reached the host yet, and this request must carry the
+    /// amount the host holds (a card decline's reversal, matched by amount; DESIGN §6).
+    #[error("the tip adjustment of invoice {invoice:06} has not reached the host yet")]
+    TipAdjustPending {
+        /// The sale's invoice.
+        invoice: u32,
+    },
+    /// The pre-authorisation this completion names (by its approval code) was voided.
+    #[error("the pre-authorisation of invoice {invoice:06} is voided and cannot be completed")]
+    PreAuthVoided {
+        /// The pre-authorisation's invoice.
+        invoice: u32,
     },
     /// Amounts are n12 and never zero.
     #[error("amount {0} is outside 1..=999999999999")]

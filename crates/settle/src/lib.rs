@@ -8,6 +8,11 @@
 //! international (0500 920000, upload on 95, trailer 960000) and China UnionPay (0500 with
 //! field 48 totals, flags decide the upload, closing 0320).
 //!
+//! The transactions: sale, void, refund, pre-authorisation and its void and completion, offline
+//! sale, the chip card's decline after approval, and (international terminals) tip adjustment,
+//! done offline and told to the host by a 0220 advice before settlement; then settlement,
+//! sign-on, echo and sign-off.
+//!
 //! # What it does not do
 //! No I/O and no clock: it never opens a socket, reads the time or touches a disk except
 //! through the [`Store`] trait, so every behaviour can be driven from a test. It does not frame
@@ -64,6 +69,7 @@
 #![warn(missing_docs)]
 
 mod action;
+mod adjust;
 mod config;
 pub mod dialect;
 mod engine;
@@ -71,6 +77,7 @@ mod error;
 mod online;
 mod record;
 mod report;
+mod reversal;
 mod settlement;
 pub mod store;
 mod time;
@@ -82,7 +89,7 @@ pub use dialect::{CupSettings, Dialect, IntlSettings, Scope, TotalsLength, VoidP
 pub use engine::{Engine, Request};
 pub use error::{ConfigError, Error, Rejected, StoreError};
 pub use record::{
-    strip_tag_57, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TxnKind,
+    strip_tag_57, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TipAdvice, TxnKind,
 };
 pub use report::{Reconciliation, Report, ReportLine};
 #[cfg(feature = "sqlite")]

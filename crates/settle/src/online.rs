@@ -1,26 +1,23 @@
-//! Online requests, reversals and advices (DESIGN §5, "Reversals", "Write-ahead order").
+//! Online requests and advices (DESIGN §5, "Write-ahead order"); the reversals they may need
+//! are in `reversal.rs`, tip adjustments in `adjust.rs`.
 //!
-//! A reversible request (0100, 0200) is stored as the pending reversal, reason 98, with its
-//! trace already advanced, before it leaves; the matching approval clears it and adds the record
-//! in one step, and only then is the outcome shown. Advices (offline sales, UnionPay refunds)
-//! are stored first and sent afterwards. Limits are checked before anything is stored.
+//! A reversible request (0100, 0200: sales, voids, refunds, pre-auths, their voids and
+//! completions) is stored as the pending reversal, reason 98, with its trace already advanced,
+//! before it leaves; the matching approval clears it and adds the record (or marks the voided
+//! original) in one step, and only then is the outcome shown. Advices (offline sales, UnionPay
+//! refunds) are stored first and sent afterwards. Limits are checked before anything is
+//! stored.
 
 use iso8583_codec::Message;
 
-use crate::action::{Action, Outcome, Output, Printout, Prompt, Purpose, SettleFailure};
+use crate::action::{Action, Outcome, Output, Prompt, Purpose, SettleFailure};
 use crate::config::MAX_AMOUNT;
-use crate::dialect::{code_of, field, response_code};
+use crate::dialect::code_of;
 use crate::engine::{Engine, Flight, Request};
 use crate::error::{Error, Rejected};
 use crate::record::{strip_tag_57, AdviceState, Card, Record, RefundOriginal, TxnKind};
-use crate::store::{Op, PendingReversal, ReversalReason, Store};
+use crate::store::{Op, ReversalReason, Store};
 use crate::time::Time;
-
-/// Fields a 0400 never repeats: track 2 and 3, PIN data, security control, PIN capture code.
-const NOT_REVERSED: [u16; 5] = [26, 35, 36, 52, 53];
-
-/// Codes that end a reversal (DESIGN §5): done, or the host never saw the original.
-const REVERSAL_DONE: [&str; 3] = ["00", "12", "25"];
 
 impl<S: Store> Engine<S> {
     /// Checks a financial request and sends it, or parks it behind the pending reversal.
@@ -37,6 +34,11 @@ impl<S: Store> Engine<S> {
                 stan = rev.trace,
                 "request parked behind the pending reversal"
             );
+            self.parked = Some(request);
+            return self.advance(now, out);
+        }
+        if self.tip_advice_before(&request).is_some() {
+            tracing::debug!("void parked behind its sale's tip adjustment advice");
             self.parked = Some(request);
             return self.advance(now, out);
         }
@@ -59,14 +61,16 @@ impl<S: Store> Engine<S> {
         let amount = amount_of(request, &self.state.records);
         if kind.adds_record(self.cfg.dialect.is_union_pay()) {
             self.check_room(kind, amount)?;
-        } else if let Some(refunds) = self.refunds_a_void_adds_to() {
+        } else if let (TxnKind::Void, Some(refunds)) = (kind, self.refunds_a_void_adds_to()) {
             // Such a void adds to the refund total, which must stay within 12 digits too.
             self.check_amount(kind, refunds, amount)?;
         }
-        if let Request::Void { invoice } = request {
-            self.voidable(*invoice)?;
+        match request {
+            Request::Void { invoice } => self.voidable(*invoice).map(drop),
+            Request::VoidPreAuth { invoice } => self.pre_auth_voidable(*invoice).map(drop),
+            Request::Completion { auth_code, .. } => self.completable(auth_code),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn check_room(&self, kind: TxnKind, amount: u64) -> Result<(), Error> {
@@ -139,6 +143,49 @@ impl<S: Store> Engine<S> {
         Ok(record)
     }
 
+    /// The pre-auth a [`Request::VoidPreAuth`] names: an approved online one, not voided.
+    fn pre_auth_voidable(&self, invoice: u32) -> Result<&Record, Error> {
+        let record = self
+            .state
+            .records
+            .iter()
+            .find(|r| r.invoice == invoice && r.kind != TxnKind::Void)
+            .ok_or(Rejected::NoSuchRecord { invoice })?;
+        if record.kind != TxnKind::PreAuth || record.advice != AdviceState::Online {
+            return Err(Rejected::NotVoidable {
+                invoice,
+                kind: record.kind,
+            }
+            .into());
+        }
+        if record.voided {
+            return Err(Rejected::AlreadyVoided { invoice }.into());
+        }
+        Ok(record)
+    }
+
+    /// A completion may not name (by approval code) a pre-auth of the open batch that was
+    /// voided, unless another with that code still stands. A code the log does not hold is the
+    /// host's to judge: the pre-auth may be from an earlier batch, or given by voice.
+    fn completable(&self, auth_code: &str) -> Result<(), Error> {
+        let mut named = self
+            .state
+            .records
+            .iter()
+            .filter(|r| r.kind == TxnKind::PreAuth && r.auth_code == auth_code);
+        let voided = named.clone().find(|r| r.voided);
+        match (voided, named.any(|r| !r.voided)) {
+            (Some(r), false) => {
+                tracing::debug!(
+                    invoice = r.invoice,
+                    "refused: completion of a voided pre-auth"
+                );
+                Err(Rejected::PreAuthVoided { invoice: r.invoice }.into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Stores and sends a checked request.
     pub(crate) fn start_financial(
         &mut self,
@@ -158,7 +205,7 @@ impl<S: Store> Engine<S> {
             return self.queue_advice(draft, now, out);
         }
         let fields = self.cfg.dialect.request(&self.ctx(), &draft, &card);
-        let reversal = reversal_of(kind, &draft, &fields.1);
+        let reversal = crate::reversal::reversal_of(kind, &draft, &fields.1);
         // Card data the codec refuses is the operator's problem, found before anything is
         // stored or sent.
         let outgoing = self
@@ -185,17 +232,15 @@ impl<S: Store> Engine<S> {
             refund_of,
         } = self.parts(request)?;
         let trace = self.next_trace();
-        // An international void is not a record of its own and keeps the original's invoice.
-        let invoice = match (&original, self.cfg.dialect.is_union_pay()) {
+        // A request that adds no record of its own (an international void, a pre-auth void)
+        // keeps the original's invoice.
+        let invoice = match (&original, kind.adds_record(self.cfg.dialect.is_union_pay())) {
             (Some(o), false) => o.invoice,
             _ => self.next_invoice(),
         };
-        // Pre-authorisations and their completions carry condition code 06.
-        let condition = if matches!(kind, TxnKind::PreAuth | TxnKind::Completion) {
-            "06"
-        } else {
-            "00"
-        };
+        // Pre-authorisations, their voids and their completions carry condition code 06.
+        let pre_auth = [TxnKind::PreAuth, TxnKind::Completion, TxnKind::PreAuthVoid];
+        let condition = if pre_auth.contains(&kind) { "06" } else { "00" };
         let advice = if mti == "0220" {
             AdviceState::Queued
         } else {
@@ -225,6 +270,7 @@ impl<S: Store> Engine<S> {
             advice,
             uploaded: false,
             refund_of,
+            tip_advice: None,
         };
         Ok((draft, card))
     }
@@ -262,8 +308,12 @@ impl<S: Store> Engine<S> {
                 amount,
                 auth_code,
             } => simple(card, amount, 0, auth_code),
-            Request::Void { invoice } => {
-                let original = self.voidable(invoice)?.clone();
+            Request::Void { invoice } | Request::VoidPreAuth { invoice } => {
+                let original = match request {
+                    Request::VoidPreAuth { .. } => self.pre_auth_voidable(invoice)?,
+                    _ => self.voidable(invoice)?,
+                }
+                .clone();
                 Parts {
                     card: card_of(&original),
                     amount: original.amount,
@@ -370,7 +420,7 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
-    /// Clear the reversal and add the record (or mark the voided original) in one step.
+    /// Clear the reversal and add the record (and mark the voided original) in one step.
     fn approval_ops(&self, draft: Record) -> Vec<Op> {
         let mut ops = vec![Op::Reversal(None)];
         if let Some(original) = draft.original_trace {
@@ -380,11 +430,10 @@ impl<S: Store> Engine<S> {
                     ..o.clone()
                 }));
             }
-            if !self.cfg.dialect.is_union_pay() {
-                return ops;
-            }
         }
-        ops.push(Op::put(draft));
+        if draft.kind.adds_record(self.cfg.dialect.is_union_pay()) {
+            ops.push(Op::put(draft));
+        }
         ops
     }
 
@@ -429,135 +478,6 @@ impl<S: Store> Engine<S> {
     fn untrustworthy(&mut self, kind: TxnKind, out: &mut Output) -> Result<(), Error> {
         out.actions.push(Action::Prompt(Prompt::InvalidResponse));
         self.reverse_online(kind, ReversalReason::Other, out)
-    }
-
-    /// Keep the reversal with `reason`; the outcome says the request was reversed.
-    pub(crate) fn reverse_online(
-        &mut self,
-        kind: TxnKind,
-        reason: ReversalReason,
-        out: &mut Output,
-    ) -> Result<(), Error> {
-        let mut trace = 0;
-        if let Some(mut rev) = self.state.reversal.clone() {
-            trace = rev.trace;
-            if rev.reason != reason {
-                rev.reason = reason;
-                self.commit(vec![Op::Reversal(Some(rev))])?;
-            }
-        }
-        Self::outcome(
-            out,
-            Outcome::Reversed {
-                kind,
-                trace,
-                reason: reason.code(),
-            },
-        );
-        Ok(())
-    }
-
-    /// A chip card declined after the host approved: the record leaves the batch and the
-    /// reversal slot takes the rebuilt request with reason 06, in one step, before the 0400.
-    pub(crate) fn card_declined(
-        &mut self,
-        trace: u32,
-        now: Time,
-        out: &mut Output,
-    ) -> Result<(), Error> {
-        let record = self
-            .state
-            .records
-            .iter()
-            .find(|r| {
-                r.trace == trace
-                    && r.advice == AdviceState::Online
-                    && !r.voided
-                    && r.kind != TxnKind::Void
-            })
-            .cloned()
-            .ok_or(Rejected::NoSuchTrace { trace })?;
-        if self.state.settlement.is_some() {
-            return Err(Rejected::SettlementPending { kind: record.kind }.into());
-        }
-        if let Some(rev) = &self.state.reversal {
-            // One reversal slot (DESIGN §5): the caller asks again once it is flushed.
-            return Err(Rejected::ReversalPending { trace: rev.trace }.into());
-        }
-        let card = Card {
-            icc: record.icc.clone(),
-            ..card_of(&record)
-        };
-        let fields = self.cfg.dialect.request(&self.ctx(), &record, &card);
-        let reversal = PendingReversal {
-            reason: ReversalReason::Other,
-            ..reversal_of(record.kind, &record, &fields.1)
-        };
-        tracing::debug!(stan = trace, "card declined after approval: reversal 06");
-        self.commit(vec![Op::RemoveRecord(trace), Op::Reversal(Some(reversal))])?;
-        Self::outcome(
-            out,
-            Outcome::Reversed {
-                kind: record.kind,
-                trace,
-                reason: ReversalReason::Other.code(),
-            },
-        );
-        self.advance(now, out)
-    }
-
-    /// Sends the pending 0400: the original's stored fields and the reason in 39.
-    pub(crate) fn send_reversal(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
-        let Some(rev) = self.state.reversal.clone() else {
-            return Ok(());
-        };
-        let mut fields = rev.fields.clone();
-        fields.retain(|(n, _)| *n != 39);
-        fields.push(field(39, rev.reason.code()));
-        fields.sort_by_key(|(n, _)| *n);
-        tracing::debug!(
-            stan = rev.trace,
-            reason = rev.reason.code(),
-            tries = rev.tries,
-            "reversal"
-        );
-        self.send(("0400", fields), rev.trace, Purpose::Reversal, now, out)
-    }
-
-    /// The 0410: done, another try used, or dropped after the last (DESIGN §5).
-    pub(crate) fn reversal_reply(
-        &mut self,
-        reply: &Message<'_>,
-        out: &mut Output,
-    ) -> Result<(), Error> {
-        let code = response_code(reply);
-        if REVERSAL_DONE.contains(&code) {
-            tracing::debug!(code, "reversal done");
-            return self.commit(vec![Op::Reversal(None)]);
-        }
-        self.use_reversal_try(out)
-    }
-
-    fn use_reversal_try(&mut self, out: &mut Output) -> Result<(), Error> {
-        let Some(mut rev) = self.state.reversal.clone() else {
-            return Ok(());
-        };
-        rev.tries += 1;
-        if rev.tries < self.cfg.reversal_tries {
-            return self.commit(vec![Op::Reversal(Some(rev))]);
-        }
-        tracing::debug!(
-            stan = rev.trace,
-            tries = rev.tries,
-            "reversal dropped: REVERSAL FAILED"
-        );
-        self.commit(vec![Op::Reversal(None)])?;
-        out.actions.push(Action::Print(Printout::ReversalFailed {
-            trace: rev.trace,
-            pan: rev.pan_masked.clone(),
-            amount: rev.amount,
-        }));
-        Ok(())
     }
 
     /// Sends the advice of record `i`, with its own trace so a repeat is seen as one (94).
@@ -641,7 +561,9 @@ impl<S: Store> Engine<S> {
                 }
                 self.halt(SettleFailure::ReversalNotDelivered, out);
             }
-            Purpose::Advice => self.halt(SettleFailure::AdviceNotDelivered, out),
+            Purpose::Advice | Purpose::TipAdjust => {
+                self.halt(SettleFailure::AdviceNotDelivered, out)
+            }
             Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {
                 self.halt(SettleFailure::NoResponse, out)
             }
@@ -654,15 +576,23 @@ impl<S: Store> Engine<S> {
     /// settlement stays pending (sales stay blocked; DESIGN §8 "no answer to 0500").
     pub(crate) fn halt(&mut self, failure: SettleFailure, out: &mut Output) {
         if let Some(parked) = self.parked.take() {
-            let trace = self.state.reversal.as_ref().map_or(0, |r| r.trace);
-            if let Some(kind) = parked.kind() {
-                Self::outcome(
-                    out,
-                    Outcome::NotSent {
-                        kind,
-                        reversal_trace: trace,
-                    },
-                );
+            let advice = self
+                .tip_advice_before(&parked)
+                .and_then(|i| self.state.records.get(i))
+                .and_then(|r| r.tip_advice);
+            let outcome = match (parked.kind(), &self.state.reversal, advice) {
+                (Some(kind), None, Some(advice)) => Some(Outcome::TipAdviceNotDelivered {
+                    kind,
+                    advice_trace: advice.trace,
+                }),
+                (Some(kind), rev, _) => Some(Outcome::NotSent {
+                    kind,
+                    reversal_trace: rev.as_ref().map_or(0, |r| r.trace),
+                }),
+                (None, ..) => None,
+            };
+            if let Some(outcome) = outcome {
+                Self::outcome(out, outcome);
             }
         }
         if self.settling {
@@ -691,7 +621,7 @@ fn amount_of(request: &Request, records: &[Record]) -> u64 {
         | Request::PreAuth { amount, .. }
         | Request::Completion { amount, .. }
         | Request::OfflineSale { amount, .. } => *amount,
-        Request::Void { invoice } => records
+        Request::Void { invoice } | Request::VoidPreAuth { invoice } => records
             .iter()
             .find(|r| r.invoice == *invoice)
             .map_or(1, Record::total),
@@ -700,7 +630,7 @@ fn amount_of(request: &Request, records: &[Record]) -> u64 {
 }
 
 /// A void is sent with the original's card details from the log (PAN, expiry, entry mode).
-fn card_of(r: &Record) -> Card {
+pub(crate) fn card_of(r: &Record) -> Card {
     Card {
         pan: r.pan.clone(),
         expiry: r.expiry.clone(),
@@ -709,28 +639,6 @@ fn card_of(r: &Record) -> Card {
         track2: None,
         pin_block: None,
         icc: None,
-    }
-}
-
-/// The reversal slot for a request: its fields without track, PIN and tag 57.
-fn reversal_of(kind: TxnKind, draft: &Record, fields: &[(u16, Vec<u8>)]) -> PendingReversal {
-    let kept = fields
-        .iter()
-        .filter(|(n, _)| !NOT_REVERSED.contains(n))
-        .filter_map(|(n, v)| match n {
-            55 => strip_tag_57(v).map(|v| (55, v)),
-            _ => Some((*n, v.clone())),
-        })
-        .collect();
-    PendingReversal {
-        trace: draft.trace,
-        kind,
-        reason: ReversalReason::NoResponse,
-        tries: 0,
-        mti: draft.mti.clone(),
-        fields: kept,
-        amount: draft.total(),
-        pan_masked: draft.pan.masked(),
     }
 }
 

@@ -26,13 +26,24 @@ pub enum TxnKind {
     Completion,
     /// A sale approved offline, queued as a 0220 advice.
     OfflineSale,
+    /// A tip adjustment of an approved sale (international): no record of its own, it changes
+    /// the sale's tip and queues a 0220 advice ([`TipAdvice`]).
+    TipAdjust,
+    /// The void of an approved pre-authorisation (0100): no record of its own, it marks the
+    /// pre-auth voided so that it can no longer be completed.
+    PreAuthVoid,
 }
 
 impl TxnKind {
     /// True for the kinds that add a record to the log (DESIGN §5: sale, refund, pre-auth,
-    /// completion, offline sale, and voids only in the UnionPay dialect, `union_pay`).
+    /// completion, offline sale, and voids only in the UnionPay dialect, `union_pay`). A tip
+    /// adjustment and a pre-auth void change a record already there.
     pub fn adds_record(self, union_pay: bool) -> bool {
-        self != TxnKind::Void || union_pay
+        match self {
+            TxnKind::Void => union_pay,
+            TxnKind::TipAdjust | TxnKind::PreAuthVoid => false,
+            _ => true,
+        }
     }
 
     /// Label used on the settlement slip.
@@ -44,6 +55,8 @@ impl TxnKind {
             TxnKind::PreAuth => "PRE-AUTH",
             TxnKind::Completion => "COMPLETION",
             TxnKind::OfflineSale => "OFFLINE",
+            TxnKind::TipAdjust => "TIP ADJUST",
+            TxnKind::PreAuthVoid => "PRE-AUTH VOID",
         }
     }
 }
@@ -216,6 +229,23 @@ pub struct Record {
     /// For a refund of a sale from an earlier batch: that sale as the host knows it.
     #[serde(default)]
     pub refund_of: Option<RefundOriginal>,
+    /// A tip adjustment of this sale the host has not acknowledged yet (international); `tip`
+    /// already holds the new tip.
+    #[serde(default)]
+    pub tip_advice: Option<TipAdvice>,
+}
+
+/// A tip adjustment waiting for the host: the 0220 that tells it goes with the other advices,
+/// before the next settlement (DESIGN §5), and before a void of the same sale, whose amount
+/// must be the one the host holds. Stored in the record, with its new tip, in one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipAdvice {
+    /// Trace number of the 0220: its own, so that a repeat is a duplicate (94) and a later
+    /// adjustment of the same sale is not (DESIGN §6 matches by MTI class and trace).
+    pub trace: u32,
+    /// The tip the host was last told of: what the record goes back to if the host refuses
+    /// the adjustment.
+    pub host_tip: u64,
 }
 
 /// The sale a refund gives money back for, as the host knows it: a UnionPay refund names it in
@@ -256,6 +286,11 @@ impl Record {
     pub fn in_totals(&self) -> bool {
         self.kind != TxnKind::PreAuth && self.advice != AdviceState::Failed
     }
+
+    /// The tip the host holds: the one before an adjustment not yet acknowledged.
+    pub fn host_tip(&self) -> u64 {
+        self.tip_advice.map_or(self.tip, |a| a.host_tip)
+    }
 }
 
 impl fmt::Debug for Record {
@@ -272,6 +307,7 @@ impl fmt::Debug for Record {
             .field("voided", &self.voided)
             .field("advice", &self.advice)
             .field("uploaded", &self.uploaded)
+            .field("tip_advice", &self.tip_advice)
             .finish_non_exhaustive()
     }
 }

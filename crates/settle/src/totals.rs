@@ -132,7 +132,7 @@ impl CupTotals {
                     g.credit_amount += r.total();
                     g.credit_count += 1;
                 }
-                TxnKind::PreAuth => {}
+                TxnKind::PreAuth | TxnKind::TipAdjust | TxnKind::PreAuthVoid => {}
             }
         }
         t
@@ -282,6 +282,7 @@ mod tests {
             advice: AdviceState::Online,
             uploaded: false,
             refund_of: None,
+            tip_advice: None,
         }
     }
 

@@ -1,12 +1,14 @@
-//! proptest over random sequences of operator requests, host answers (95, 77, timeouts, lost
-//! replies, duplicates answered 94, wrong MACs, replies without a response code) and restarts,
-//! checking after every step:
+//! proptest over random sequences of operator requests (tip adjustments and pre-auth voids
+//! among them), host answers (95, 77, timeouts, lost replies, duplicates answered 94, wrong
+//! MACs, replies without a response code) and restarts, checking after every step:
 //! - the batch totals equal the sum of its records under the dialect's rules (computed here
 //!   with separate code);
 //! - the batch number changes only at close (+1, wrapping) or when a sign-on adopts the host's;
 //! - no record-adding transaction is accepted when the batch is full;
 //! - every approved transaction is in the open batch or in exactly one closed batch;
 //! - a reversed transaction is in no total;
+//! - each record the host booked has the host's amount (a tip adjustment still on its way
+//!   aside);
 //! - when nothing is pending, the terminal's totals are the host's.
 
 mod support;
@@ -34,6 +36,10 @@ enum Step {
     Refund(u64),
     PreAuth(u64),
     Offline(u64),
+    /// Adjust the tip of the n-th sale of the log (by invoice) to this amount.
+    TipAdjust(usize, u64),
+    /// Void the n-th pre-auth of the log.
+    VoidPreAuth(usize),
     Settle,
     Echo,
     SignOn,
@@ -65,6 +71,7 @@ fn script() -> impl Strategy<Value = Script> {
 
 fn step() -> impl Strategy<Value = Step> {
     let mti = prop_oneof![
+        Just("0100"),
         Just("0200"),
         Just("0400"),
         Just("0220"),
@@ -77,8 +84,10 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0usize..8).prop_map(Step::Void),
         1 => (0usize..8).prop_map(Step::CardDeclined),
         2 => (1u64..3_000).prop_map(Step::Refund),
-        1 => (1u64..3_000).prop_map(Step::PreAuth),
+        2 => (1u64..3_000).prop_map(Step::PreAuth),
         2 => (1u64..3_000).prop_map(Step::Offline),
+        3 => (0usize..3, 0u64..900).prop_map(|(i, tip)| Step::TipAdjust(i, tip)),
+        3 => (0usize..2).prop_map(Step::VoidPreAuth),
         3 => Just(Step::Settle),
         1 => Just(Step::Echo),
         1 => Just(Step::SignOn),
@@ -92,6 +101,8 @@ fn step() -> impl Strategy<Value = Step> {
             Step::PowerLoss(Box::new(Step::Sale { amount, foreign: false, chip: false }), n)
         }),
         2 => (0usize..6).prop_map(|n| Step::PowerLoss(Box::new(Step::Settle), n)),
+        1 => (0usize..2, 0usize..2)
+            .prop_map(|(i, n)| Step::PowerLoss(Box::new(Step::VoidPreAuth(i)), n)),
     ]
 }
 
@@ -136,11 +147,32 @@ fn request(step: &Step, records: &[Record]) -> Option<Request> {
             amount: *amount,
             auth_code: "OFF001".into(),
         },
+        Step::TipAdjust(i, tip) => Request::TipAdjust {
+            invoice: nth_invoice(records, TxnKind::Sale, *i),
+            tip: *tip,
+        },
+        Step::VoidPreAuth(i) => Request::VoidPreAuth {
+            invoice: nth_invoice(records, TxnKind::PreAuth, *i),
+        },
         Step::Settle => Request::Settle,
         Step::Echo => Request::Echo,
         Step::SignOn => Request::SignOn,
         _ => return None,
     })
+}
+
+/// The invoice of the `i`-th record of `kind` in the log (counting round), or one no record
+/// has when the log holds none of that kind.
+fn nth_invoice(records: &[Record], kind: TxnKind, i: usize) -> u32 {
+    let of_kind: Vec<u32> = records
+        .iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| r.invoice)
+        .collect();
+    match of_kind.len() {
+        0 => 999,
+        n => of_kind[i % n],
+    }
 }
 
 /// The dialect's totals rules, written again here: (sales, refunds) per group for UnionPay as
@@ -376,14 +408,38 @@ impl World {
             prop_assert_eq!(n, 1, "approved trace {} found {} times", trace, n);
         }
 
+        if !self.reversal_failed {
+            self.assert_records_match_the_host()?;
+        }
+
+        let engine = &self.term.engine;
         let quiet = engine.pending_reversal().is_none()
             && engine.settlement().is_none()
             && engine
                 .records()
                 .iter()
-                .all(|r| r.advice != AdviceState::Queued);
+                .all(|r| r.advice != AdviceState::Queued && r.tip_advice.is_none());
         if quiet && !self.reversal_failed {
             self.assert_host_agrees()?;
+        }
+        Ok(())
+    }
+
+    /// Each record the host also booked has the host's amount, unless a tip adjustment of it
+    /// is still on its way (the host may or may not have applied it).
+    fn assert_records_match_the_host(&self) -> Result<(), TestCaseError> {
+        for r in self.term.engine.records() {
+            let Some(theirs) = self.term.host.ledger.get(&r.trace) else {
+                continue;
+            };
+            if r.tip_advice.is_none() && r.advice != AdviceState::Failed {
+                prop_assert_eq!(
+                    r.total(),
+                    theirs.amount,
+                    "trace {}: the terminal's amount is not the host's",
+                    r.trace
+                );
+            }
         }
         Ok(())
     }

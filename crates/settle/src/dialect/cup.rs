@@ -40,6 +40,12 @@ pub(super) fn codes(kind: TxnKind) -> (&'static str, &'static str) {
         TxnKind::Refund => ("0220", "200000"),
         TxnKind::PreAuth => ("0100", "030000"),
         TxnKind::OfflineSale => ("0220", "000000"),
+        // UnionPay terminals adjust no tips: the engine refuses before it asks for codes.
+        TxnKind::TipAdjust => ("0220", "000000"),
+        // 预授权撤销: a 0100 with 20xx00, 60.1 `11` and 61 naming the pre-auth (batch, trace),
+        // as a sale's void names its sale; no record of its own, since a pre-auth void is in no
+        // total and never uploaded.
+        TxnKind::PreAuthVoid => ("0100", "200000"),
     }
 }
 
@@ -53,10 +59,14 @@ fn type_code(kind: TxnKind) -> &'static str {
         TxnKind::Completion => "20",
         // DESIGN is silent; 30 is the code terminals commonly use for an offline settlement.
         TxnKind::OfflineSale => "30",
+        TxnKind::PreAuthVoid => "11",
+        // Never sent (see `codes`); the sale's own type.
+        TxnKind::TipAdjust => "22",
     }
 }
 
-/// Currency (49), 60 = type + batch + `000`; for a void 61 = original batch + trace; for a
+/// Currency (49), 60 = type + batch + `000`; for a void (of a sale, or of a pre-auth) 61 =
+/// original batch + trace (the original is always in the open batch); for a
 /// refund that names its sale ([`crate::Request::RefundOf`]) 37 = the sale's RRN and 61 = its
 /// batch, trace and date. A refund without one goes without 37 and 61.
 pub(super) fn request_extra(

@@ -1,6 +1,23 @@
 //! Dialect I, international terminals (DESIGN §5): 0500 with 920000, batch number in field 60 as
 //! 6 ASCII digits and the totals block in 63; 95 asks for one 0320 per record, then the 960000
 //! trailer; 77 on the first 0500 closes with "RECONCILE ERROR". Fields per `specs/intl-pos.toml`.
+//!
+//! Two messages DESIGN does not lay out, chosen to follow the ones it does:
+//! - **Tip adjustment** (restaurants adjust a sale's tip after approval, offline): a 0220 advice
+//!   with the sale's processing code, field 4 the new amount plus tip, 54 the new tip (12 ASCII
+//!   digits, as in a 0320), 37 and 38 the sale's RRN and approval code, 62 its invoice, and 60
+//!   the original MTI + original trace + 12 spaces exactly as in the 0320 upload. Field 11 is a
+//!   new trace, not the sale's: the host's duplicate rule (DESIGN §6: terminal, MTI class,
+//!   trace) then answers a repeat of the same advice 94 while a second adjustment of the same
+//!   sale, which carries the absolute new tip, is applied; with the sale's trace in 11 that
+//!   second adjustment would be a "duplicate" and lost. The host tells it from an offline sale
+//!   (also 0220 000000) by field 60, which an offline advice never carries.
+//! - **Pre-authorisation void**: a 0100 with processing code 020000, the code this dialect gives
+//!   a void (a sale's void is 0200 020000; the MTI is the original's), naming the pre-auth by
+//!   its RRN (37) and approval code (38) like a void, with its amount and invoice (62). It is
+//!   an online request, stored as the pending reversal first; a 0400 is not used, because that
+//!   is the reversal of a request whose outcome is unknown, and the void itself must be
+//!   reversible.
 
 use super::{field, Ctx, Fields, IntlSettings, Scope, Verdict};
 use crate::action::SettleFailure;
@@ -18,6 +35,9 @@ pub(super) fn codes(kind: TxnKind) -> (&'static str, &'static str) {
         // 0200 with condition code 06 and the pre-auth's approval code in 38.
         TxnKind::Completion => ("0200", "000000"),
         TxnKind::OfflineSale => ("0220", "000000"),
+        // The advice of a tip adjustment carries the sale's code (see `tip_advice`).
+        TxnKind::TipAdjust => ("0220", "000000"),
+        TxnKind::PreAuthVoid => ("0100", "020000"),
     }
 }
 
@@ -121,6 +141,39 @@ fn optional_upload_fields(r: &Record, fields: &mut Vec<(u16, Vec<u8>)>) {
     if let Some(icc) = &r.icc {
         fields.push((55, icc.clone()));
     }
+}
+
+/// The 0220 of a tip adjustment (module docs): `r` already holds the new tip; `trace` is the
+/// advice's own.
+pub(super) fn tip_advice(s: &IntlSettings, ctx: &Ctx<'_>, r: &Record, trace: u32) -> Fields {
+    let mut fields = vec![
+        field(2, r.pan.digits()),
+        field(3, r.processing_code.clone()),
+        field(4, format!("{:012}", r.total())),
+        field(11, format!("{trace:06}")),
+        field(12, r.time.clone()),
+        field(13, r.date.clone()),
+        field(22, r.entry_mode.clone()),
+        field(24, format!("{:03}", s.nii)),
+        field(25, r.condition_code.clone()),
+        field(41, ctx.cfg.terminal_id.clone()),
+        field(42, ctx.cfg.merchant_id.clone()),
+        // Always present, zero included: the advice says what the tip now is.
+        field(54, format!("{:012}", r.tip)),
+        field(60, format!("{}{:06}{}", r.mti, r.trace, " ".repeat(12))),
+        field(62, format!("{:06}", r.invoice)),
+    ];
+    if let Some(expiry) = &r.expiry {
+        fields.push(field(14, expiry.clone()));
+    }
+    if !r.rrn.is_empty() {
+        fields.push(field(37, r.rrn.clone()));
+    }
+    if !r.auth_code.is_empty() {
+        fields.push(field(38, r.auth_code.clone()));
+    }
+    fields.sort_by_key(|(n, _)| *n);
+    ("0220", fields)
 }
 
 /// Sign-off: an 0820 with the terminal's ids and no processing code, which DESIGN §4 does not

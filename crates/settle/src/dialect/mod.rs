@@ -199,6 +199,15 @@ impl Dialect {
         ("0220", fields)
     }
 
+    /// The 0220 telling the host of a tip adjustment of `record` (which holds the new tip),
+    /// with its own `trace`; `None` for UnionPay, whose terminals adjust no tips.
+    pub(crate) fn tip_advice(&self, ctx: &Ctx<'_>, record: &Record, trace: u32) -> Option<Fields> {
+        match self {
+            Dialect::International(s) => Some(intl::tip_advice(s, ctx, record, trace)),
+            Dialect::UnionPay(_) => None,
+        }
+    }
+
     /// The 0500 (or the international 960000 trailer).
     pub(crate) fn reconcile(
         &self,
@@ -362,8 +371,11 @@ fn common_request(ctx: &Ctx<'_>, r: &Record) -> Vec<(u16, Vec<u8>)> {
     if let Some(expiry) = &r.expiry {
         fields.push(field(14, expiry.clone()));
     }
-    if r.kind == TxnKind::Void || r.kind == TxnKind::Completion {
-        // A void and a completion point at their original by its RRN and approval code.
+    if matches!(
+        r.kind,
+        TxnKind::Void | TxnKind::Completion | TxnKind::PreAuthVoid
+    ) {
+        // Voids and completions point at their original by its RRN and approval code.
         if !r.rrn.is_empty() {
             fields.push(field(37, r.rrn.clone()));
         }

@@ -406,6 +406,7 @@ mod tests {
             advice: AdviceState::Online,
             uploaded: false,
             refund_of: None,
+            tip_advice: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! totals code (never the engine's), answers each message by its rules (DESIGN §6) unless a
 //! script entry for that MTI says otherwise.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use iso8583_codec::{Builder, Message, Mti, Spec};
 
@@ -77,6 +77,8 @@ pub struct FakeHost {
     pub uploads: BTreeMap<u32, usize>,
     /// Answer every 0500 as out of balance.
     pub out_of_balance: bool,
+    /// Traces of the tip adjustment advices applied in the open batch (a repeat is 94).
+    pub adjustments: BTreeSet<u32>,
 }
 
 impl FakeHost {
@@ -93,6 +95,7 @@ impl FakeHost {
             authorisations: 0,
             uploads: BTreeMap::new(),
             out_of_balance: false,
+            adjustments: BTreeSet::new(),
         }
     }
 
@@ -118,7 +121,8 @@ impl FakeHost {
             .and_then(VecDeque::pop_front);
         let settles = seen.mti == "0500" || seen.mti == "0320";
         let repeat = matches!(seen.mti.as_str(), "0100" | "0200" | "0220")
-            && self.ledger.contains_key(&seen.trace());
+            && (self.ledger.contains_key(&seen.trace())
+                || self.adjustments.contains(&seen.trace()));
         if (repeat || settles && self.is_closed(&seen)) && matches!(script, Some(Script::Code(_))) {
             // The host's own rules come first: a repeat is a duplicate (94), a batch already
             // closed answers 00 (DESIGN §6). A scripted refusal would contradict its books.
@@ -193,6 +197,8 @@ impl FakeHost {
         let code = m.text(3);
         let type_code = m.text(60).get(..2).unwrap_or("").to_owned();
         match (m.mti.as_str(), code.as_str()) {
+            ("0100", "020000") if !self.cup => "preauth_void",
+            ("0100", "200000") if self.cup && type_code == "11" => "preauth_void",
             ("0100", _) => "preauth",
             ("0200", "020000") => "void",
             ("0200", "200000") if self.cup => "void",
@@ -212,12 +218,13 @@ impl FakeHost {
         }
         self.authorisations += 1;
         let kind = self.kind(m);
-        let original = if kind == "void" {
+        let voids = kind == "void" || kind == "preauth_void";
+        let original = if voids {
             self.find_by_rrn(&m.text(37))
         } else {
             None
         };
-        if kind == "void" {
+        if voids {
             let Some(o) = original else {
                 return ("25".into(), vec![]);
             };
@@ -254,12 +261,35 @@ impl FakeHost {
 
     fn advice(&mut self, m: &Seen) -> (String, Vec<(u16, String)>) {
         let trace = m.trace();
-        if self.ledger.contains_key(&trace) {
+        if self.ledger.contains_key(&trace) || self.adjustments.contains(&trace) {
             return ("94".into(), vec![]);
+        }
+        if !self.cup && m.fields.contains_key(&60) {
+            return self.adjust_tip(m);
         }
         let kind = self.kind(m);
         self.insert(trace, kind, m, None);
         ("00".into(), vec![])
+    }
+
+    /// An international tip adjustment: 60 names the sale (original MTI + trace), 4 is its new
+    /// amount; 25 when no standing sale has that trace.
+    fn adjust_tip(&mut self, m: &Seen) -> (String, Vec<(u16, String)>) {
+        let f60 = m.text(60);
+        let original: u32 = f60.get(4..10).and_then(|t| t.parse().ok()).unwrap_or(0);
+        let amount = m.text(4).parse().unwrap_or(0);
+        let tip: u64 = m.text(54).parse().unwrap_or(u64::MAX);
+        assert_eq!(m.text(54).len(), 12, "field 54 is the tip as 12 digits");
+        match self.ledger.get_mut(&original) {
+            Some(t)
+                if t.kind == "sale" && !t.voided && f60.starts_with("0200") && tip <= amount =>
+            {
+                t.amount = amount;
+                self.adjustments.insert(m.trace());
+                ("00".into(), vec![])
+            }
+            _ => ("25".into(), vec![]),
+        }
     }
 
     fn reverse(&mut self, m: &Seen) -> (String, Vec<(u16, String)>) {
@@ -411,6 +441,7 @@ impl FakeHost {
         let ledger = std::mem::take(&mut self.ledger);
         self.closed.push((batch, ledger));
         self.uploads.clear();
+        self.adjustments.clear();
     }
 
     fn reply(&self, m: &Seen, code: &str, extra: &[(u16, String)]) -> Vec<u8> {

@@ -1,0 +1,200 @@
+//! Tip adjustment (international terminals, restaurants): after a sale is approved and before
+//! the batch settles, the operator changes its tip. Real terminals do it offline: the record
+//! takes the new tip (so the totals and a later 0320 carry the new amount) and a 0220 advice
+//! tells the host, flushed with the other advices before the next 0500 (DESIGN §5, "Offline
+//! advices"). Its layout is in `dialect/intl.rs`.
+//!
+//! Write-ahead order: the record with its new tip and the pending advice ([`TipAdvice`], with
+//! its own trace) are one store step, so a crash leaves either the old tip and nothing to send,
+//! or the new tip and its advice. The 0230 clears the advice in one more step: 00 and 94
+//! deliver it; another code means the host kept the tip it had, and the record goes back to
+//! that tip, so terminal and host still agree; no code at all, or no answer, leaves it queued
+//! and stops the settlement, like any advice. A void of the sale waits for the advice (see
+//! [`Engine::advance`]): it carries the amount the host holds.
+
+use iso8583_codec::Message;
+
+use crate::action::{Outcome, Output, Purpose, SettleFailure};
+use crate::config::MAX_AMOUNT;
+use crate::dialect::code_of;
+use crate::engine::{Engine, Flight, Request};
+use crate::error::{Error, Rejected};
+use crate::record::{AdviceState, Record, TipAdvice, TxnKind};
+use crate::store::{Op, Store};
+use crate::time::Time;
+
+impl<S: Store> Engine<S> {
+    /// Changes the tip of the sale with `invoice` and queues the advice, in one step.
+    pub(crate) fn tip_adjust(
+        &mut self,
+        invoice: u32,
+        tip: u64,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let record = self.adjustable(invoice, tip)?.clone();
+        let trace = self.next_trace();
+        let advice = TipAdvice {
+            trace,
+            host_tip: record.host_tip(),
+        };
+        let adjusted = Record {
+            tip,
+            tip_advice: Some(advice),
+            ..record
+        };
+        // Checked by building the advice before anything is stored (a stored value the codec
+        // refuses would otherwise stop every later settlement).
+        if let Some(fields) = self.cfg.dialect.tip_advice(&self.ctx(), &adjusted, trace) {
+            self.build(fields, trace, Purpose::TipAdjust)?;
+        }
+        let sale = adjusted.trace;
+        tracing::debug!(stan = trace, sale, invoice, "tip adjusted, advice queued");
+        self.commit(vec![Op::put(adjusted)])?;
+        let kind = TxnKind::TipAdjust;
+        let (trace, invoice) = (sale, invoice);
+        Self::outcome(
+            out,
+            Outcome::Queued {
+                kind,
+                trace,
+                invoice,
+            },
+        );
+        // A larger tip may reach an amount trigger (DESIGN §5, "Limits").
+        self.auto_settle_if_due(now, out)
+    }
+
+    /// The sale a tip adjustment may change, after the local checks: the dialect, a pending
+    /// settlement, the invoice, the record's kind and state, and the amounts.
+    fn adjustable(&self, invoice: u32, tip: u64) -> Result<&Record, Error> {
+        let kind = TxnKind::TipAdjust;
+        if self.cfg.dialect.is_union_pay() {
+            return Err(Rejected::TipAdjustUnsupported.into());
+        }
+        if self.state.settlement.is_some() {
+            tracing::debug!(batch = self.state.batch, "refused: settlement pending");
+            return Err(Rejected::SettlementPending { kind }.into());
+        }
+        let record = self
+            .state
+            .records
+            .iter()
+            .find(|r| r.invoice == invoice)
+            .ok_or(Rejected::NoSuchRecord { invoice })?;
+        if record.voided {
+            return Err(Rejected::AlreadyVoided { invoice }.into());
+        }
+        if record.kind != TxnKind::Sale || record.advice != AdviceState::Online {
+            let kind = record.kind;
+            return Err(Rejected::NotAdjustable { invoice, kind }.into());
+        }
+        let total = record.amount.saturating_add(tip);
+        if total > MAX_AMOUNT {
+            return Err(Rejected::InvalidAmount(total).into());
+        }
+        self.check_tip_increase(tip.saturating_sub(record.tip))?;
+        Ok(record)
+    }
+
+    /// A larger tip joins the sale total, which must stay below the overflow limit like a new
+    /// sale's amount (DESIGN §5).
+    fn check_tip_increase(&self, increase: u64) -> Result<(), Error> {
+        let total = self.intl_totals().map_or(0, |t| t.sale_amount);
+        let limit = self.cfg.amount_limit();
+        if increase > 0 && (total >= limit || total.saturating_add(increase) > MAX_AMOUNT) {
+            tracing::debug!(total, increase, limit, "refused: totals near overflow");
+            let amount = increase;
+            return Err(Rejected::TotalsNearOverflow {
+                total,
+                amount,
+                limit,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Where the record sits whose tip advice must reach the host before `request` goes: a
+    /// void of an adjusted sale, whose 0200 carries the amount the host holds.
+    pub(crate) fn tip_advice_before(&self, request: &Request) -> Option<usize> {
+        let Request::Void { invoice } = request else {
+            return None;
+        };
+        self.state
+            .records
+            .iter()
+            .position(|r| r.invoice == *invoice && r.tip_advice.is_some())
+    }
+
+    /// Sends the tip advice of record `i`.
+    pub(crate) fn send_tip_advice(
+        &mut self,
+        i: usize,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let Some(record) = self.state.records.get(i).cloned() else {
+            return Ok(());
+        };
+        let Some(advice) = record.tip_advice else {
+            return Ok(());
+        };
+        match self
+            .cfg
+            .dialect
+            .tip_advice(&self.ctx(), &record, advice.trace)
+        {
+            Some(fields) => self.send(fields, advice.trace, Purpose::TipAdjust, now, out),
+            None => {
+                // Only a store written by something else holds one in this dialect; dropping
+                // it (the tip stays) keeps the settlement from waiting for ever.
+                tracing::error!(stan = advice.trace, "a UnionPay record with a tip advice");
+                self.commit(vec![Op::put(Record {
+                    tip_advice: None,
+                    ..record
+                })])?;
+                self.advance(now, out)
+            }
+        }
+    }
+
+    /// The 0230 of a tip advice (module docs).
+    pub(crate) fn tip_advice_reply(
+        &mut self,
+        flight: &Flight,
+        reply: &Message<'_>,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let adjusting = |r: &&Record| r.tip_advice.is_some_and(|a| a.trace == flight.trace);
+        let Some(record) = self.state.records.iter().find(adjusting).cloned() else {
+            return Ok(());
+        };
+        let Some(code) = code_of(reply) else {
+            tracing::warn!(
+                stan = flight.trace,
+                "0230 without a response code: the tip advice stays queued"
+            );
+            self.halt(SettleFailure::AdviceNotDelivered, out);
+            return Ok(());
+        };
+        let delivered = code == "00" || code == "94";
+        tracing::debug!(stan = flight.trace, code, delivered, "tip advice answered");
+        let tip = match delivered {
+            true => record.tip,
+            false => record.host_tip(),
+        };
+        let updated = Record {
+            tip,
+            tip_advice: None,
+            ..record
+        };
+        self.commit(vec![Op::put(updated)])?;
+        if !delivered {
+            let kind = TxnKind::TipAdjust;
+            let code = code.to_owned();
+            Self::outcome(out, Outcome::Declined { kind, code });
+        }
+        Ok(())
+    }
+}
