@@ -431,6 +431,10 @@ fn kind_of(ctx: &Ctx<'_>) -> Option<TxnKind> {
     let head = pcode.get(..2)?;
     let cup = ctx.dialect == Dialect::UnionPay;
     Some(match (&ctx.facts.mti, head) {
+        // A void takes the original's MTI: international 02 (as a sale's void, 0200 020000),
+        // UnionPay 20 with 60.1 `11` (预授权撤销).
+        (b"0100", b"02") if !cup => TxnKind::PreAuthVoid,
+        (b"0100", b"20") if cup => TxnKind::PreAuthVoid,
         (b"0100", _) => TxnKind::PreAuth,
         (b"0200", b"00") if completion(ctx) => TxnKind::Completion,
         (b"0200", b"00") => TxnKind::Sale,
@@ -455,7 +459,8 @@ fn completion(ctx: &Ctx<'_>) -> bool {
     }
 }
 
-/// 0100, 0200 and 0220: duplicates first, then voids, then the rules.
+/// 0100, 0200 and 0220: duplicates first, then tip adjustments, voids, completions of a
+/// voided pre-auth, then the rules.
 fn financial(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
     let (Some(trace), Some(kind), Some(amount), Some(pcode)) = (
         ctx.facts.trace,
@@ -472,17 +477,25 @@ fn financial(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
         tracing::debug!(stan = trace, "duplicate: 94");
         return Answer::code(DUPLICATE);
     }
+    if is_tip_adjustment(ctx) {
+        return tip_adjustment(ctx, book, trace, amount);
+    }
     let rules = ctx.shared.rules();
     let new = new_record(ctx, &rules, trace, kind, amount, pcode);
     let (rrn, approval) = (new.rrn, new.approval);
     let writer = &ctx.shared.store.writer;
     let code = match kind {
-        TxnKind::Void => {
+        TxnKind::Void | TxnKind::PreAuthVoid => {
             let original_trace = match ctx.dialect {
                 Dialect::UnionPay => original_trace_61(ctx.msg),
                 Dialect::International => None,
             };
             book.void(new, fields::text(ctx.msg, 37), original_trace, writer)
+        }
+        TxnKind::Completion if completes_a_voided_pre_auth(ctx, book) => {
+            tracing::debug!(stan = trace, "completion of a voided pre-auth: 12");
+            book.authorise(new, INVALID, writer);
+            INVALID
         }
         _ => {
             let code = rules.decide(ctx.facts);
@@ -498,6 +511,44 @@ fn financial(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
         answer.approval = Some(approval);
     }
     answer
+}
+
+/// An international 0220 whose field 60 names its original (MTI + trace, as in a 0320) is a
+/// tip adjustment; an offline sale's advice carries no field 60 (see the settlement engine's
+/// `dialect/intl.rs`, which lays the message out).
+fn is_tip_adjustment(ctx: &Ctx<'_>) -> bool {
+    ctx.dialect == Dialect::International && &ctx.facts.mti == b"0220" && ctx.msg.has(60)
+}
+
+/// A tip adjustment: 4 is the sale's new amount plus tip, 54 the new tip (12 digits), 60 the
+/// original MTI and trace. 30 when those are not readable, 13 when the tip is more than the
+/// amount; else the sale's amount changes (00) or no sale with that MTI and trace stands (25).
+/// Answered without an RRN or approval code, like every advice.
+fn tip_adjustment(ctx: &Ctx<'_>, book: &mut Book, trace: u32, amount: u64) -> Answer {
+    let f60 = fields::text(ctx.msg, 60).unwrap_or(&[]);
+    let original = f60
+        .get(4..10)
+        .and_then(fields::parse_digits)
+        .and_then(|t| u32::try_from(t).ok());
+    let mti: Option<[u8; 4]> = f60.get(..4).and_then(|m| m.try_into().ok());
+    let tip = fields::fixed::<12>(ctx.msg, 54).and_then(|t| fields::parse_digits(&t));
+    let (Some(original), Some(mti), Some(tip)) = (original, mti, tip) else {
+        return Answer::code(FORMAT_ERROR);
+    };
+    if tip > amount {
+        return Answer::code(ResponseCode(*b"13"));
+    }
+    let rrn = fields::text(ctx.msg, 37);
+    let writer = &ctx.shared.store.writer;
+    let advice = (ctx.facts.mti, trace);
+    let code = book.adjust_tip(advice, (mti, original), rrn, amount, writer);
+    tracing::debug!(stan = trace, sale = original, code = %code, "tip adjustment");
+    Answer::code(code)
+}
+
+/// A completion whose approval code (38) names only voided pre-auths.
+fn completes_a_voided_pre_auth(ctx: &Ctx<'_>, book: &Book) -> bool {
+    fields::fixed::<6>(ctx.msg, 38).is_some_and(|code| book.pre_auth_voided(&code))
 }
 
 /// The record an approval would add, with a fresh RRN and approval code.

@@ -8,7 +8,12 @@
 //! - a 0400 is matched to its original by terminal, original trace number and amount: 00 when
 //!   found (the original leaves the totals), 25 when not, and the same answer on a repeat;
 //! - a void is matched to its sale by RRN (UnionPay: or the original trace in 61) *and amount*,
-//!   the same rule as a reversal: a void for another amount finds no original (25);
+//!   the same rule as a reversal: a void for another amount finds no original (25); a
+//!   pre-auth void is matched to its pre-auth the same way, and a completion that names (by
+//!   approval code) only a voided pre-auth is declined;
+//! - a tip adjustment (international 0220 naming its sale in 60) is matched to an approved
+//!   sale of the open batch by the original trace (and RRN, when it carries one): the sale's
+//!   amount becomes amount plus the new tip, 25 when no such sale stands;
 //! - a 0320 is deduplicated by the original trace number it carries (see `settlement`).
 //!
 //! What a peer can make the books remember is bounded: the duplicate memory is keyed by MTI
@@ -44,6 +49,10 @@ pub enum TxnKind {
     PreAuth,
     /// An offline sale (0220 000000).
     OfflineSale,
+    /// The void of a pre-authorisation (international 0100 020000, UnionPay 0100 200000 with
+    /// 60.1 `11`); in no total. The pre-auth it cancels is [`RecordState::Voided`] and no
+    /// completion of it is approved.
+    PreAuthVoid,
 }
 
 impl TxnKind {
@@ -64,6 +73,7 @@ impl TxnKind {
             TxnKind::Refund => "refund",
             TxnKind::PreAuth => "preauth",
             TxnKind::OfflineSale => "offline",
+            TxnKind::PreAuthVoid => "preauth_void",
         }
     }
 }
@@ -434,10 +444,11 @@ impl Book {
         }
     }
 
-    /// A void: the original sale (found by its RRN, else by its trace number, and by its
-    /// amount) becomes voided and the void joins the batch. 25 when no approved sale matches:
-    /// a void for another amount than its sale's cancels nothing (DESIGN §6 matches a 0400 by
-    /// amount; a void is the same kind of cancellation).
+    /// A void: the original (found by its RRN, else by its trace number, and by its amount)
+    /// becomes voided and the void joins the batch. A void cancels a sale or completion; a
+    /// pre-auth void, a pre-auth. 25 when no approved original matches: a void for another
+    /// amount than its original's cancels nothing (DESIGN §6 matches a 0400 by amount; a void
+    /// is the same kind of cancellation).
     pub(crate) fn void(
         &mut self,
         mut new: NewRec,
@@ -445,8 +456,12 @@ impl Book {
         original_trace: Option<u32>,
         writer: &Writer,
     ) -> ResponseCode {
+        let cancels = |kind: TxnKind| match new.kind {
+            TxnKind::PreAuthVoid => kind == TxnKind::PreAuth,
+            _ => matches!(kind, TxnKind::Sale | TxnKind::Completion),
+        };
         let found = self.open.iter_mut().rev().find(|r| {
-            matches!(r.kind, TxnKind::Sale | TxnKind::Completion)
+            cancels(r.kind)
                 && r.state == RecordState::Approved
                 && r.amount == new.amount
                 && (rrn.is_some_and(|x| x == r.rrn) || original_trace == Some(r.trace))
@@ -468,6 +483,59 @@ impl Book {
         };
         self.remember(new.mti, new.trace, code, writer);
         code
+    }
+
+    /// A tip adjustment: the approved sale (or completion) with the `original` MTI and trace
+    /// (and `rrn`, when the advice carries one) takes `amount`, its amount plus the new tip. The advice's answer is
+    /// stored even when 00, since it leaves no record of its own: a repeat is then 94 after a
+    /// restart too, and a later adjustment (its own trace) is applied.
+    pub(crate) fn adjust_tip(
+        &mut self,
+        (mti, trace): ([u8; 4], u32),
+        (original_mti, original): ([u8; 4], u32),
+        rrn: Option<&[u8]>,
+        amount: u64,
+        writer: &Writer,
+    ) -> ResponseCode {
+        let sale = self.open.iter_mut().rev().find(|r| {
+            r.trace == original
+                && r.mti == original_mti
+                && matches!(r.kind, TxnKind::Sale | TxnKind::Completion)
+                && r.state == RecordState::Approved
+                && !r.from_upload
+                && rrn.is_none_or(|x| x == r.rrn)
+        });
+        let code = match sale {
+            Some(sale) => {
+                sale.amount = amount;
+                writer.send(Op::put(self.terminal, sale));
+                ResponseCode::APPROVED
+            }
+            None => ResponseCode(*b"25"),
+        };
+        self.seen.insert((mti, trace), code);
+        writer.send(Op::Answer {
+            terminal: self.terminal,
+            batch_seq: self.batch_seq(),
+            mti,
+            trace,
+            code,
+        });
+        code
+    }
+
+    /// True when the pre-auths with this approval code, in the open batch and the closed ones
+    /// kept in memory, are all voided (and there is one): a completion of it is declined.
+    pub(crate) fn pre_auth_voided(&self, approval: &[u8; 6]) -> bool {
+        let closed = self.closed.iter().flat_map(|c| c.records.iter());
+        let mut named = self
+            .open
+            .iter()
+            .chain(closed)
+            .filter(|r| r.kind == TxnKind::PreAuth && &r.approval == approval);
+        let first = named.next();
+        first.is_some_and(|r| r.state == RecordState::Voided)
+            && named.all(|r| r.state == RecordState::Voided)
     }
 
     fn push(&mut self, new: NewRec, original: Option<u32>, writer: &Writer) {
@@ -541,7 +609,7 @@ impl Book {
         rec.state = RecordState::Reversed;
         writer.send(Op::put(self.terminal, rec));
         let (kind, original) = (rec.kind, rec.original);
-        if let (TxnKind::Void, Some(trace)) = (kind, original) {
+        if let (TxnKind::Void | TxnKind::PreAuthVoid, Some(trace)) = (kind, original) {
             let sale = self
                 .open
                 .iter_mut()

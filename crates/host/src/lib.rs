@@ -9,12 +9,14 @@
 //!
 //! What it does:
 //! - **Messages**: sign-on (UnionPay working keys in field 62 under the master key, with check
-//!   values, and the batch number in 60.2), echo, sign-off, 0100 pre-auth, 0200 sale, void and
-//!   (international) refund, 0220 advice and UnionPay refund, 0400 reversal, 0500
-//!   reconciliation, 0320 batch upload, the 960000 trailer and the closing 0320. Answers echo
+//!   values, and the batch number in 60.2), echo, sign-off, 0100 pre-auth and pre-auth void,
+//!   0200 sale, void, completion and (international) refund, 0220 advice, UnionPay refund and
+//!   (international) tip adjustment, 0400 reversal, 0500 reconciliation, 0320 batch upload,
+//!   the 960000 trailer and the closing 0320. Answers echo
 //!   what terminals check (MTI + 10, 3, 4, 11, 41, 42; the TPDU's addresses swapped).
 //! - **Checks**: duplicates (94, no second authorisation), reversal and void matching by
-//!   trace or RRN and amount (00 or 25, the same again on a repeat), upload deduplication by
+//!   trace or RRN and amount (00 or 25, the same again on a repeat), a tip adjustment matched
+//!   to its sale (25 when none stands), a completion of a voided pre-auth (12), upload deduplication by
 //!   original trace, MACs (A0), unknown terminals (03 / 97) and merchants (03), unparseable
 //!   messages (30, or the connection closed), and the settlement sequence (a trailer, upload
 //!   or closing 0320 out of turn is 12; a closing 0320 for another batch number 77).

@@ -229,6 +229,7 @@ fn kind(name: &str) -> Option<TxnKind> {
         TxnKind::Refund,
         TxnKind::PreAuth,
         TxnKind::OfflineSale,
+        TxnKind::PreAuthVoid,
     ]
     .into_iter()
     .find(|k| k.name() == name)

@@ -467,10 +467,13 @@ fn totals_text(dialect: Dialect, term: &Terminal, records: &[Rec]) -> String {
 }
 
 /// True when a record stays in the batch closed on the uploaded view: it was uploaded, or
-/// it is of a kind no upload carries (voids, pre-auths; international voided sales).
+/// it is of a kind no upload carries (voids, pre-auths and their voids; international voided
+/// sales).
 fn kept(r: &Rec, dialect: Dialect) -> bool {
-    let never_uploaded = matches!(r.kind, TxnKind::Void | TxnKind::PreAuth)
-        || matches!(r.state, RecordState::Reversed | RecordState::Unconfirmed)
+    let never_uploaded = matches!(
+        r.kind,
+        TxnKind::Void | TxnKind::PreAuth | TxnKind::PreAuthVoid
+    ) || matches!(r.state, RecordState::Reversed | RecordState::Unconfirmed)
         || (dialect == Dialect::International && r.state == RecordState::Voided);
     r.uploaded || never_uploaded
 }
@@ -492,10 +495,13 @@ impl Book {
     /// terminal's amount, and back from reversed or unconfirmed: the upload is the terminal's
     /// view), or adds it if the host never saw it.
     pub(crate) fn upload(&mut self, up: &Uploaded, writer: &Writer) {
-        let found =
-            self.open.iter_mut().rev().find(|r| {
-                r.trace == up.trace && !matches!(r.kind, TxnKind::Void | TxnKind::PreAuth)
-            });
+        let found = self.open.iter_mut().rev().find(|r| {
+            r.trace == up.trace
+                && !matches!(
+                    r.kind,
+                    TxnKind::Void | TxnKind::PreAuth | TxnKind::PreAuthVoid
+                )
+        });
         if let Some(r) = found {
             r.uploaded = true;
             r.amount = up.amount;

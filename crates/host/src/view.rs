@@ -253,7 +253,15 @@ mod tests {
         use RecordState::*;
         use TxnKind::*;
         let mut records = Vec::new();
-        let kinds = [Sale, Completion, Void, Refund, PreAuth, OfflineSale];
+        let kinds = [
+            Sale,
+            Completion,
+            Void,
+            Refund,
+            PreAuth,
+            OfflineSale,
+            PreAuthVoid,
+        ];
         let states = [Approved, Voided, Reversed, Unconfirmed];
         for (i, (kind, state)) in kinds
             .iter()
