@@ -1,5 +1,6 @@
 //! Terminal commands as an operator (or a scenario step) types them: `sale 12.50
-//! card=visa-swipe`, `void last`, `settle`, `power_cycle`, `wait 2s`, `set_time 23:30`.
+//! card=visa-swipe`, `void last`, `tip last 2.00`, `void_pre_auth last`, `settle`,
+//! `power_cycle`, `wait 2s`, `set_time 23:30`.
 //!
 //! A command is one word, then positional values, then `key=value` options. Words may be
 //! written with `_` or `-` (`sign_on`, `sign-on`). Parsing checks everything it can (amounts,
@@ -15,12 +16,12 @@ use crate::cards::{self, TestCard};
 use crate::error::CommandError;
 use crate::profile::parse_time_of_day;
 
-/// Which record a void or a card decline is about.
+/// Which record a void, a tip adjustment or a card decline is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// The last one of the open batch that qualifies.
     Last,
-    /// By number: the invoice for a void, the trace for a card decline.
+    /// By number: the invoice for a void or a tip adjustment, the trace for a card decline.
     Number(u32),
 }
 
@@ -75,6 +76,19 @@ pub enum Command {
         amount: u64,
         /// The card.
         card: Option<&'static TestCard>,
+    },
+    /// Void an approved pre-authorisation of the open batch (online, 0100).
+    VoidPreAuth {
+        /// Which (by invoice).
+        target: Target,
+    },
+    /// Adjust the tip of an approved sale of the open batch (international; offline, told to
+    /// the host by a 0220 advice before settlement).
+    TipAdjust {
+        /// Which sale (by invoice).
+        target: Target,
+        /// The new tip, minor units (zero takes the tip away).
+        tip: u64,
     },
     /// A pre-authorisation completion.
     Completion {
@@ -192,6 +206,8 @@ impl Command {
             Command::Void { .. } => "void",
             Command::Refund { .. } => "refund",
             Command::PreAuth { .. } => "pre_auth",
+            Command::VoidPreAuth { .. } => "void_pre_auth",
+            Command::TipAdjust { .. } => "tip",
             Command::Completion { .. } => "completion",
             Command::Offline { .. } => "offline",
             Command::CardDeclined { .. } => "card_declined",
@@ -214,7 +230,9 @@ impl Command {
          sale AMOUNT [tip=T] [card=C]  sale, e.g. sale 12.50 card=visa-swipe\n\
          void last|INVOICE             void a sale of the open batch\n\
          refund AMOUNT [card=C] [rrn=R original=BATCH/TRACE/MMDD]  refund (of that sale)\n\
+         tip last|INVOICE AMOUNT       adjust a sale's tip (international; advice queued)\n\
          pre_auth AMOUNT [card=C]      pre-authorisation\n\
+         void_pre_auth last|INVOICE    void a pre-authorisation of the open batch\n\
          completion AMOUNT [auth=last|CODE] [card=C]\n\
          offline AMOUNT [auth=CODE] [card=C]  offline sale (queued advice)\n\
          card_declined last|TRACE      the chip declined after approval (reversal 06)\n\
@@ -278,8 +296,11 @@ impl fmt::Display for Command {
             } => {
                 write!(f, "{} {}{}", self.name(), format_amount(*amount), card(c))
             }
-            Command::Void { target: t } | Command::CardDeclined { target: t } => {
-                write!(f, "{} {}", self.name(), target(t))
+            Command::Void { target: t }
+            | Command::CardDeclined { target: t }
+            | Command::VoidPreAuth { target: t } => write!(f, "{} {}", self.name(), target(t)),
+            Command::TipAdjust { target: t, tip } => {
+                write!(f, "tip {} {}", target(t), format_amount(*tip))
             }
             Command::Reprint { settlement: true } => f.write_str("reprint settlement"),
             Command::PowerLoss { after_writes } => {
@@ -307,6 +328,15 @@ fn financial(args: &mut Args) -> Result<Option<Command>, CommandError> {
             amount: args.amount()?,
             card: args.card()?,
             original: args.refund_original()?,
+        },
+        "void_pre_auth" | "void_preauth" | "pre_auth_void" | "preauth_void" => {
+            Command::VoidPreAuth {
+                target: args.target("invoice")?,
+            }
+        }
+        "tip" | "tip_adjust" | "adjust" => Command::TipAdjust {
+            target: args.target("invoice")?,
+            tip: args.tip()?,
         },
         "pre_auth" | "preauth" => Command::PreAuth {
             amount: args.amount()?,
@@ -369,6 +399,12 @@ impl Args {
     fn amount(&mut self) -> Result<u64, CommandError> {
         let text = self.positional().ok_or(self.missing("AMOUNT"))?;
         positive(parse_amount(&text)).ok_or_else(|| self.bad("amount", &text, "like 12.50"))
+    }
+
+    /// The new tip of `tip TARGET AMOUNT`: zero allowed, it takes the tip away.
+    fn tip(&mut self) -> Result<u64, CommandError> {
+        let text = self.positional().ok_or(self.missing("AMOUNT"))?;
+        parse_amount(&text).ok_or_else(|| self.bad("tip", &text, "like 2.50"))
     }
 
     fn option_amount(&mut self, key: &'static str) -> Result<Option<u64>, CommandError> {
@@ -578,6 +614,10 @@ mod tests {
             "refund 5.00 card=cup-swipe",
             "refund 5.00 card=cup-swipe rrn=123456789012 original=000007/000042/1130",
             "reprint settlement",
+            "tip 000002 2.50",
+            "tip last 0.00",
+            "void_pre_auth last",
+            "void_pre_auth 000004",
             "power_loss after_writes=3",
             "wait 300ms",
             "set_time 07:05",
@@ -612,6 +652,36 @@ mod tests {
         assert!(err("refund 5.00 rrn=12345 original=7/42/1130").contains("12 letters"));
         assert!(err("refund 5.00 rrn=123456789012 original=7/42").contains("BATCH/TRACE/MMDD"));
         assert!(err("refund 5.00 rrn=123456789012 original=0/42/1130").contains("BATCH"));
+    }
+
+    #[test]
+    fn tip_and_pre_auth_void_take_a_target() {
+        assert_eq!(
+            Command::parse("tip last 2.50").unwrap(),
+            Command::TipAdjust {
+                target: Target::Last,
+                tip: 250
+            }
+        );
+        assert_eq!(
+            Command::parse("tip-adjust 3 0").unwrap(),
+            Command::TipAdjust {
+                target: Target::Number(3),
+                tip: 0
+            }
+        );
+        assert_eq!(
+            Command::parse("void-pre-auth").unwrap(),
+            Command::VoidPreAuth {
+                target: Target::Last
+            }
+        );
+        let err = |line: &str| Command::parse(line).unwrap_err().to_string();
+        assert!(err("tip last").contains("AMOUNT"));
+        assert!(err("tip last 1.234").contains("1.234"));
+        assert!(err("tip 0 1.00").contains("invoice"));
+        assert!(err("tip last 1.00 2.00").contains("2.00"));
+        assert!(err("void_pre_auth last now").contains("now"));
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! A [`Terminal`] is a [`Profile`] (ids, dialect, keys, MAC, batch capacity, timeouts,
 //! passwords), the settlement engine of `iso8583-settle` on a store that survives restarts,
 //! one host connection and the working keys. It takes operator [`Command`]s (`sign_on`,
-//! `sale 12.50 card=visa-swipe`, `void last`, `settle`, `power_cycle`, ...) and reports each
-//! as a [`Step`]: the messages exchanged, the prompts shown ("STORAGE FULL, PLEASE SETTLE" /
-//! 储存满请结算), the outcomes, and the receipts and settlement slips printed ([`mod@print`]).
+//! `sale 12.50 card=visa-swipe`, `void last`, `tip last 2.00`, `void_pre_auth last`, `settle`,
+//! `power_cycle`, ...) and reports each as a [`Step`]: the messages exchanged, the prompts
+//! shown ("STORAGE FULL, PLEASE SETTLE" / 储存满请结算), the outcomes, and the receipts and
+//! settlement slips printed ([`mod@print`]).
 //! [`Scenario`] files list commands with expectations; [`run_scenario`] runs one and checks
 //! every expectation, which is what `posemu run` does in CI. [`run_load`] runs many terminals
 //! at once with their state in memory and checks that every sale was settled once or reversed

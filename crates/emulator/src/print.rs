@@ -64,6 +64,10 @@ fn refusal_text(rejected: &Rejected) -> String {
         Rejected::NoSuchRecord { .. } | Rejected::NoSuchTrace { .. } => "NO TRANSACTION".into(),
         Rejected::AlreadyVoided { .. } => "ALREADY VOIDED".into(),
         Rejected::NotVoidable { .. } => "CANNOT VOID".into(),
+        Rejected::NotAdjustable { .. } => "TIP CANNOT BE ADJUSTED".into(),
+        Rejected::TipAdjustUnsupported => "TIP ADJUST NOT SUPPORTED".into(),
+        Rejected::TipAdjustPending { .. } => "TIP ADJUST NOT SENT YET, PLEASE SETTLE".into(),
+        Rejected::PreAuthVoided { .. } => "PRE-AUTH VOIDED".into(),
         Rejected::InvalidAmount(_) => "INVALID AMOUNT".into(),
         Rejected::BadCardData { .. } => "CARD READ ERROR".into(),
         other => other.to_string().to_uppercase(),
@@ -95,6 +99,10 @@ pub fn outcome_text(outcome: &Outcome) -> String {
         Outcome::Refused { kind, reason } => {
             format!("{} REFUSED: {}", kind.label(), refusal_text(reason))
         }
+        Outcome::TipAdviceNotDelivered { kind, advice_trace } => format!(
+            "{} NOT SENT: TIP ADJUST {advice_trace:06} NOT DELIVERED",
+            kind.label()
+        ),
         Outcome::NotSent {
             kind,
             reversal_trace,
@@ -114,6 +122,7 @@ pub fn purpose_label(purpose: Purpose) -> &'static str {
         Purpose::Online(kind) => kind.label(),
         Purpose::Reversal => "REVERSAL",
         Purpose::Advice => "ADVICE",
+        Purpose::TipAdjust => "TIP ADJUST",
         Purpose::Reconcile { trailer: false } => "SETTLEMENT",
         Purpose::Reconcile { trailer: true } => "TRAILER",
         Purpose::Upload => "UPLOAD",
@@ -209,15 +218,17 @@ pub fn receipt(r: &Receipt, profile: &Profile) -> String {
         p.pair("REF NO.", &r.rrn);
     }
     p.pair("AMOUNT", &p.money(r.amount));
-    if r.tip > 0 {
+    // A tip adjustment shows the new tip even when it is zero: that is what changed.
+    if r.tip > 0 || r.kind == TxnKind::TipAdjust {
         p.pair("TIP", &p.money(r.tip));
         p.pair("TOTAL", &p.money(r.amount + r.tip));
     }
-    // A queued offline sale is only on the terminal so far; a queued UnionPay refund has gone
-    // to the host as an advice (DESIGN §5, dialect C).
+    // A queued offline sale (or tip adjustment) is only on the terminal so far; a queued
+    // UnionPay refund has gone to the host as an advice (DESIGN §5, dialect C).
     p.center(match (r.queued, r.kind) {
         (false, _) => "APPROVED",
         (true, TxnKind::OfflineSale) => "ACCEPTED OFFLINE",
+        (true, TxnKind::TipAdjust) => "TIP ADJUSTED",
         (true, _) => "ACCEPTED",
     });
     p.rule('=');
@@ -457,6 +468,38 @@ mod tests {
             assert!(text.contains(part), "{part} in\n{text}");
         }
         assert!(text.lines().all(|l| l.chars().count() <= 40));
+    }
+
+    /// A tip adjustment's receipt shows the new tip and total, a zero tip included, and says the
+    /// adjustment is queued rather than approved.
+    #[test]
+    fn tip_adjustment_receipt_shows_the_new_tip() {
+        let r = Receipt {
+            kind: TxnKind::TipAdjust,
+            trace: 1,
+            invoice: 1,
+            batch: 1,
+            pan: "476173******0010".into(),
+            entry_mode: "021".into(),
+            amount: 1000,
+            tip: 0,
+            auth_code: "A1B2C3".into(),
+            rrn: "000000000001".into(),
+            at: Time::from_civil(2026, 12, 3, 10, 0, 0),
+            queued: true,
+            reprint: false,
+        };
+        let p = Profile::builtin(DialectName::Intl);
+        let text = receipt(&r, &p);
+        for part in ["TIP ADJUST", "TIP ", "USD 0.00", "TOTAL", "TIP ADJUSTED"] {
+            assert!(text.contains(part), "{part} in\n{text}");
+        }
+        assert!(!text.contains("APPROVED"), "{text}");
+        let line = outcome_text(&Outcome::TipAdviceNotDelivered {
+            kind: TxnKind::Void,
+            advice_trace: 7,
+        });
+        assert_eq!(line, "VOID NOT SENT: TIP ADJUST 000007 NOT DELIVERED");
     }
 
     #[test]

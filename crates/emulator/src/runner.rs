@@ -420,7 +420,7 @@ pub fn outcome_word(step: &Step) -> &'static str {
             Outcome::Declined { .. } => "declined",
             Outcome::Reversed { .. } => "reversed",
             Outcome::Refused { .. } => "refused",
-            Outcome::NotSent { .. } => "not_sent",
+            Outcome::NotSent { .. } | Outcome::TipAdviceNotDelivered { .. } => "not_sent",
             _ => "none",
         };
     }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use iso8583_host::RecordState;
+use iso8583_host::{CloseResult, RecordState, Totals, TxnKind};
 use support::passes;
 
 /// Scenario files whose test needs nothing beyond their own expectations.
@@ -69,6 +69,10 @@ const CHECKED: &[&str] = &[
     "cup/batch-mismatch-77.toml",
     "intl/duplicate-trace-94.toml",
     "cup/duplicate-trace-94.toml",
+    "intl/tip-adjust-then-settle.toml",
+    "intl/tip-adjust-out-of-balance.toml",
+    "intl/pre-auth-void.toml",
+    "cup/pre-auth-void.toml",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,6 +228,67 @@ async fn intl_duplicate_trace_94() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cup_duplicate_trace_94() {
     duplicate_books_one_sale("cup/duplicate-trace-94.toml", "20000001", 1).await;
+}
+
+/// The host applied both adjustments (each its own 0220, answered 00) and closed the batch
+/// balanced on the adjusted amounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intl_tip_adjust_then_settle_balances_in_the_hosts_books() {
+    let run = passes("intl/tip-adjust-then-settle.toml").await;
+    assert_eq!(run.host.stats().answers("0220", "00"), 2);
+    let ledger = run.host.ledger();
+    let closed = ledger.terminal("00000001").unwrap().last_closed().unwrap();
+    assert_eq!(closed.result, CloseResult::Balanced);
+    let amounts: Vec<u64> = closed.records.iter().map(|r| r.amount).collect();
+    assert_eq!(
+        amounts,
+        [1250, 2000],
+        "sales with their new tips, no advice records"
+    );
+}
+
+/// The host lost the adjustment (answered 00, booked nothing): the 0500 was out of balance and
+/// the upload carried the adjusted amount, which the host's books now hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intl_tip_adjust_out_of_balance_upload_carries_the_adjusted_amount() {
+    let run = passes("intl/tip-adjust-out-of-balance.toml").await;
+    let ledger = run.host.ledger();
+    let closed = ledger.terminal("00000001").unwrap().last_closed().unwrap();
+    assert_eq!(closed.result, CloseResult::Uploaded);
+    let first = closed.records.iter().find(|r| r.trace == 1).unwrap();
+    assert_eq!((first.amount, first.uploaded), (1150, true));
+    match &closed.totals {
+        Totals::Intl(t) => assert_eq!((t.sale_count, t.sale_amount), (2, 1650)),
+        other => panic!("international totals expected: {other:?}"),
+    }
+}
+
+/// The host marked the pre-auth voided, booked the void (in no total), and never saw the
+/// completion the terminal refused.
+async fn pre_auth_voided_in_the_hosts_books(file: &str, terminal: &str) {
+    let run = passes(file).await;
+    let ledger = run.host.ledger();
+    let books = ledger.terminal(terminal).unwrap();
+    let closed = books.last_closed().unwrap();
+    let kinds: Vec<(TxnKind, RecordState)> =
+        closed.records.iter().map(|r| (r.kind, r.state)).collect();
+    assert!(
+        kinds.contains(&(TxnKind::PreAuth, RecordState::Voided)),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&(TxnKind::PreAuthVoid, RecordState::Approved)));
+    assert!(!kinds.iter().any(|(k, _)| *k == TxnKind::Completion));
+    assert_eq!(run.host.stats().received.get("0100"), Some(&2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intl_pre_auth_void() {
+    pre_auth_voided_in_the_hosts_books("intl/pre-auth-void.toml", "00000001").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cup_pre_auth_void() {
+    pre_auth_voided_in_the_hosts_books("cup/pre-auth-void.toml", "20000001").await;
 }
 
 #[test]

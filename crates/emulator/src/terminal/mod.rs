@@ -350,6 +350,13 @@ impl Terminal {
                     |r| matches!(r.kind, TxnKind::Sale | TxnKind::Completion),
                 )?,
             },
+            Command::VoidPreAuth { target } => Request::VoidPreAuth {
+                invoice: self.pick(*target, |r| r.invoice, |r| r.kind == TxnKind::PreAuth)?,
+            },
+            Command::TipAdjust { target, tip } => Request::TipAdjust {
+                invoice: self.pick(*target, |r| r.invoice, |r| r.kind == TxnKind::Sale)?,
+                tip: *tip,
+            },
             Command::Refund {
                 amount,
                 card,
@@ -447,6 +454,8 @@ impl Terminal {
             .ok_or(Notice::NothingToVoid)
     }
 
+    /// The approval code of the last pre-auth of the open batch, voided or not: a completion of
+    /// a voided one is the engine's to refuse ([`Rejected::PreAuthVoided`]).
     fn last_pre_auth(&self) -> Result<String, Notice> {
         let engine = self.engine.as_ref().ok_or(Notice::PowerOff)?;
         engine
