@@ -94,7 +94,7 @@ for run in $(seq "$RUNS"); do
   if [ "$FLOOR" = 1 ]; then
     start_host "$TERMINALS"
     "$BIN/host_load" --host "$HOST_ADDR" --connections "$TERMINALS" --sales "$SALES" 2>&1 |
-      sed -n 's/^run [0-9]*: /floor (host_load): /p'
+      sed -n 's/^run [0-9/]*: /floor (host_load): /p'
     stop_host >/dev/null
   fi
   start_host "$TERMINALS"

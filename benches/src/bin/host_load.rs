@@ -1,13 +1,20 @@
 //! `host_load`: approved sales per second through the test host (issue #5), on loopback.
 //!
 //! Starts `iso8583_host::TestHost` in this process (multi-threaded tokio runtime, ephemeral
-//! port, built-in configuration with enough terminals) and drives it with N connections, one
-//! terminal each, every connection sending a sale and waiting for its answer before the next
-//! (as a terminal does). Each sale is a pre-encoded international 0200 (`intl-pos`, 2-byte
-//! length + TPDU) whose trace number is patched in place, so the client's cost per sale is a
-//! few hundred nanoseconds and the figure is the host's. Prints sales per second and latency
-//! percentiles per run; `--memory N` instead opens N connections that each sell once and
-//! reports the process's resident memory.
+//! port, built-in configuration with enough terminals), or with `--host ADDR` uses a host in
+//! another process, and drives it with N connections, one terminal each, every connection
+//! sending a sale and waiting for its answer before the next (as a terminal does). Each sale is
+//! a pre-encoded international 0200 (`intl-pos`, 2-byte length + TPDU) whose trace number is
+//! patched in place, so the client's cost per sale is a few hundred nanoseconds and the figure
+//! is the host's. Prints, per run (`run 2/3`), approved sales per second, latency percentiles
+//! and how many answers were not approved; then the in-process host's own count of approved
+//! 0200s, which a host in another process keeps to itself (it prints its summary when it
+//! stops). `--memory N` instead opens N connections that each sell once and reports the
+//! process's resident memory.
+//!
+//! Only approved answers are timed. A host that already saw a terminal's trace numbers in its
+//! open batch answers them 94 (a duplicate, DESIGN §6): run against a fresh `testhost`, or move
+//! the traces on with `--first-trace N`.
 //!
 //! ```sh
 //! cargo run --release -p pos8583-benches --bin host_load -- --connections 1 --sales 20000
@@ -34,6 +41,7 @@ struct Args {
     sales: u32,
     runs: u32,
     memory: Option<u32>,
+    first_trace: u32,
 }
 
 fn args() -> Result<Args, String> {
@@ -43,6 +51,7 @@ fn args() -> Result<Args, String> {
         sales: 10_000,
         runs: 3,
         memory: None,
+        first_trace: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,6 +65,7 @@ fn args() -> Result<Args, String> {
             "--sales" => a.sales = value()?.max(1),
             "--runs" => a.runs = value()?.max(1),
             "--memory" => a.memory = Some(value()?.max(1)),
+            "--first-trace" => a.first_trace = value()? % 999_999,
             "--host" => {
                 let addr = it.next().and_then(|v| v.parse().ok());
                 a.host = Some(addr.ok_or("--host needs an address")?);
@@ -73,55 +83,95 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let terminals = args.memory.unwrap_or(args.connections);
-        let config = HostConfig::builtin()
-            .on_ephemeral_ports()
-            .with_terminal_count(terminals);
-        let host = TestHost::spawn(config).await?;
-        let addr = match args.host {
-            Some(addr) => addr,
-            None => host
+        // A host in another process: nothing to start here, and its books are its own.
+        let local = match args.host {
+            Some(_) => None,
+            None => {
+                let terminals = args.memory.unwrap_or(args.connections);
+                let config = HostConfig::builtin()
+                    .on_ephemeral_ports()
+                    .with_terminal_count(terminals);
+                Some(TestHost::spawn(config).await?)
+            }
+        };
+        let addr = match (args.host, &local) {
+            (Some(addr), _) => addr,
+            (None, Some(host)) => host
                 .addr(Dialect::International)
                 .ok_or("no international listener")?,
+            (None, None) => return Err("no host".into()),
         };
         if let Some(n) = args.memory {
             memory(addr, n).await?;
             return Ok(());
         }
         for run in 1..=args.runs {
-            let r = load(addr, args.connections, args.sales, run).await?;
+            // Each run's traces follow the last run's (n6, wrapping), so none is a duplicate.
+            let next = u64::from(args.first_trace) + u64::from(run - 1) * u64::from(args.sales);
+            let first = (next % 999_999) as u32;
+            let r = load(addr, args.connections, args.sales, first).await?;
             println!(
-                "run {run}: {} connection(s) x {} sales: {:.0} approved sales/s, \
-                 p50 {:?} p90 {:?} p99 {:?} max {:?}",
-                args.connections, args.sales, r.rate, r.p50, r.p90, r.p99, r.max
+                "run {run}/{}: {}",
+                args.runs,
+                r.line(args.connections, args.sales)
             );
         }
-        let summary = host.shutdown().await;
-        println!(
-            "host answered 0200 with 00: {}",
-            summary.answers("0200", "00")
-        );
+        match local {
+            Some(host) => {
+                let summary = host.shutdown().await;
+                println!(
+                    "host answered 0200 with 00: {}",
+                    summary.answers("0200", "00")
+                );
+            }
+            None => println!(
+                "host's own counts: not visible from here (a host in another process prints \
+                 its summary when it stops)"
+            ),
+        }
         Ok::<(), Box<dyn std::error::Error>>(())
     })
 }
 
 struct Result_ {
     rate: f64,
-    p50: Duration,
-    p90: Duration,
-    p99: Duration,
-    max: Duration,
+    /// Latency percentiles p50, p90, p99 and max of the approved sales; `None` when none was.
+    percentiles: Option<[Duration; 4]>,
+    /// Answers other than 00.
+    refused: usize,
 }
 
+impl Result_ {
+    fn line(&self, connections: u32, sales: u32) -> String {
+        let mut line = format!(
+            "{connections} connection(s) x {sales} sales: {:.0} approved sales/s",
+            self.rate
+        );
+        if let Some([p50, p90, p99, max]) = self.percentiles {
+            line.push_str(&format!(
+                ", p50 {p50:?} p90 {p90:?} p99 {p99:?} max {max:?}"
+            ));
+        }
+        if self.refused > 0 {
+            line.push_str(&format!(
+                "; {} answer(s) not 00 (94: the host saw these traces already, see --first-trace)",
+                self.refused
+            ));
+        }
+        line
+    }
+}
+
+/// One run: every connection sells `sales` times, its traces after `first_trace`.
 async fn load(
     addr: SocketAddr,
     connections: u32,
     sales: u32,
-    run: u32,
+    first_trace: u32,
 ) -> Result<Result_, Box<dyn std::error::Error>> {
     let mut conns = Vec::new();
     for i in 0..connections {
-        conns.push(Terminal::connect(addr, i + 1, (run - 1) * sales).await?);
+        conns.push(Terminal::connect(addr, i + 1, first_trace).await?);
     }
     let start = Instant::now();
     let tasks: Vec<_> = conns
@@ -134,13 +184,18 @@ async fn load(
     }
     let elapsed = start.elapsed();
     latencies.sort_unstable();
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+    let pct = |p: f64| {
+        let last = latencies.len().saturating_sub(1);
+        latencies.get((last as f64 * p) as usize).copied()
+    };
+    let percentiles = match (pct(0.5), pct(0.9), pct(0.99), pct(1.0)) {
+        (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
+        _ => None,
+    };
     Ok(Result_ {
         rate: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: pct(0.5),
-        p90: pct(0.9),
-        p99: pct(0.99),
-        max: pct(1.0),
+        percentiles,
+        refused: (connections * sales) as usize - latencies.len(),
     })
 }
 
