@@ -79,6 +79,7 @@ mod record;
 mod report;
 mod reversal;
 mod settlement;
+mod short;
 pub mod store;
 mod time;
 pub mod totals;
@@ -92,6 +93,7 @@ pub use record::{
     strip_tag_57, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TipAdvice, TxnKind,
 };
 pub use report::{Reconciliation, Report, ReportLine};
+pub use short::ShortStr;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{

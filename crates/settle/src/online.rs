@@ -16,6 +16,7 @@ use crate::dialect::code_of;
 use crate::engine::{Engine, Flight, Request};
 use crate::error::{Error, Rejected};
 use crate::record::{strip_tag_57, AdviceState, Card, Record, RefundOriginal, TxnKind};
+use crate::short::ShortStr;
 use crate::store::{Op, ReversalReason, Store};
 use crate::time::Time;
 
@@ -250,18 +251,22 @@ impl<S: Store> Engine<S> {
             trace,
             invoice,
             kind,
-            mti: mti.to_owned(),
-            processing_code: code.to_owned(),
+            mti: ShortStr::ours(mti),
+            processing_code: ShortStr::ours(code),
             amount,
             tip,
-            rrn: original.as_ref().map(|o| o.rrn.clone()).unwrap_or_default(),
-            auth_code,
-            response_code: "00".into(),
-            date: now.mmdd(),
-            time: now.hhmmss(),
-            expiry: card.expiry.clone(),
-            entry_mode: card.entry_mode.clone(),
-            condition_code: condition.into(),
+            rrn: original.as_ref().map(|o| o.rrn).unwrap_or_default(),
+            auth_code: operator_value(&auth_code, 38)?,
+            response_code: ShortStr::ours("00"),
+            date: ShortStr::ours(&now.mmdd()),
+            time: ShortStr::ours(&now.hhmmss()),
+            expiry: card
+                .expiry
+                .as_deref()
+                .map(|e| operator_value(e, 14))
+                .transpose()?,
+            entry_mode: operator_value(&card.entry_mode, 22)?,
+            condition_code: ShortStr::ours(condition),
             group: card.group,
             pan: card.pan.clone(),
             icc: card.icc.as_deref().and_then(strip_tag_57),
@@ -295,7 +300,7 @@ impl<S: Store> Engine<S> {
                 amount,
                 original,
             } => Parts {
-                refund_of: Some(original),
+                refund_of: Some(Box::new(original)),
                 ..simple(card, amount, 0, String::new())
             },
             Request::Completion {
@@ -318,7 +323,7 @@ impl<S: Store> Engine<S> {
                     card: card_of(&original),
                     amount: original.amount,
                     tip: original.tip,
-                    auth_code: original.auth_code.clone(),
+                    auth_code: original.auth_code.to_string(),
                     original: Some(original),
                     refund_of: None,
                 }
@@ -402,7 +407,7 @@ impl<S: Store> Engine<S> {
             draft.kind,
             draft.trace,
             draft.invoice,
-            draft.auth_code.clone(),
+            draft.auth_code.to_string(),
         );
         self.commit(self.approval_ops(draft))?;
         Self::outcome(
@@ -525,8 +530,8 @@ impl<S: Store> Engine<S> {
         // A delivered advice keeps its original response code: its 0320 carries that in 39
         // (DESIGN §5, dialect I), and a 94 only says the host had it already.
         let response_code = match advice {
-            AdviceState::Failed => code.to_owned(),
-            _ => record.response_code.clone(),
+            AdviceState::Failed => ShortStr::ours(code),
+            _ => record.response_code,
         };
         let updated = Record {
             advice,
@@ -610,7 +615,7 @@ struct Parts {
     tip: u64,
     auth_code: String,
     original: Option<Record>,
-    refund_of: Option<RefundOriginal>,
+    refund_of: Option<Box<RefundOriginal>>,
 }
 
 fn amount_of(request: &Request, records: &[Record]) -> u64 {
@@ -633,8 +638,8 @@ fn amount_of(request: &Request, records: &[Record]) -> u64 {
 pub(crate) fn card_of(r: &Record) -> Card {
     Card {
         pan: r.pan.clone(),
-        expiry: r.expiry.clone(),
-        entry_mode: r.entry_mode.clone(),
+        expiry: r.expiry.map(String::from),
+        entry_mode: r.entry_mode.to_string(),
         group: r.group,
         track2: None,
         pin_block: None,
@@ -660,6 +665,20 @@ fn other_amount(reply: &Message<'_>, sent: u64) -> Option<String> {
     (amount != Some(sent)).then(|| String::from_utf8_lossy(&field.to_vec()).into_owned())
 }
 
-fn text(reply: &Message<'_>, n: u16) -> Option<String> {
-    reply.field(n).and_then(|f| f.as_str()).map(str::to_owned)
+/// A reply's text field, when it fits the record's (the spec gives 37 and 38 exactly that
+/// width, so a wider one is not read).
+fn text<const N: usize>(reply: &Message<'_>, n: u16) -> Option<ShortStr<N>> {
+    reply
+        .field(n)
+        .and_then(|f| f.as_str())
+        .and_then(ShortStr::new)
+}
+
+/// A value the operator or the card brought (approval code, expiry, entry mode), for the
+/// record: one wider than its field is refused like any card data the codec refuses.
+fn operator_value<const N: usize>(text: &str, field: u16) -> Result<ShortStr<N>, Error> {
+    ShortStr::new(text).ok_or_else(|| {
+        let why = format!("{} characters, the field holds {N}", text.len());
+        Rejected::BadCardData { field, why }.into()
+    })
 }

@@ -175,7 +175,7 @@ pub(crate) fn reversal_of(
         kind,
         reason: ReversalReason::NoResponse,
         tries: 0,
-        mti: draft.mti.clone(),
+        mti: draft.mti.to_string(),
         fields: kept,
         amount: draft.total(),
         pan_masked: draft.pan.masked(),

@@ -437,7 +437,7 @@ fn pre_auth_void_marks_the_pre_auth_and_it_cannot_be_completed() {
         let completion = Request::Completion {
             card: card(FOREIGN),
             amount: 7500,
-            auth_code: pre.auth_code.clone(),
+            auth_code: pre.auth_code.to_string(),
         };
         assert_eq!(
             rejected(&mut t, completion),
@@ -492,7 +492,7 @@ fn pre_auth_void_without_an_answer_is_reversed() {
         t.request(Request::Completion {
             card: card(FOREIGN),
             amount: 4000,
-            auth_code: pre.auth_code.clone(),
+            auth_code: pre.auth_code.to_string(),
         })
         .unwrap();
         assert!(matches!(

@@ -216,7 +216,7 @@ fn a_refund_names_its_sale_in_37_and_61_with_union_pay() {
             .iter()
             .find(|r| r.kind == TxnKind::Refund)
             .unwrap();
-        assert_eq!(refund.refund_of.as_ref(), Some(&original));
+        assert_eq!(refund.refund_of.as_deref(), Some(&original));
         let sent = t.host.seen_mti(if cup { "0220" } else { "0200" });
         let sent = sent.last().unwrap();
         if cup {

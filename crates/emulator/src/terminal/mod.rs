@@ -463,7 +463,7 @@ impl Terminal {
             .iter()
             .rev()
             .find(|r| r.kind == TxnKind::PreAuth)
-            .map(|r| r.auth_code.clone())
+            .map(|r| r.auth_code.to_string())
             .ok_or(Notice::NoPreAuth)
     }
 
@@ -576,11 +576,11 @@ impl Terminal {
             invoice,
             batch: engine.batch(),
             pan: record.pan.masked(),
-            entry_mode: record.entry_mode.clone(),
+            entry_mode: record.entry_mode.to_string(),
             amount: record.amount,
             tip: record.tip,
-            auth_code: auth.unwrap_or(&record.auth_code).clone(),
-            rrn: record.rrn.clone(),
+            auth_code: auth.map_or_else(|| record.auth_code.to_string(), String::clone),
+            rrn: record.rrn.to_string(),
             at: self.clock.now(),
             queued,
             reprint: false,

@@ -201,23 +201,23 @@ fn single(s: &CupSettings, ctx: &Ctx<'_>, r: &Record, scope: Scope) -> Fields {
     };
     let mut fields = vec![
         field(2, r.pan.digits()),
-        field(3, r.processing_code.clone()),
+        field(3, r.processing_code),
         field(4, format!("{:012}", r.total())),
         field(11, format!("{:06}", r.trace)),
-        field(12, r.time.clone()),
-        field(13, r.date.clone()),
-        field(22, r.entry_mode.clone()),
-        field(25, r.condition_code.clone()),
+        field(12, r.time),
+        field(13, r.date),
+        field(22, r.entry_mode),
+        field(25, r.condition_code),
         field(41, ctx.cfg.terminal_id.clone()),
         field(42, ctx.cfg.merchant_id.clone()),
         field(49, s.currency.clone()),
         field(60, format!("00{:06}{network}", ctx.batch)),
     ];
     if !r.rrn.is_empty() {
-        fields.push(field(37, r.rrn.clone()));
+        fields.push(field(37, r.rrn));
     }
     if !r.auth_code.is_empty() {
-        fields.push(field(38, r.auth_code.clone()));
+        fields.push(field(38, r.auth_code));
     }
     if let Some(icc) = &r.icc {
         fields.push((55, icc.clone()));

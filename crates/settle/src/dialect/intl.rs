@@ -109,12 +109,12 @@ pub(super) fn upload(s: &IntlSettings, ctx: &Ctx<'_>, unit: &[&Record], trace: u
         field(3, code),
         field(4, format!("{:012}", r.total())),
         field(11, format!("{trace:06}")),
-        field(12, r.time.clone()),
-        field(13, r.date.clone()),
-        field(22, r.entry_mode.clone()),
+        field(12, r.time),
+        field(13, r.date),
+        field(22, r.entry_mode),
         field(24, format!("{:03}", s.nii)),
-        field(25, r.condition_code.clone()),
-        field(39, r.response_code.clone()),
+        field(25, r.condition_code),
+        field(39, r.response_code),
         field(41, ctx.cfg.terminal_id.clone()),
         field(42, ctx.cfg.merchant_id.clone()),
         field(60, format!("{}{:06}{}", r.mti, r.trace, " ".repeat(12))),
@@ -127,13 +127,13 @@ pub(super) fn upload(s: &IntlSettings, ctx: &Ctx<'_>, unit: &[&Record], trace: u
 
 fn optional_upload_fields(r: &Record, fields: &mut Vec<(u16, Vec<u8>)>) {
     if let Some(expiry) = &r.expiry {
-        fields.push(field(14, expiry.clone()));
+        fields.push(field(14, *expiry));
     }
     if !r.rrn.is_empty() {
-        fields.push(field(37, r.rrn.clone()));
+        fields.push(field(37, r.rrn));
     }
     if !r.auth_code.is_empty() {
-        fields.push(field(38, r.auth_code.clone()));
+        fields.push(field(38, r.auth_code));
     }
     if r.tip > 0 {
         fields.push(field(54, format!("{:012}", r.tip)));
@@ -148,14 +148,14 @@ fn optional_upload_fields(r: &Record, fields: &mut Vec<(u16, Vec<u8>)>) {
 pub(super) fn tip_advice(s: &IntlSettings, ctx: &Ctx<'_>, r: &Record, trace: u32) -> Fields {
     let mut fields = vec![
         field(2, r.pan.digits()),
-        field(3, r.processing_code.clone()),
+        field(3, r.processing_code),
         field(4, format!("{:012}", r.total())),
         field(11, format!("{trace:06}")),
-        field(12, r.time.clone()),
-        field(13, r.date.clone()),
-        field(22, r.entry_mode.clone()),
+        field(12, r.time),
+        field(13, r.date),
+        field(22, r.entry_mode),
         field(24, format!("{:03}", s.nii)),
-        field(25, r.condition_code.clone()),
+        field(25, r.condition_code),
         field(41, ctx.cfg.terminal_id.clone()),
         field(42, ctx.cfg.merchant_id.clone()),
         // Always present, zero included: the advice says what the tip now is.
@@ -164,13 +164,13 @@ pub(super) fn tip_advice(s: &IntlSettings, ctx: &Ctx<'_>, r: &Record, trace: u32
         field(62, format!("{:06}", r.invoice)),
     ];
     if let Some(expiry) = &r.expiry {
-        fields.push(field(14, expiry.clone()));
+        fields.push(field(14, *expiry));
     }
     if !r.rrn.is_empty() {
-        fields.push(field(37, r.rrn.clone()));
+        fields.push(field(37, r.rrn));
     }
     if !r.auth_code.is_empty() {
-        fields.push(field(38, r.auth_code.clone()));
+        fields.push(field(38, r.auth_code));
     }
     fields.sort_by_key(|(n, _)| *n);
     ("0220", fields)

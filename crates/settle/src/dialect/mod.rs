@@ -184,9 +184,9 @@ impl Dialect {
     pub(crate) fn advice(&self, ctx: &Ctx<'_>, record: &Record) -> Fields {
         let mut fields = common_request(ctx, record);
         fields.push(field(2, record.pan.digits()));
-        fields.push(field(22, record.entry_mode.clone()));
+        fields.push(field(22, record.entry_mode));
         if !record.auth_code.is_empty() {
-            fields.push(field(38, record.auth_code.clone()));
+            fields.push(field(38, record.auth_code));
         }
         if let Some(icc) = &record.icc {
             fields.push((55, icc.clone()));
@@ -359,17 +359,17 @@ pub(crate) fn code_of<'a>(reply: &Message<'a>) -> Option<&'a str> {
 
 fn common_request(ctx: &Ctx<'_>, r: &Record) -> Vec<(u16, Vec<u8>)> {
     let mut fields = vec![
-        field(3, r.processing_code.clone()),
+        field(3, r.processing_code),
         field(4, format!("{:012}", r.total())),
         field(11, format!("{:06}", r.trace)),
-        field(12, r.time.clone()),
-        field(13, r.date.clone()),
-        field(25, r.condition_code.clone()),
+        field(12, r.time),
+        field(13, r.date),
+        field(25, r.condition_code),
         field(41, ctx.cfg.terminal_id.clone()),
         field(42, ctx.cfg.merchant_id.clone()),
     ];
     if let Some(expiry) = &r.expiry {
-        fields.push(field(14, expiry.clone()));
+        fields.push(field(14, *expiry));
     }
     if matches!(
         r.kind,
@@ -377,10 +377,10 @@ fn common_request(ctx: &Ctx<'_>, r: &Record) -> Vec<(u16, Vec<u8>)> {
     ) {
         // Voids and completions point at their original by its RRN and approval code.
         if !r.rrn.is_empty() {
-            fields.push(field(37, r.rrn.clone()));
+            fields.push(field(37, r.rrn));
         }
         if !r.auth_code.is_empty() {
-            fields.push(field(38, r.auth_code.clone()));
+            fields.push(field(38, r.auth_code));
         }
     }
     fields
