@@ -89,7 +89,7 @@ fn sign_on(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book, f60: &Cup60, code: &
             *b ^= 0xFF;
         }
     }
-    tracing::debug!(batch = book.batch, mac_kcv = ?keys.mac.check_value().kcv3(), "signed on");
+    tracing::debug!(batch = book.batch, mac_kcv = %keys.mac.check_value(), "signed on");
     book.mac_key = Some(keys.mac);
     book.signed_on = true;
     answer.with(62, field62)
