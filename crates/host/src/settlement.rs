@@ -13,8 +13,13 @@
 //! 0320), and the closing 0320 (60.3 `207` balanced, `202` not) closes the batch.
 //!
 //! A repeated 0500 or closing 0320 for the batch just closed is answered 00 and changes
-//! nothing. A 0320 is matched by the original trace number it carries, so a re-sent upload
-//! replaces rather than adds.
+//! nothing. A 0500 is such a repeat only when its batch number *and* its totals are those the
+//! last batch closed with (international: the 30 digits of 63; UnionPay: both groups of 48
+//! agree), and the open batch does not hold those totals itself: every fresh terminal numbers
+//! its first batch 1, so a 0500 for batch 1 after the host closed a batch 1 is, unless it
+//! repeats that close exactly, a new batch and is reconciled against the open one as usual
+//! (finding 1 of the new-user review). A 0320 is matched by the original trace number it
+//! carries, so a re-sent upload replaces rather than adds.
 //!
 //! The sequence is enforced (DESIGN §5 state diagram), from where the open batch's settlement
 //! stands ([`Settling`]); each refusal leaves the books and the state as they were:
@@ -43,7 +48,7 @@ use crate::ledger::{
 };
 use crate::rules::{FaultAction, ResponseCode};
 use crate::store::{Op, Writer};
-use crate::totals::{CupTotals, IntlTotals};
+use crate::totals::{CupTotals, IntlTotals, Totals};
 
 const FORMAT_ERROR: ResponseCode = ResponseCode(*b"30");
 const OUT_OF_BALANCE: ResponseCode = ResponseCode(*b"95");
@@ -54,7 +59,7 @@ const INVALID: ResponseCode = ResponseCode(*b"12");
 pub(crate) fn reconcile(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
     match ctx.dialect {
         Dialect::International => reconcile_intl(ctx, term, book),
-        Dialect::UnionPay => reconcile_cup(ctx, book),
+        Dialect::UnionPay => reconcile_cup(ctx, term, book),
     }
 }
 
@@ -92,8 +97,7 @@ fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
         Ok(read) => read,
         Err(refused) => return refused,
     };
-    if book.last_closed() == Some(batch) {
-        tracing::debug!(batch, "0500 for the batch already closed: 00");
+    if repeats_last_close(ctx, term, book, batch, Claimed::Intl(field63)) {
         return Answer::code(ResponseCode::APPROVED);
     }
     if trailer {
@@ -139,6 +143,61 @@ fn reconcile_intl(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
     Answer::code(OUT_OF_BALANCE)
 }
 
+/// A 0500's totals as the terminal sent them: the international field 63 block, or the 62
+/// digits of UnionPay field 48.
+#[derive(Clone, Copy)]
+enum Claimed<'a> {
+    Intl(&'a [u8]),
+    Cup(&'a [u8]),
+}
+
+impl Claimed<'_> {
+    /// True when the terminal's totals are `totals` by the dialect's rule: the 30 digits of
+    /// the international block equal, or both UnionPay groups flagged `1`.
+    fn agree(self, totals: &Totals) -> bool {
+        match (self, totals) {
+            (Claimed::Intl(block), Totals::Intl(t)) => t.matches_block(block),
+            (Claimed::Cup(f48), Totals::Cup(t)) => t.flags(f48) == Some(*b"11"),
+            _ => false,
+        }
+    }
+}
+
+/// True when a 0500 repeats the one that closed the last batch (its reply lost): the same
+/// batch number and the totals that batch closed with (module docs). When the open batch is
+/// not empty and holds those totals too, the 0500 is taken for the open batch's: a terminal
+/// that lost its reply retries before it sells again, so it has nothing open at the host.
+fn repeats_last_close(
+    ctx: &Ctx<'_>,
+    term: &Terminal,
+    book: &Book,
+    batch: u32,
+    claimed: Claimed<'_>,
+) -> bool {
+    let policy = term.void_policy();
+    let Some(last) = book.closed.last().filter(|c| c.batch == batch) else {
+        return false;
+    };
+    if !claimed.agree(&last.summary(ctx.dialect, policy).totals) {
+        tracing::debug!(
+            batch,
+            "0500 for the closed batch's number, other totals: a new batch"
+        );
+        return false;
+    }
+    let open = Totals::of(&book.open, ctx.dialect, policy);
+    if !book.open.is_empty() && claimed.agree(&open) {
+        tracing::debug!(
+            batch,
+            "0500 matches both the closed and the open batch: the open one"
+        );
+        return false;
+    }
+    tracing::debug!(batch, "0500 repeats the closed batch's: 00");
+    ctx.shared.stats.repeated_close();
+    true
+}
+
 /// True for a field 63 that starts with the four totals, 30 digits (DESIGN §5, dialect I);
 /// what follows (filler to 90 characters, or nothing) is not read.
 fn is_totals_block(field63: &[u8]) -> bool {
@@ -165,7 +224,7 @@ fn trailer_out_of_turn(ctx: &Ctx<'_>, book: &Book, batch: u32) -> Option<Answer>
     Some(Answer::code(INVALID))
 }
 
-fn reconcile_cup(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
+fn reconcile_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book) -> Answer {
     let mut buf = [0u8; 62];
     let field48 = ctx
         .msg
@@ -175,7 +234,7 @@ fn reconcile_cup(ctx: &Ctx<'_>, book: &mut Book) -> Answer {
         return Answer::code(FORMAT_ERROR);
     };
     let mut reply48 = buf.to_vec();
-    if book.last_closed() == Some(batch) {
+    if repeats_last_close(ctx, term, book, batch, Claimed::Cup(&buf)) {
         set_flags(&mut reply48, *b"11");
         return Answer::code(ResponseCode::APPROVED).with(48, reply48);
     }
@@ -361,6 +420,7 @@ fn closing_cup(ctx: &Ctx<'_>, term: &Terminal, book: &mut Book, f60: &Cup60) -> 
         return Answer::code(FORMAT_ERROR);
     };
     if book.last_closed() == Some(batch) {
+        ctx.shared.stats.repeated_close();
         return Answer::code(ResponseCode::APPROVED);
     }
     let balanced = f60.network_code().as_ref() == Some(b"207");

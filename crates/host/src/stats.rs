@@ -24,6 +24,7 @@ pub(crate) struct Stats {
     answered: Box<[AtomicU64]>,
     faults: [AtomicU64; FaultAction::NAMES.len()],
     reconciled: AtomicU64,
+    repeated: AtomicU64,
     out_of_balance: AtomicU64,
     unparseable: AtomicU64,
     connections: AtomicU64,
@@ -40,6 +41,7 @@ impl Stats {
                 .collect(),
             faults: Default::default(),
             reconciled: AtomicU64::new(0),
+            repeated: AtomicU64::new(0),
             out_of_balance: AtomicU64::new(0),
             unparseable: AtomicU64::new(0),
             connections: AtomicU64::new(0),
@@ -64,6 +66,10 @@ impl Stats {
 
     pub(crate) fn reconciled(&self) {
         self.reconciled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn repeated_close(&self) {
+        self.repeated.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn out_of_balance(&self) {
@@ -114,6 +120,7 @@ impl Stats {
             }
         }
         s.batches_reconciled = self.reconciled.load(Ordering::Relaxed);
+        s.repeated_closes = self.repeated.load(Ordering::Relaxed);
         s.out_of_balance = self.out_of_balance.load(Ordering::Relaxed);
         s.unparseable = self.unparseable.load(Ordering::Relaxed);
         s.connections = self.connections.load(Ordering::Relaxed);
@@ -169,6 +176,9 @@ pub struct Summary {
     pub answered: BTreeMap<(String, String), u64>,
     /// Batches closed.
     pub batches_reconciled: u64,
+    /// 0500s (and UnionPay closing 0320s) answered 00 as repeats of the message that closed
+    /// the terminal's last batch: they close nothing, so they are not in `batches_reconciled`.
+    pub repeated_closes: u64,
     /// Reconciliations answered out of balance (international 95, UnionPay a flag `2`).
     pub out_of_balance: u64,
     /// Faults injected, by action name.
@@ -214,6 +224,11 @@ impl fmt::Display for Summary {
             writeln!(f, "  answered {mti} with {code}: {n}")?;
         }
         writeln!(f, "  batches reconciled: {}", self.batches_reconciled)?;
+        writeln!(
+            f,
+            "  repeats of a closing 0500/0320: {}",
+            self.repeated_closes
+        )?;
         writeln!(f, "  out of balance: {}", self.out_of_balance)?;
         writeln!(f, "  unparseable frames: {}", self.unparseable)?;
         let faults: u64 = self.faults.values().sum();

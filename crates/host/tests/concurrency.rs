@@ -180,7 +180,7 @@ async fn a_restarted_host_reads_its_books_back() {
         "00",
         "the same answer to a repeated reversal"
     );
-    let repeat = intl_0500(&t, 5, "920000", 1, &intl_block(9, 9, 9, 9));
+    let repeat = intl_0500(&t, 5, "920000", 1, &intl_block(1, 1000, 0, 0));
     assert_eq!(
         t.exchange(repeat).await.code(),
         "00",

@@ -247,7 +247,8 @@ async fn balanced_reconciliation_closes_and_a_repeat_is_00() {
     let reply = t.exchange(right).await;
     assert_eq!((reply.mti.as_str(), reply.code().as_str()), ("0510", "00"));
 
-    let repeat = intl_0500(&t, 6, "920000", 1, &intl_block(9, 9, 9, 9));
+    // A repeat carries the totals the batch closed with.
+    let repeat = intl_0500(&t, 6, "920000", 1, &intl_block(2, 1250, 1, 100));
     assert_eq!(t.exchange(repeat).await.code(), "00");
 
     let ledger = host.ledger();
@@ -262,6 +263,8 @@ async fn balanced_reconciliation_closes_and_a_repeat_is_00() {
     assert_eq!(t.exchange(sale).await.code(), "00");
     let summary = host.shutdown().await;
     assert_eq!(summary.batches_reconciled, 1);
+    assert_eq!(summary.repeated_closes, 1);
+    assert_eq!(summary.answers("0500", "00"), 2);
     assert_eq!(summary.out_of_balance, 1);
     assert_eq!(summary.answers("0500", "95"), 1);
 }
