@@ -26,8 +26,8 @@
 //! cents = 51                   # amount (field 4) ends in .51
 //! amount = "12.50"             # exact amount; also amount_above, amount_below
 //! card_prefix = "62"           # the PAN starts with (field 2, else track 2 before its separator)
-//! nth = 4                      # from the 4th matching message on (default the 1st)
-//! times = 3                    # at most this often (default: always; once with nth)
+//! nth = 4                      # the 4th matching message only (default: every one)
+//! times = 3                    # this often from the nth on (default: always; once with nth)
 //! chance = 0.25                # with this probability, seeded by the config's seed
 //! action = "respond"           # see FaultAction for the list
 //! code = "95"                  # for respond
@@ -476,9 +476,14 @@ pub struct FaultRule {
     pub when: Match,
     /// What the host does.
     pub action: FaultAction,
-    /// Apply from the n-th matching message on (1 = the first).
+    /// The first matching message the rule may apply to (1 = the first): the first `nth - 1`
+    /// are skipped. With `nth` and no `times` the rule applies to one message only: `nth = 4`
+    /// is "the 4th 0320 closes the connection", the fault the upload-interruption scenarios
+    /// need, after which the resumed upload must go through.
     pub nth: u32,
-    /// Apply at most this many times; `None` for always (once when `nth` was given in TOML).
+    /// Apply at most this many times, to matching messages from the `nth` on; `None` for every
+    /// one. Giving `nth` (in TOML or with [`FaultRule::nth`]) without `times` sets it to 1, so
+    /// "from the 2nd on" is `nth = 2` with a `times`.
     pub times: Option<u32>,
     /// Apply with this probability (0 to 1), drawn from the host's seeded generator.
     pub chance: Option<f64>,
@@ -536,7 +541,8 @@ impl FaultRule {
         self
     }
 
-    /// From the n-th matching message on, once unless [`FaultRule::times`] says otherwise.
+    /// Only the n-th matching message (1 = the first), unless [`FaultRule::times`] (before or
+    /// after this call) lets it apply that many times from the n-th on.
     pub fn nth(mut self, n: u32) -> FaultRule {
         self.nth = n.max(1);
         self.times = self.times.or(Some(1));

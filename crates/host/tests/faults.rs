@@ -419,3 +419,30 @@ async fn chance_is_repeatable_with_the_seed_and_set_faults_replaces_rules() {
     let sale = t.sale(100, VISA);
     assert_eq!(t.exchange(sale).await.code(), "00");
 }
+
+/// Finding 5 of the new-user review: `nth` alone is the n-th matching message only (the 2nd of
+/// four sales is 05, the others 00); with `times` the rule applies from the n-th on, that many
+/// times.
+#[tokio::test]
+async fn nth_alone_is_one_message_and_with_times_from_the_nth_on() {
+    for (times, expected) in [
+        ("", ["00", "05", "00", "00"]),
+        ("times = 2", ["00", "05", "05", "00"]),
+    ] {
+        let host = intl_host(&format!(
+            "[[faults]]\nmti = \"0200\"\nnth = 2\n{times}\naction = \"respond\"\ncode = \"05\"\n"
+        ))
+        .await;
+        let mut t = Term::connect(&host, Dialect::International).await;
+        let mut codes = Vec::new();
+        for _ in 0..4 {
+            let sale = t.sale(1000, VISA);
+            codes.push(t.exchange(sale).await.code());
+        }
+        assert_eq!(codes, expected, "{times:?}");
+        assert_eq!(
+            host.stats().faults_of("respond"),
+            if times.is_empty() { 1 } else { 2 }
+        );
+    }
+}
