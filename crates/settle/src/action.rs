@@ -193,6 +193,10 @@ pub enum SettleFailure {
     AdviceNotDelivered,
     /// The reversal could not be delivered: settlement stays pending.
     ReversalNotDelivered,
+    /// A 0500 or 0320 could not be sent at all (no connection could be opened): nothing
+    /// reached the host, the settlement stays where it was (pending, sales blocked) and the
+    /// next try sends the same message.
+    HostUnreachable,
     /// The host answered with this code; the batch stays open.
     Declined(String),
     /// The trailer was answered 95: the batch stays open and the next settlement starts again.
@@ -315,6 +319,15 @@ pub enum Outcome {
         kind: TxnKind,
         /// Trace of the reversal in the way.
         reversal_trace: u32,
+    },
+    /// Never sent: no connection to the host could be opened, so no byte of the request left
+    /// ([`crate::Engine::not_sent`]). Its reversal was dropped, nothing was added: unlike
+    /// [`Outcome::Reversed`], the host cannot have approved it.
+    HostUnreachable {
+        /// What it was.
+        kind: TxnKind,
+        /// The trace number it would have carried.
+        trace: u32,
     },
     /// Never sent: the tip adjustment of the sale it voids had to reach the host first (the
     /// void carries the amount the host holds) and could not be delivered.

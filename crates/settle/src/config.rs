@@ -37,6 +37,7 @@ pub struct Config {
     pub(crate) upload_tries: u8,
     pub(crate) response_timeout_ms: u64,
     pub(crate) first_batch: u32,
+    pub(crate) first_trace: u32,
 }
 
 impl Config {
@@ -57,6 +58,7 @@ impl Config {
                 upload_tries: 3,
                 response_timeout_ms: 30_000,
                 first_batch: 1,
+                first_trace: 1,
             },
         }
     }
@@ -143,6 +145,16 @@ impl ConfigBuilder {
         self
     }
 
+    /// The trace number (field 11) a fresh store starts with, 1 by default. A store that
+    /// already holds a state keeps its own counter. For a terminal that takes over from
+    /// another with the same terminal id, as an emulator running one scenario after another
+    /// does: a host answers a trace number it has seen in the open batch as a duplicate (94,
+    /// DESIGN §6), and a real terminal never starts its trace numbers again.
+    pub fn first_trace(mut self, trace: u32) -> Self {
+        self.config.first_trace = trace;
+        self
+    }
+
     /// Checks every value and returns the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
         let c = self.config;
@@ -160,6 +172,9 @@ impl ConfigBuilder {
         }
         if !(1..=999_999).contains(&c.first_batch) {
             return Err(ConfigError::BatchNumber(c.first_batch));
+        }
+        if !(1..=999_999).contains(&c.first_trace) {
+            return Err(ConfigError::TraceNumber(c.first_trace));
         }
         c.dialect.check()?;
         Ok(c)
@@ -303,5 +318,12 @@ mod tests {
             intl().first_batch(0).build().unwrap_err(),
             ConfigError::BatchNumber(0)
         );
+        for bad in [0, 1_000_000] {
+            assert_eq!(
+                intl().first_trace(bad).build().unwrap_err(),
+                ConfigError::TraceNumber(bad)
+            );
+        }
+        assert!(intl().first_trace(999_999).build().is_ok());
     }
 }

@@ -165,7 +165,8 @@ impl<S: Store> Engine<S> {
         let state = match store.load()? {
             Some(state) => state,
             None => {
-                let fresh = Snapshot::new(cfg.first_batch);
+                let mut fresh = Snapshot::new(cfg.first_batch);
+                fresh.next_trace = cfg.first_trace;
                 store.commit(&[counters(&fresh)])?;
                 fresh
             }
@@ -269,6 +270,28 @@ impl<S: Store> Engine<S> {
         Ok(self.finish(out))
     }
 
+    /// The message in flight never left: no connection to the host could be opened (refused,
+    /// or none within the connect timeout) before a byte of it was written. Unlike
+    /// [`Engine::timeout`], nothing can have reached the host, so an online request's reversal,
+    /// stored before the request was to leave (DESIGN §5), is dropped in one store step and the
+    /// request ends [`Outcome::HostUnreachable`]. A reversal, an advice or a settlement message
+    /// stays where it was, uses none of its tries and goes again later; a settlement stops with
+    /// [`crate::SettleFailure::HostUnreachable`] (or the reversal's or advice's own failure).
+    ///
+    /// Only the caller knows that no byte was written. When it cannot tell (the connection
+    /// broke while writing, or the terminal restarted between storing the reversal and
+    /// connecting), the request may have reached the host: it must call [`Engine::timeout`],
+    /// or, after a restart, let [`Engine::open`] send the stored reversal.
+    pub fn not_sent(&mut self, now: Time) -> Result<Output, Error> {
+        let _span = tracing::debug_span!("not_sent", stan = ?self.flight.as_ref().map(|f| f.trace))
+            .entered();
+        let mut out = Output::default();
+        if self.flight.is_some() {
+            self.unsent(now, &mut out)?;
+        }
+        Ok(self.finish(out))
+    }
+
     /// Time passes with nothing else happening: starts a time-of-day auto-settlement when idle
     /// (DESIGN §5). Auto-settlement skips an empty batch.
     pub fn tick(&mut self, now: Time) -> Result<Output, Error> {
@@ -295,6 +318,13 @@ impl<S: Store> Engine<S> {
     /// The open batch number.
     pub fn batch(&self) -> u32 {
         self.state.batch
+    }
+
+    /// The trace number the next message will carry (1-999999; it wraps to 1). The counter is
+    /// stored with the next step, so after a crash a store may hold a lower one than this: a
+    /// message that changes nothing (a sign-on, an echo) does not store it.
+    pub fn next_trace_number(&self) -> u32 {
+        self.state.next_trace
     }
 
     /// The batch log.

@@ -27,6 +27,9 @@ pub enum ConfigError {
     /// A batch number is n6 and never 0 (DESIGN §5).
     #[error("batch number {0} is outside 1..=999999")]
     BatchNumber(u32),
+    /// A trace number (STAN, field 11) is n6 and never 0 (DESIGN §10).
+    #[error("trace number {0} is outside 1..=999999")]
+    TraceNumber(u32),
     /// The auto-settlement time of day.
     #[error("time of day {hour:02}:{minute:02} is not a time of day")]
     TimeOfDay {

@@ -1,11 +1,13 @@
 //! Reversals (DESIGN §5, "Reversals"): the pending-reversal slot, filled before a reversible
 //! request leaves (`online.rs`) or when a chip card declines after the host approved, sent
 //! before the next online request and before settlement, and ended by 00, 12 or 25, or by the
-//! last of the configured tries ("REVERSAL FAILED"). A timeout keeps it pending.
+//! last of the configured tries ("REVERSAL FAILED"). A timeout keeps it pending; so does a
+//! reversal that could not be sent. Only a request known never to have left (no connection
+//! could be opened, [`Engine::not_sent`]) drops its own reversal.
 
 use iso8583_codec::Message;
 
-use crate::action::{Action, Outcome, Output, Printout, Purpose};
+use crate::action::{Action, Outcome, Output, Printout, Purpose, SettleFailure};
 use crate::dialect::{field, response_code};
 use crate::engine::Engine;
 use crate::error::{Error, Rejected};
@@ -98,6 +100,47 @@ impl<S: Store> Engine<S> {
                 reason: ReversalReason::Other.code(),
             },
         );
+        self.advance(now, out)
+    }
+
+    /// The message in flight was never sent ([`Engine::not_sent`]).
+    pub(crate) fn unsent(&mut self, now: Time, out: &mut Output) -> Result<(), Error> {
+        let Some(flight) = self.flight.take() else {
+            return Ok(());
+        };
+        tracing::debug!(stan = flight.trace, purpose = ?flight.purpose, "not sent: host unreachable");
+        let failure = match flight.purpose {
+            Purpose::Online(kind) => return self.online_unsent(kind, flight.trace, now, out),
+            Purpose::Reversal => SettleFailure::ReversalNotDelivered,
+            Purpose::Advice | Purpose::TipAdjust => SettleFailure::AdviceNotDelivered,
+            Purpose::Reconcile { .. } | Purpose::Upload | Purpose::Closing => {
+                SettleFailure::HostUnreachable
+            }
+            Purpose::SignOn | Purpose::Echo | Purpose::SignOff => return Ok(()),
+        };
+        self.halt(failure, out);
+        Ok(())
+    }
+
+    /// An online request that never left: its reversal goes in one step, the request fails.
+    fn online_unsent(
+        &mut self,
+        kind: TxnKind,
+        trace: u32,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        // An online request leaves only when no other reversal is pending (`advance`), so the
+        // slot holds this request's own; the check keeps any other.
+        if self
+            .state
+            .reversal
+            .as_ref()
+            .is_some_and(|r| r.trace == trace)
+        {
+            self.commit(vec![Op::Reversal(None)])?;
+        }
+        Self::outcome(out, Outcome::HostUnreachable { kind, trace });
         self.advance(now, out)
     }
 

@@ -1,12 +1,15 @@
 //! proptest over random sequences of operator requests (tip adjustments and pre-auth voids
 //! among them), host answers (95, 77, timeouts, lost replies, duplicates answered 94, wrong
-//! MACs, replies without a response code) and restarts, checking after every step:
+//! MACs, replies without a response code, connections that cannot be opened) and restarts,
+//! checking after every step:
 //! - the batch totals equal the sum of its records under the dialect's rules (computed here
 //!   with separate code);
 //! - the batch number changes only at close (+1, wrapping) or when a sign-on adopts the host's;
 //! - no record-adding transaction is accepted when the batch is full;
 //! - every approved transaction is in the open batch or in exactly one closed batch;
 //! - a reversed transaction is in no total;
+//! - a request that never left (no connection could be opened) is in no batch, keeps no
+//!   reversal, and the host never saw it;
 //! - each record the host booked has the host's amount (a tip adjustment still on its way
 //!   aside);
 //! - when nothing is pending, the terminal's totals are the host's.
@@ -57,6 +60,7 @@ enum Step {
 fn script() -> impl Strategy<Value = Script> {
     prop_oneof![
         Just(Script::Drop),
+        Just(Script::Unreachable),
         Just(Script::Lost),
         Just(Script::BadMac),
         Just(Script::Code("05")),
@@ -235,6 +239,8 @@ struct World {
     /// Traces of every closed batch's records.
     closed: Vec<u32>,
     reversed: BTreeSet<u32>,
+    /// Traces of online requests that ended "host unreachable": never sent.
+    unsent: BTreeSet<u32>,
     /// The host and terminal may disagree for a reason the protocol accepts.
     reversal_failed: bool,
     seen_actions: usize,
@@ -257,6 +263,7 @@ impl World {
             added: BTreeSet::new(),
             closed: Vec::new(),
             reversed: BTreeSet::new(),
+            unsent: BTreeSet::new(),
             reversal_failed: false,
             seen_actions: 0,
             step_reports: Vec::new(),
@@ -353,6 +360,9 @@ impl World {
                         self.term.host.close(r.batch);
                     }
                 }
+                iso8583_settle::Action::Outcome(Outcome::HostUnreachable { trace, .. }) => {
+                    self.unsent.insert(*trace);
+                }
                 iso8583_settle::Action::Print(Printout::ReversalFailed { .. }) => {
                     self.reversal_failed = true
                 }
@@ -396,6 +406,19 @@ impl World {
             prop_assert!(
                 !open.contains(trace) && !self.closed.contains(trace),
                 "reversed {} in a batch",
+                trace
+            );
+        }
+        let pending = engine.pending_reversal().map(|r| r.trace);
+        for trace in &self.unsent {
+            let seen = self.term.host.seen.iter().any(|m| m.trace() == *trace);
+            prop_assert!(
+                !open.contains(trace)
+                    && !self.closed.contains(trace)
+                    && !self.added.contains(trace)
+                    && pending != Some(*trace)
+                    && !seen,
+                "trace {} never left but is in a batch, pending or seen",
                 trace
             );
         }

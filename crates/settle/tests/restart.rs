@@ -197,6 +197,21 @@ fn sale_with_lost_reply() -> Vec<Step> {
     ]
 }
 
+/// Finding 13: the first sale's connection cannot be opened (the engine is told `not_sent`),
+/// its settlement's 0500 neither; then more sales and the settlement. A crash between storing
+/// the first sale's reversal and dropping it leaves the reversal, which the restart sends: the
+/// host, which never saw the sale, answers 25 and nothing is counted.
+fn sales_that_never_left() -> Vec<Step> {
+    vec![
+        Step::Host("0200", Script::Unreachable),
+        Step::Do(sale(DOMESTIC, 1000)),
+        Step::Do(sale(DOMESTIC, 2000)),
+        Step::Host("0500", Script::Unreachable),
+        Step::Do(Request::Settle),
+        Step::Try(sale(DOMESTIC, 3000)),
+    ]
+}
+
 fn settlement_with_upload() -> Vec<Step> {
     let mut steps: Vec<Step> = (0..4).map(|i| Step::Do(sale(DOMESTIC, 100 + i))).collect();
     steps.push(Step::Do(Request::Sale {
@@ -331,6 +346,56 @@ fn crash_at_every_write_of_tip_adjusts_and_a_pre_auth_void() {
 }
 
 #[test]
+fn crash_at_every_write_of_sales_that_never_left() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        crash_everywhere(|| Mem(MemStore::new()), cup, &sales_that_never_left());
+    }
+}
+
+/// The write-ahead guarantee holds for a request that never left: the terminal cannot know,
+/// after a crash, whether it was sent, so a crash after its reversal was stored and before the
+/// reversal was dropped leaves the reversal pending, and the restart sends it (reason 98) before
+/// anything else.
+#[test]
+fn a_crash_before_the_unsent_reversal_is_dropped_keeps_it() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mem = MemStore::new();
+        let cfg = config(cup).build().unwrap();
+        let open = |store, host, now| Term::open(cfg.clone(), store, host, now);
+        let other = FailAfter::new(MemStore::new(), usize::MAX);
+        let fresh = open(other, FakeHost::new(cup), start()).unwrap();
+        let fresh = fresh.engine.store().attempted();
+        // Opening a fresh store writes `fresh` times; the next write stores the reversal and
+        // the one after it, the drop, fails.
+        let mut t = open(
+            FailAfter::new(mem.clone(), fresh + 1),
+            FakeHost::new(cup),
+            start(),
+        )
+        .unwrap();
+        t.host.next("0200", Script::Unreachable);
+        let err = t.request(sale(DOMESTIC, 1000)).unwrap_err();
+        assert_injected(&err);
+        assert!(t.host.seen.is_empty(), "the sale never reached the host");
+        drop(t);
+
+        let t = open(
+            FailAfter::new(mem.clone(), usize::MAX),
+            FakeHost::new(cup),
+            start().plus_ms(60_000),
+        )
+        .unwrap();
+        assert_eq!(t.mtis(), ["0400"], "the stored reversal goes first");
+        assert_eq!(t.host.seen[0].trace(), 1);
+        assert_eq!(t.host.seen[0].text(39), "98");
+        assert!(t.engine.pending_reversal().is_none(), "answered 25: done");
+        assert!(t.engine.records().is_empty());
+    }
+}
+
+#[test]
 fn crash_at_every_write_with_sqlite() {
     let _g = trace_subscriber();
     let n = std::sync::atomic::AtomicUsize::new(0);
@@ -344,6 +409,7 @@ fn crash_at_every_write_with_sqlite() {
     crash_everywhere(make, false, &sale_with_lost_reply());
     crash_everywhere(make, false, &settlement_with_refused_upload());
     crash_everywhere(make, false, &tip_adjusts_and_a_pre_auth_void());
+    crash_everywhere(make, true, &sales_that_never_left());
 }
 
 #[test]

@@ -670,6 +670,82 @@ fn unanswered_reversal_is_kept_and_blocks_online_traffic() {
     }
 }
 
+/// Finding 13: a request whose connection could not even be opened never left, so it keeps no
+/// reversal: the one stored before it was to leave is dropped in one store step and the request
+/// ends "host unreachable". Nothing reached the host, and the next sale needs no 0400 first.
+#[test]
+fn a_request_that_never_left_drops_its_reversal() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mut t = term(cup);
+        let writes = t.engine.store().clone();
+        t.host.next("0200", Script::Unreachable);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        assert_eq!(
+            t.last_outcome(),
+            Some(Outcome::HostUnreachable {
+                kind: TxnKind::Sale,
+                trace: 1
+            })
+        );
+        assert!(t.engine.pending_reversal().is_none());
+        assert!(t.engine.records().is_empty());
+        assert!(t.engine.is_idle());
+        assert!(t.host.seen.is_empty(), "nothing reached the host");
+        // What is stored agrees: no reversal survives a restart.
+        let stored = iso8583_settle::Store::load(&mut writes.clone())
+            .unwrap()
+            .unwrap();
+        assert!(stored.reversal.is_none());
+        assert_eq!(stored.next_trace, 2, "the trace number is used up");
+
+        t.request(sale(DOMESTIC, 500)).unwrap();
+        assert_eq!(t.mtis(), ["0200"], "no 0400 before the next sale");
+        assert!(approved(&t));
+        t.assert_host_agrees();
+    }
+}
+
+/// A pending reversal, an advice or a settlement message that could not be sent stays as it
+/// was and uses none of its tries, even where timeouts count as tries; the settlement stops and
+/// sales stay blocked behind it, as after a timeout.
+#[test]
+fn messages_that_never_left_stay_pending_and_use_no_try() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        // Two tries, timeouts counted: the first 0400 times out and uses one.
+        let cfg = config(cup).reversal(2, true).build().unwrap();
+        let mut t = Term::open(cfg, MemStore::new(), FakeHost::new(cup), start()).unwrap();
+        t.host.next("0200", Script::Lost).next("0400", Script::Drop);
+        t.request(sale(DOMESTIC, 1000)).unwrap();
+        let rev = t.engine.pending_reversal().unwrap().clone();
+        assert_eq!(rev.tries, 1);
+        t.host.next("0400", Script::Unreachable);
+        t.request(sale(DOMESTIC, 500)).unwrap();
+        assert_eq!(t.engine.pending_reversal(), Some(&rev), "kept, no try used");
+        assert!(matches!(t.last_outcome(), Some(Outcome::NotSent { .. })));
+
+        t.request(sale(DOMESTIC, 700)).unwrap();
+        assert!(t.engine.pending_reversal().is_none());
+        assert!(approved(&t));
+
+        t.host.next("0500", Script::Unreachable);
+        t.request(Request::Settle).unwrap();
+        assert!(t
+            .prompts()
+            .contains(&Prompt::SettlementFailed(SettleFailure::HostUnreachable)));
+        assert_eq!(t.engine.settlement(), Some(&Settlement::Pending));
+        assert!(t.request(sale(DOMESTIC, 1)).is_err(), "sales stay blocked");
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.reports().len(), 1);
+        assert_eq!(
+            t.host.seen_mti("0500").len(),
+            1,
+            "sent once, when it could be"
+        );
+    }
+}
+
 #[test]
 fn timeouts_count_as_tries_when_the_profile_says_so() {
     let cfg = config(true).reversal(3, true).build().unwrap();
@@ -1347,6 +1423,34 @@ fn batch_number_wraps_from_999999_to_1() {
         assert_eq!(t.engine.batch(), 1);
         let f60 = t.host.seen_mti("0500")[0].text(60);
         assert!(f60.contains("999999"), "{f60}");
+    }
+}
+
+/// A fresh store starts at the configured trace number (a terminal that takes over from another
+/// with the same id, as `posemu run` does from one scenario to the next), wraps from 999999 to
+/// 1, and a store that holds a state keeps its own counter whatever the configuration says.
+#[test]
+fn first_trace_starts_a_fresh_store_and_only_a_fresh_one() {
+    for cup in [false, true] {
+        let cfg = config(cup).first_trace(999_998).build().unwrap();
+        let store = MemStore::new();
+        let mut t = Term::open(cfg, store.clone(), FakeHost::new(cup), start()).unwrap();
+        assert_eq!(t.engine.next_trace_number(), 999_998);
+        t.request(sale(DOMESTIC, 10)).unwrap();
+        t.request(sale(DOMESTIC, 20)).unwrap();
+        let traces: Vec<u32> = t.host.seen_mti("0200").iter().map(|s| s.trace()).collect();
+        assert_eq!(traces, [999_998, 999_999]);
+        assert_eq!(t.engine.next_trace_number(), 1, "wraps to 1");
+        t.request(Request::Echo).unwrap();
+        assert_eq!(t.engine.next_trace_number(), 2);
+
+        // Reopened with another first trace: the stored counter wins (the echo's trace was not
+        // stored, so the next step starts from the last stored one).
+        drop(t);
+        let cfg = config(cup).first_trace(500).build().unwrap();
+        let t = Term::open(cfg, store, FakeHost::new(cup), start()).unwrap();
+        assert_eq!(t.engine.next_trace_number(), 1);
+        assert_eq!(t.engine.records().len(), 2);
     }
 }
 

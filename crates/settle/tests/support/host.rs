@@ -11,6 +11,9 @@ use iso8583_codec::{Builder, Message, Mti, Spec};
 pub enum Script {
     /// Never arrives: not processed, no answer.
     Drop,
+    /// Never sent: no connection could be opened, and the terminal knows it (the engine is
+    /// told `not_sent`, not a timeout). Not processed and not seen.
+    Unreachable,
     /// Processed, but the answer is lost.
     Lost,
     /// Processed and answered with a wrong MAC.
@@ -33,6 +36,8 @@ pub enum Answer {
     BadMac(Vec<u8>),
     /// Nothing.
     Silence,
+    /// The message never left the terminal.
+    Unreachable,
 }
 
 /// A transaction in the host's ledger.
@@ -130,6 +135,10 @@ impl FakeHost {
         }
         match script {
             Some(Script::Drop) => Answer::Silence,
+            Some(Script::Unreachable) => {
+                self.seen.pop();
+                Answer::Unreachable
+            }
             Some(Script::Code(code)) => Answer::Reply(self.reply(&seen, code, &[])),
             Some(Script::Lost) => {
                 self.process(&seen);

@@ -143,6 +143,7 @@ impl<S: Store> Term<S> {
                     self.now = self.engine.deadline().expect("a deadline while waiting");
                     self.engine.timeout(self.now)?
                 }
+                host::Answer::Unreachable => self.engine.not_sent(self.now)?,
             };
         }
         assert!(
