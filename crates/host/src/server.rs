@@ -55,6 +55,15 @@ impl TestHost {
     /// Must be called within a tokio runtime.
     pub async fn spawn(config: HostConfig) -> Result<TestHost, HostError> {
         config.check()?;
+        for t in config.unserved_terminals() {
+            tracing::warn!(
+                terminal = %t.id,
+                count = t.count,
+                dialect = %t.dialect,
+                "terminal entry not served: no {} listener",
+                t.dialect
+            );
+        }
         let (store, restored) = Store::open(config.db.as_deref())?;
         let last_rrn = restored.last_rrn;
         let terminals = terminals(&config, restored, &store.writer)?;

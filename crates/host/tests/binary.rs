@@ -149,3 +149,39 @@ fn a_bad_configuration_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "--listen without --dialect");
 }
+
+/// New-user findings 9 and 15: a terminal whose dialect has no listener is named on stderr at
+/// start (the built-in UnionPay terminal, with one intl listener), and stderr, not a terminal
+/// here, carries no ANSI colour codes.
+#[test]
+fn an_unserved_terminal_is_warned_about_and_stderr_has_no_colours() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_testhost"))
+        .args(["--listen", "127.0.0.1:0", "--dialect", "intl"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let lines = startup(&mut stdout, 1);
+    assert!(
+        !lines.iter().any(|l| l.contains("20000001")),
+        "an unserved terminal is not listed as served: {lines:?}"
+    );
+    stop(child, stdout);
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    assert!(
+        err.contains(
+            "testhost: warning: terminal 20000001 (dialect cup) not served: no cup listener"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("WARN") && err.contains("terminal=20000001"),
+        "{err}"
+    );
+    assert!(err.contains("INFO"), "the info lines are there: {err}");
+    assert!(!err.contains('\u{1b}'), "no escape codes: {err:?}");
+}

@@ -4,8 +4,11 @@
 //! UnionPay on 127.0.0.1:8584). It prints one line per terminal, `terminal <TID> merchant <MID>
 //! dialect <intl|cup> kcv <hex>` (the master key's check value, or `none`; never a key), then
 //! one `listening <dialect> <address>` line per listener, and on Ctrl-C or SIGTERM stops
-//! cleanly and prints the summary. Logs go to stderr through `RUST_LOG` (default `info`).
+//! cleanly and prints the summary. Logs go to stderr through `RUST_LOG` (default `info`), in
+//! colour only when stderr is a terminal. A terminal whose dialect has no listener is named
+//! in a warning on stderr, since the host cannot serve it.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +53,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: redirected to a file they are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let config = match configure(&args) {
         Ok(c) => c,
@@ -122,6 +127,7 @@ async fn run(config: HostConfig) -> ExitCode {
             );
         }
     }
+    warn_unserved(&config);
     let stop = Stop::install();
     let host = match TestHost::spawn(config).await {
         Ok(h) => h,
@@ -139,6 +145,21 @@ async fn run(config: HostConfig) -> ExitCode {
     let summary = host.shutdown().await;
     println!("{summary}");
     ExitCode::SUCCESS
+}
+
+/// One stderr line per terminal entry whose dialect has no listener (the host logs the same
+/// as a warning): otherwise a configuration that serves nobody starts without a word.
+fn warn_unserved(config: &HostConfig) {
+    for t in config.unserved_terminals() {
+        let which = match (t.count, t.ids().last()) {
+            (2.., Some(last)) => format!("terminals {} to {last}", t.id),
+            _ => format!("terminal {}", t.id),
+        };
+        eprintln!(
+            "testhost: warning: {which} (dialect {}) not served: no {} listener",
+            t.dialect, t.dialect
+        );
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix. Made before the `listening` lines are printed: a signal that
