@@ -472,12 +472,22 @@ impl TerminalConfig {
     }
 
     /// The ids this entry stands for: `id`, then `count - 1` more counting up with the same
-    /// width (the digits at the end of `id` are the counter).
+    /// width (the digits at the end of `id` are the counter). An id without digits at its end
+    /// has no counter: it stands for itself only ([`HostConfig::check`] refuses a `count`
+    /// above 1 for it).
     pub fn ids(&self) -> impl Iterator<Item = String> + '_ {
         let digits = self.id.bytes().rev().take_while(u8::is_ascii_digit).count();
         let (head, tail) = self.id.split_at(self.id.len() - digits);
         let start: u64 = tail.parse().unwrap_or(0);
-        (0..u64::from(self.count)).map(move |i| format!("{head}{:0digits$}", start + i))
+        let count = match digits {
+            // Formatting the counter at width 0 would append a "0" to the id.
+            0 => u64::from(self.count.min(1)),
+            _ => u64::from(self.count),
+        };
+        (0..count).map(move |i| match digits {
+            0 => head.to_owned(),
+            _ => format!("{head}{:0digits$}", start + i),
+        })
     }
 
     /// The check value printed for the terminal: of its master key, else of its fixed MAC key.
@@ -670,6 +680,13 @@ mod tests {
         assert_eq!(ids, ["TERM0098", "TERM0099", "TERM0100"]);
         t.count = 10_000;
         assert!(t.check().is_err(), "TERM10097 would not fit 8 characters");
+
+        // No digits to count with: the id itself, and only one of it.
+        let mut t = TerminalConfig::new("TERMINAL", "123456789012345", Dialect::International);
+        assert_eq!(t.ids().collect::<Vec<_>>(), ["TERMINAL"]);
+        assert!(t.check().is_ok());
+        t.count = 2;
+        assert!(t.check().is_err());
     }
 
     #[test]
