@@ -103,6 +103,9 @@ pub fn outcome_text(outcome: &Outcome) -> String {
             "{} NOT SENT: TIP ADJUST {advice_trace:06} NOT DELIVERED",
             kind.label()
         ),
+        Outcome::HostUnreachable { kind, .. } => {
+            format!("{} NOT SENT: HOST UNREACHABLE", kind.label())
+        }
         Outcome::NotSent {
             kind,
             reversal_trace,
@@ -129,6 +132,7 @@ pub fn purpose_label(purpose: Purpose) -> &'static str {
         Purpose::Closing => "UPLOAD END",
         Purpose::SignOn => "SIGN ON",
         Purpose::Echo => "ECHO",
+        Purpose::SignOff => "SIGN OFF",
         _ => "REQUEST",
     }
 }
@@ -235,8 +239,10 @@ pub fn receipt(r: &Receipt, profile: &Profile) -> String {
     p.done()
 }
 
-/// The settlement slip: per card group and type, counts and amounts; balanced or not; and
-/// `BATCH nnnnnn CLOSED`.
+/// The settlement slip: per card group and type, counts and amounts; the totals the 0500
+/// carried; balanced or not; and `BATCH nnnnnn CLOSED`. The lines follow the dialect's totals
+/// rules (settle's `Report`): an international voided sale is on the VOID line, and on the
+/// SALE line too only when the void policy adds voids to the refunds.
 pub fn slip(report: &Report, reprint: bool, profile: &Profile) -> String {
     let mut p = Paper::new(profile);
     p.header(profile);
@@ -250,20 +256,18 @@ pub fn slip(report: &Report, reprint: bool, profile: &Profile) -> String {
     p.pair("TYPE      COUNT", "AMOUNT");
     for (group, lines) in slip_groups(report, profile.dialect) {
         p.line(group);
-        for (kind, count, amount, voided) in lines {
-            p.pair(
-                &format!("  {:<10}{count:>5}", kind.label()),
-                &format_amount(amount),
-            );
-            if voided > 0 {
-                p.pair(&format!("  {:<10}{voided:>5}", "VOIDED"), "");
-            }
+        for (kind, count, amount) in lines {
+            p.count_line(kind.label(), count, amount);
         }
     }
     if report.lines.is_empty() {
         p.center("NO TRANSACTIONS");
     }
     p.rule('-');
+    if !report.totals.is_empty() {
+        slip_totals(&mut p, report);
+        p.rule('-');
+    }
     match report.reconciliation {
         Reconciliation::Balanced => p.center("BALANCED"),
         Reconciliation::Uploaded => p.center("NOT BALANCED"),
@@ -281,7 +285,24 @@ pub fn slip(report: &Report, reprint: bool, profile: &Profile) -> String {
     p.done()
 }
 
-type SlipLine = (TxnKind, u32, u64, u32);
+type SlipLine = (TxnKind, u32, u64);
+
+/// The totals of the reconciliation: `TOTALS` then sales and refunds (international), or per
+/// card group `DOMESTIC TOTALS` / `FOREIGN TOTALS` then debit and credit (UnionPay).
+fn slip_totals(p: &mut Paper, report: &Report) {
+    let mut group = None;
+    for (i, total) in report.totals.iter().enumerate() {
+        if i == 0 || total.group != group {
+            p.line(match total.group {
+                None => "TOTALS",
+                Some(CardGroup::Domestic) => "DOMESTIC TOTALS",
+                Some(CardGroup::Foreign) => "FOREIGN TOTALS",
+            });
+            group = total.group;
+        }
+        p.count_line(total.name.label(), total.count, total.amount);
+    }
+}
 
 /// The report's lines grouped as the slip prints them: by card group for UnionPay (DESIGN §5,
 /// domestic means UnionPay cards), one group for international terminals, whose totals do not
@@ -308,9 +329,8 @@ fn slip_groups(report: &Report, dialect: DialectName) -> Vec<(&'static str, Vec<
             Some(l) => {
                 l.1 += line.count;
                 l.2 += line.amount;
-                l.3 += line.voided;
             }
-            None => lines.push((line.kind, line.count, line.amount, line.voided)),
+            None => lines.push((line.kind, line.count, line.amount)),
         }
     }
     groups
@@ -338,6 +358,11 @@ impl Paper {
         self.pair("MERCHANT", &profile.merchant_id);
         self.pair("TERMINAL", &profile.terminal_id);
         self.rule('-');
+    }
+
+    /// `  SALE          2          30.00`: a label, a count and an amount.
+    fn count_line(&mut self, label: &str, count: u32, amount: u64) {
+        self.pair(&format!("  {label:<10}{count:>5}"), &format_amount(amount));
     }
 
     fn money(&self, minor: u64) -> String {
@@ -379,7 +404,7 @@ impl Paper {
 
 #[cfg(test)]
 mod tests {
-    use iso8583_settle::{ReportLine, Time};
+    use iso8583_settle::{ReportLine, ReportTotal, Time, TotalName};
 
     use super::*;
 
@@ -410,6 +435,20 @@ mod tests {
                     voided: 0,
                 },
             ],
+            totals: vec![
+                ReportTotal {
+                    group: Some(CardGroup::Domestic),
+                    name: TotalName::Debit,
+                    count: 9,
+                    amount: 11_250,
+                },
+                ReportTotal {
+                    group: Some(CardGroup::Foreign),
+                    name: TotalName::Debit,
+                    count: 1,
+                    amount: 1_250,
+                },
+            ],
             traces: (1..=10).collect(),
         }
     }
@@ -423,6 +462,14 @@ mod tests {
         assert!(text.contains("NOT BALANCED"));
         assert!(text.contains("UPLOADED 10 RECORDS"));
         assert!(text.contains("BATCH 000007 CLOSED"));
+        assert!(
+            text.contains("DOMESTIC TOTALS\n  DEBIT         9         112.50"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FOREIGN TOTALS\n  DEBIT         1          12.50"),
+            "{text}"
+        );
         assert!(text.lines().all(|l| l.chars().count() <= 32), "{text}");
 
         let mut intl = report();

@@ -147,10 +147,12 @@ pub struct Expect {
     /// Settlement slips printed in the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slips: Option<usize>,
-    /// Text each of which the step's settlement slip contains.
+    /// Text each of which the step's settlement slip contains; runs of spaces count as one, so
+    /// `"SALE 1 10.00"` finds the padded slip line `  SALE          1          10.00`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slip: Option<OneOrMany>,
-    /// Text each of which a receipt (or other printout) of the step contains.
+    /// Text each of which a receipt (or other printout) of the step contains (runs of spaces
+    /// count as one, as for `slip`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<OneOrMany>,
     /// Totals of the open batch after the step: `sale_count`, `sale_amount`, `refund_count`,

@@ -25,6 +25,7 @@ scenarios! {
     intl_sign_on_echo => "intl/sign-on-echo.toml",
     intl_balanced_settlement => "intl/balanced-settlement.toml",
     intl_void_then_settle => "intl/void-then-settle.toml",
+    intl_void_then_settle_refund_policy => "intl/void-then-settle-refund-policy.toml",
     intl_refund => "intl/refund.toml",
     intl_out_of_balance_upload => "intl/out-of-balance-upload.toml",
     intl_trailer_95 => "intl/trailer-95.toml",

@@ -22,11 +22,13 @@
 //! # Main types
 //! - [`Engine`]: one terminal. [`Engine::open`] resumes from the store (pending reversal first,
 //!   then an unfinished settlement); [`Engine::request`], [`Engine::response`],
-//!   [`Engine::response_bad_mac`], [`Engine::timeout`] and [`Engine::tick`] are the inputs.
+//!   [`Engine::response_bad_mac`], [`Engine::timeout`], [`Engine::not_sent`] (the connection
+//!   could not be opened, so nothing left) and [`Engine::tick`] are the inputs.
 //! - [`Config`]: capacity (at most 999), warning threshold, auto-settlement, reversal policy,
 //!   checked when built; [`Dialect`] with [`IntlSettings`] or [`CupSettings`].
 //! - [`Record`]: what a 0320 needs; never track data, PIN blocks or CVV; `Debug` masks the PAN.
 //! - [`Output`] of [`Action`]s: [`Outgoing`] messages, [`Prompt`]s, [`Printout`]s, [`Outcome`]s.
+//! - [`Report`]: the settlement slip's lines and totals, under the dialect's totals rules.
 //! - [`Store`] with [`MemStore`] and (feature `sqlite`) [`SqliteStore`]; each step is one
 //!   transaction, in write-ahead order.
 //! - [`Rejected`]: why a request was refused locally, such as [`Rejected::StorageFull`].
@@ -92,7 +94,7 @@ pub use error::{ConfigError, Error, Rejected, StoreError};
 pub use record::{
     strip_tag_57, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TipAdvice, TxnKind,
 };
-pub use report::{Reconciliation, Report, ReportLine};
+pub use report::{Reconciliation, Report, ReportLine, ReportTotal, TotalName};
 pub use short::ShortStr;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;

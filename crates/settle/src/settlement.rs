@@ -230,12 +230,13 @@ impl<S: Store> Engine<S> {
         now: Time,
         out: &mut Output,
     ) -> Result<(), Error> {
-        let report = Report::new(
+        let report = Report::for_dialect(
             &self.cfg.terminal_id,
             self.state.batch,
             now,
             reconciliation,
             &self.state.records,
+            &self.cfg.dialect,
         );
         self.commit(vec![Op::Settlement(Some(Settlement::Clearing {
             report: report.clone(),

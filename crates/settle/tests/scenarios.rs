@@ -160,7 +160,25 @@ fn void_then_settle_excludes_the_void() {
             assert_eq!((tot.sale_count, tot.sale_amount), (1, 1000));
         }
         t.request(Request::Settle).unwrap();
-        assert_eq!(t.reports()[0].reconciliation, Reconciliation::Balanced);
+        let report = &t.reports()[0];
+        assert_eq!(report.reconciliation, Reconciliation::Balanced);
+        // Finding 4: the slip's lines and totals are those the 0500 carried.
+        let lines: Vec<(TxnKind, u32, u64)> = report
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.count, l.amount))
+            .collect();
+        let totals: Vec<(u32, u64)> = report.totals.iter().map(|t| (t.count, t.amount)).collect();
+        let sent = t.host.seen_mti("0500")[0].clone();
+        if cup {
+            assert_eq!(lines, [(TxnKind::Sale, 2, 1700), (TxnKind::Void, 1, 700)]);
+            assert_eq!(totals, [(2, 1700), (1, 700), (0, 0), (0, 0)]);
+            assert!(sent.text(48).starts_with("000000001700002000000000700001"));
+        } else {
+            assert_eq!(lines, [(TxnKind::Sale, 1, 1000), (TxnKind::Void, 1, 700)]);
+            assert_eq!(totals, [(1, 1000), (0, 0)]);
+            assert!(sent.text(63).starts_with("001000000001000000000000000000"));
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use iso8583_host::{Dialect, HostConfig, HostPatch, TestHost};
+use iso8583_host::{Dialect, HostConfig, HostPatch, TestHost, VoidPolicy};
 use posemu::{
     run_scenario, step_lines, DialectName, HostHook, RunOptions, Scenario, ScenarioResult,
 };
@@ -33,13 +33,21 @@ pub fn host_dialect(d: DialectName) -> Dialect {
     }
 }
 
-/// A built-in test host on port 0 with the scenario's `[host]` section applied.
+/// A built-in test host on port 0 with the scenario's `[host]` section applied. Its
+/// `void_policy` (`drop` or `refund`, the host's own words) is how the host counts a voided
+/// international sale: set before the host starts, for every terminal.
 pub async fn host_for(scenario: &Scenario) -> Arc<TestHost> {
-    let host = TestHost::spawn(HostConfig::builtin().on_ephemeral_ports())
-        .await
-        .unwrap();
-    let host = Arc::new(host);
-    if let Some(table) = &scenario.host {
+    let mut config = HostConfig::builtin().on_ephemeral_ports();
+    let mut table = scenario.host.clone();
+    if let Some(policy) = table.as_mut().and_then(|t| t.remove("void_policy")) {
+        let policy = VoidPolicy::deserialize(policy)
+            .unwrap_or_else(|e| panic!("{}: [host] void_policy: {e}", scenario.path.display()));
+        for terminal in &mut config.terminals {
+            terminal.void_policy = policy;
+        }
+    }
+    let host = Arc::new(TestHost::spawn(config).await.unwrap());
+    if let Some(table) = &table {
         apply(&host, &terminal_of(scenario), table)
             .unwrap_or_else(|e| panic!("{}: [host]: {e}", scenario.path.display()));
     }
@@ -67,6 +75,9 @@ pub fn apply(host: &TestHost, terminal: &str, table: &toml::Table) -> Result<(),
         if !host.set_batch(terminal, batch) {
             return Err(format!("batch: the host does not know terminal {terminal}"));
         }
+    }
+    if table.contains_key("void_policy") {
+        return Err("void_policy: the host starts with it, so only [host] takes it".into());
     }
     if table.is_empty() {
         return Ok(());
