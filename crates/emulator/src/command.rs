@@ -398,7 +398,8 @@ impl Args {
 
     fn amount(&mut self) -> Result<u64, CommandError> {
         let text = self.positional().ok_or(self.missing("AMOUNT"))?;
-        positive(parse_amount(&text)).ok_or_else(|| self.bad("amount", &text, "like 12.50"))
+        positive(parse_amount(&text))
+            .ok_or_else(|| self.bad("amount", &text, "like 12.50 or 12 (two decimals or none)"))
     }
 
     /// The new tip of `tip TARGET AMOUNT`: zero allowed, it takes the tip away.
@@ -597,6 +598,8 @@ mod tests {
         assert!(err("dance").contains("dance"));
         assert!(err("sale").contains("AMOUNT"));
         assert!(err("sale 12.345").contains("12.345"));
+        assert!(err("sale 1.5").contains("two decimals or none"));
+        assert!(err("sale 10.00 tip=0.5").contains("tip"));
         assert!(err("sale 0").contains("amount"));
         assert!(err("sale 1 card=amex-gold").contains("amex-gold"));
         assert!(err("sale 1 colour=red").contains("colour"));

@@ -24,7 +24,8 @@
 //! for lifecycle events.
 //!
 //! # Main types
-//! - [`Profile`], with the built-in `intl` and `cup` profiles that match the test host.
+//! - [`Profile`], with the built-in `intl` and `cup` profiles that match the test host, and
+//!   [`ProfileFile`], a profile file layered over one (its errors name the file and line).
 //! - [`Terminal`], [`TerminalOptions`], [`StateSource`] (SQLite or memory) and [`Step`].
 //! - [`Command`] and the test cards in [`cards`].
 //! - [`Scenario`], [`ScenarioResult`] and [`run_scenario`].
@@ -79,6 +80,7 @@ mod load;
 mod pcap;
 pub mod print;
 mod profile;
+mod profile_file;
 mod runner;
 mod scenario;
 mod state;
@@ -96,6 +98,7 @@ pub use load::{
 };
 pub use pcap::{PcapError, PcapStats, PcapTap, MAX_SEGMENT};
 pub use profile::{kcv_hex, parse_time_of_day, AutoSettleRule, DialectName, KeyHex, Profile};
+pub use profile_file::{ProfileFile, ProfileFileError};
 pub use runner::{
     check, outcome_word, prompt_texts, run_scenario, step_lines, Check, HostHook, RunOptions,
     ScenarioResult, StepResult,

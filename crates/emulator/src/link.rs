@@ -121,12 +121,18 @@ impl Link {
         // A reply must come back from the NII it was sent to, addresses swapped (DESIGN §4).
         let options = ClientOptions::new().tpdu(self.tpdu).check_tpdu(true);
         let io = TapStream::new(stream, tap);
-        self.client = Some(Client::with_options(
-            io,
-            self.frame.clone(),
-            self.spec,
-            options,
-        ));
+        // The client's reader task outlives the command that connected: its span hangs off a
+        // connection span of its own, not off that command's (a sale's answer is not logged
+        // under `command="sign_on"`).
+        let span = tracing::debug_span!(
+            parent: None,
+            "connection",
+            addr = %self.addr,
+            id = self.connections
+        );
+        let client =
+            span.in_scope(|| Client::with_options(io, self.frame.clone(), self.spec, options));
+        self.client = Some(client);
         tracing::debug!(addr = %self.addr, connection = self.connections, "connected");
         Ok(())
     }

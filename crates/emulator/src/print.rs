@@ -37,7 +37,8 @@ fn notice_text(notice: &Notice) -> String {
         Notice::Unreachable => "CONNECT FAILED".into(),
         Notice::NothingToVoid => "NO TRANSACTION".into(),
         Notice::NoPreAuth => "NO PRE-AUTH TO COMPLETE".into(),
-        Notice::NothingToPrint => "NOTHING TO PRINT".into(),
+        Notice::NothingToPrint => "NO RECEIPT TO REPRINT".into(),
+        Notice::NoSlipToPrint => "NO SETTLEMENT SLIP TO REPRINT".into(),
         Notice::NothingToResend => "NOTHING TO RESEND".into(),
         Notice::PoweredOn => "POWER ON".into(),
     }
@@ -116,6 +117,37 @@ pub fn outcome_text(outcome: &Outcome) -> String {
             )
         }
         other => format!("{other:?}"),
+    }
+}
+
+/// A reprint on one line, for a step's summary (the paper itself is [`printed_text`]):
+/// `REPRINTED SLIP: BATCH 000001, BALANCED` or `REPRINTED RECEIPT: SALE INVOICE 000001 12.50`.
+/// `None` for what is printed the first time: the step's outcomes already tell it.
+pub fn reprint_summary(printed: &Printed) -> Option<String> {
+    match printed {
+        Printed::Slip {
+            report,
+            reprint: true,
+        } => Some(format!(
+            "REPRINTED SLIP: BATCH {:06}, {}",
+            report.batch,
+            verdict(report.reconciliation)
+        )),
+        Printed::Receipt(r) if r.reprint => Some(format!(
+            "REPRINTED RECEIPT: {} INVOICE {:06} {}",
+            r.kind.label(),
+            r.invoice,
+            format_amount(r.amount + r.tip)
+        )),
+        _ => None,
+    }
+}
+
+fn verdict(reconciliation: Reconciliation) -> &'static str {
+    match reconciliation {
+        Reconciliation::Balanced => "BALANCED",
+        Reconciliation::Uploaded => "NOT BALANCED",
+        Reconciliation::ReconcileError => "RECONCILE ERROR",
     }
 }
 
@@ -268,11 +300,7 @@ pub fn slip(report: &Report, reprint: bool, profile: &Profile) -> String {
         slip_totals(&mut p, report);
         p.rule('-');
     }
-    match report.reconciliation {
-        Reconciliation::Balanced => p.center("BALANCED"),
-        Reconciliation::Uploaded => p.center("NOT BALANCED"),
-        Reconciliation::ReconcileError => p.center("RECONCILE ERROR"),
-    }
+    p.center(verdict(report.reconciliation));
     if report.uploaded > 0 {
         p.center(&format!(
             "UPLOADED {} RECORD{}",

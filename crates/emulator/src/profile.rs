@@ -180,6 +180,10 @@ pub struct Profile {
     pub app_header: String,
     /// The batch number a fresh terminal starts with.
     pub first_batch: u32,
+    /// The trace number (STAN) a fresh terminal starts with, 1 to 999999; a terminal whose
+    /// state holds a counter keeps it. `posemu run` moves it on from one scenario to the next.
+    #[serde(default = "first_trace")]
+    pub first_trace: u32,
     /// Printer width in characters (24 to 48).
     pub paper_width: u8,
 }
@@ -277,6 +281,7 @@ impl Profile {
             .upload_tries(self.upload_tries)
             .response_timeout_ms(self.response_timeout_ms)
             .first_batch(self.first_batch)
+            .first_trace(self.first_trace)
             .build()
             .map_err(ProfileError::Config)
     }
@@ -508,8 +513,13 @@ fn common(dialect: DialectName, terminal_id: &str, merchant_id: &str) -> Profile
         adopt_host_batch: true,
         app_header: "603100000000".into(),
         first_batch: 1,
+        first_trace: 1,
         paper_width: 32,
     }
+}
+
+fn first_trace() -> u32 {
+    1
 }
 
 /// The test host's international terminal: no MAC, may sell without signing on.

@@ -3,7 +3,10 @@
 //!
 //! Each scenario gets its own terminal with its own state (a temporary SQLite file unless a
 //! state path is given), connects first (a host that cannot be reached ends the run: exit 3),
-//! then runs the steps in order. A step's expectations are checked after its last repetition,
+//! then runs the steps in order. A fresh terminal may start its trace numbers where the last
+//! scenario of the same terminal id stopped ([`RunOptions::first_trace`],
+//! [`ScenarioResult::next_trace`]): one physical terminal never restarts its STAN, and a host
+//! answers a trace number it has seen in the open batch as a duplicate (94, DESIGN §6). A step's expectations are checked after its last repetition,
 //! against the step's [`Step`] and the terminal's [`Status`] at that point. The result reads
 //! as text lines or as one JSON object per scenario ([`ScenarioResult::to_json`]).
 
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use iso8583_settle::Outcome;
 use serde_json::{json, Value};
 
+use crate::amount::format_amount;
 use crate::error::{RunError, TerminalError};
 use crate::print::{exchange_text, printed_text, prompt_text};
 use crate::profile::{DialectName, Profile};
@@ -40,6 +44,10 @@ pub struct RunOptions {
     pub tap: Option<Arc<dyn FrameTap>>,
     /// Applies the scenario's host tables (see [`HostHook`]).
     pub host_hook: Option<HostHook>,
+    /// The trace number a fresh terminal starts with, over the profile's `first_trace`: where
+    /// the previous scenario of the same terminal id stopped ([`ScenarioResult::next_trace`]).
+    /// A state that already holds a counter keeps its own.
+    pub first_trace: Option<u32>,
 }
 
 /// One expectation checked.
@@ -96,6 +104,9 @@ pub struct ScenarioResult {
     pub steps: Vec<StepResult>,
     /// Why the host could not be reached, if it could not.
     pub unreachable: Option<String>,
+    /// The trace number the terminal would send next when the scenario ended (for the next
+    /// scenario of the same terminal id: [`RunOptions::first_trace`]).
+    pub next_trace: u32,
 }
 
 impl ScenarioResult {
@@ -138,15 +149,19 @@ impl ScenarioResult {
 pub async fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
-    mut on_step: impl FnMut(&StepResult, &Profile),
+    on_step: impl FnMut(&StepResult, &Profile),
 ) -> Result<ScenarioResult, RunError> {
-    let profile = scenario.profile_with(options.profile.as_ref())?;
+    let mut profile = scenario.profile_with(options.profile.as_ref())?;
+    if let Some(trace) = options.first_trace {
+        profile.first_trace = trace;
+    }
     // The temporary directory lives as long as the run.
     let (mut terminal, _dir) = terminal_for(&profile, options)?;
     let mut result = ScenarioResult {
         name: scenario.name.clone(),
         path: scenario.path.clone(),
         dialect: scenario.dialect,
+        next_trace: profile.first_trace,
         profile,
         steps: Vec::new(),
         unreachable: None,
@@ -159,12 +174,25 @@ pub async fn run_scenario(
     if let Some(failure) = boot.failure {
         return Err(RunError::Terminal(TerminalError::Resume(failure)));
     }
+    run_steps(scenario, options, &mut terminal, &mut result, on_step).await;
+    result.next_trace = next_trace(&terminal, &result);
+    Ok(result)
+}
+
+/// The steps, in order, until the last or until the host cannot be reached.
+async fn run_steps(
+    scenario: &Scenario,
+    options: &RunOptions,
+    terminal: &mut Terminal,
+    result: &mut ScenarioResult,
+    mut on_step: impl FnMut(&StepResult, &Profile),
+) {
     for (i, spec) in scenario.steps.iter().enumerate() {
         let host_change = match (&spec.host, &options.host_hook) {
             (Some(table), Some(hook)) => hook(table).err(),
             _ => None,
         };
-        let mut step = run_step(&mut terminal, spec).await;
+        let mut step = run_step(terminal, spec).await;
         if let Some(why) = host_change {
             step.failure = Some(format!("host table: {why}"));
         }
@@ -186,7 +214,22 @@ pub async fn run_scenario(
             break;
         }
     }
-    Ok(result)
+}
+
+/// The trace number after the scenario: the engine's counter, or (the terminal left off by a
+/// power cut) the stored one; never one the scenario already sent.
+fn next_trace(terminal: &Terminal, result: &ScenarioResult) -> u32 {
+    let counter = terminal.next_trace().unwrap_or(result.next_trace);
+    let sent = result
+        .steps
+        .iter()
+        .flat_map(|s| &s.step.exchanges)
+        .map(|x| x.trace)
+        .max();
+    match sent {
+        Some(last) if last >= counter => last % 999_999 + 1,
+        _ => counter,
+    }
 }
 
 /// A terminal for one scenario, on the given state file or a fresh temporary one.
@@ -398,9 +441,14 @@ impl Checks {
             } else {
                 ("count", count)
             };
+            // Amounts as the file writes them, "42.00", in both; counts as numbers.
+            let shown = |v: u64| match t.amount {
+                true => json!(format_amount(v)),
+                false => json!(v),
+            };
             let key = format!("{}_{part}", t.label.to_lowercase());
-            expected.insert(key.clone(), json!(t.value));
-            actual.insert(key, json!(got));
+            expected.insert(key.clone(), shown(t.value));
+            actual.insert(key, shown(got));
             ok &= got == t.value;
         }
         self.add("totals", Value::Object(expected), Value::Object(actual), ok);
@@ -435,7 +483,9 @@ pub fn outcome_word(step: &Step) -> &'static str {
             Outcome::Declined { .. } => "declined",
             Outcome::Reversed { .. } => "reversed",
             Outcome::Refused { .. } => "refused",
-            Outcome::NotSent { .. } | Outcome::TipAdviceNotDelivered { .. } => "not_sent",
+            Outcome::NotSent { .. }
+            | Outcome::TipAdviceNotDelivered { .. }
+            | Outcome::HostUnreachable { .. } => "not_sent",
             _ => "none",
         };
     }
@@ -499,6 +549,12 @@ pub fn step_lines(s: &StepResult, profile: &Profile) -> Vec<String> {
     let mut summary: Vec<String> = s.step.exchanges.iter().map(exchange_text).collect();
     summary.extend(prompt_texts(&s.step, profile.dialect));
     summary.extend(s.step.outcomes.iter().map(crate::print::outcome_text));
+    summary.extend(
+        s.step
+            .printed
+            .iter()
+            .filter_map(crate::print::reprint_summary),
+    );
     let mut lines = vec![format!(
         "{mark} {:>3} {}{repeat}: {}",
         s.index,

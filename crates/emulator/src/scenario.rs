@@ -118,7 +118,8 @@ pub struct Expect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codes: Option<Vec<String>>,
     /// How the request ended: `approved`, `queued`, `declined`, `reversed`, `refused` (locally,
-    /// nothing sent), `not_sent` (blocked by a pending reversal) or `none`.
+    /// nothing sent), `not_sent` (blocked by a pending reversal, or no connection to the host
+    /// could be opened) or `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// Text each of which some prompt of the step contains.
@@ -270,8 +271,8 @@ impl Scenario {
 }
 
 /// The parser's message with its line number, without the quoted source line: a scenario's
-/// `[profile]` may hold a key, which must not be printed.
-fn toml_message(text: &str, e: &toml::de::Error) -> String {
+/// `[profile]` (or a profile file) may hold a key, which must not be printed.
+pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim_end();
     match e.span() {
         Some(span) => {

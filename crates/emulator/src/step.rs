@@ -95,8 +95,10 @@ pub enum Notice {
     NothingToVoid,
     /// No pre-authorisation in the open batch to complete.
     NoPreAuth,
-    /// Nothing to reprint.
+    /// No receipt to reprint.
     NothingToPrint,
+    /// No settlement slip to reprint: no batch has closed on this terminal.
+    NoSlipToPrint,
     /// No request was sent yet that `resend` could send again.
     NothingToResend,
     /// The terminal turned on and reloaded its state.

@@ -300,3 +300,250 @@ async fn shell_reads_commands_from_stdin() {
     assert!(stdout.contains("1 of 999 records"));
     assert!(stdout.contains("BATCH 000001 CLOSED"));
 }
+
+/// Finding 2: one `posemu run` over every fault-free international scenario against one host,
+/// as one physical terminal running them in turn: each fresh terminal starts its trace numbers
+/// after the previous scenario's, so the host's duplicate rule does not fire, and every
+/// scenario passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_free_scenarios_pass_in_one_run_against_one_host() {
+    let (host, addr) = intl_host().await;
+    let (_dir, profile, _) = files(None);
+    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(support::scenarios_dir().join("intl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !posemu::Scenario::load(p).unwrap().uses_host())
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= 14, "{scenarios:?}");
+    let mut args = vec![
+        "run",
+        "--host",
+        &addr,
+        "--profile",
+        path(&profile),
+        "--json",
+    ];
+    args.extend(scenarios.iter().map(|p| path(p)));
+    let out = posemu(&args).await;
+    let stdout = text(&out.stdout);
+    let objects: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), scenarios.len());
+    for o in &objects {
+        assert_eq!(
+            o["failed"],
+            0,
+            "{}",
+            serde_json::to_string_pretty(o).unwrap()
+        );
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The trace numbers only ever go up, from one scenario to the next.
+    let firsts_and_lasts: Vec<(u64, u64)> = objects
+        .iter()
+        .filter_map(|o| {
+            let traces: Vec<u64> = o["steps"]
+                .as_array()?
+                .iter()
+                .flat_map(|s| {
+                    s["happened"]["exchanges"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|x| {
+                    let x = x.as_str()?;
+                    x.split("trace ").nth(1)?.get(..6)?.parse().ok()
+                })
+                .collect();
+            Some((*traces.first()?, *traces.iter().max()?))
+        })
+        .collect();
+    assert!(firsts_and_lasts.len() > 10);
+    for pair in firsts_and_lasts.windows(2) {
+        assert!(
+            pair[1].0 > pair[0].1,
+            "traces restarted: {firsts_and_lasts:?}"
+        );
+    }
+    // The only 94s are the duplicate-trace scenario's resends, never a fresh sale's.
+    let stats = host.stats();
+    let resends = objects
+        .iter()
+        .flat_map(|o| o["steps"].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["run"] == "resend")
+        .count() as u64;
+    assert_eq!(stats.answers("0200", "94"), resends);
+    assert_eq!(stats.answers("0500", "95"), 0, "every 0500 balanced");
+}
+
+/// Finding 12: a bad `--profile` file is reported against that file and its line, not against
+/// the scenario it was layered under; an unknown key too. Nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_profile_file_is_reported_against_itself() {
+    let (host, addr) = intl_host().await;
+    let (_dir, profile, _) = files(None);
+    let scenario = support::scenarios_dir().join("cup/sign-on-keys.toml");
+    for (body, line, what) in [
+        (
+            "nii = 3\nmaster_key = \"zz\"\n",
+            2,
+            "profile key master_key",
+        ),
+        ("\ncolour = \"red\"\n", 2, "unknown field `colour`"),
+    ] {
+        std::fs::write(&profile, body).unwrap();
+        let out = posemu(&[
+            "run",
+            "--host",
+            &addr,
+            "--profile",
+            path(&profile),
+            path(&scenario),
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = text(&out.stderr);
+        let blamed = format!("posemu run: {}: line {line}: ", profile.display());
+        assert!(stderr.starts_with(&blamed), "{stderr}");
+        assert!(stderr.contains(what), "{stderr}");
+        assert!(!stderr.contains("zz"), "no value is quoted: {stderr}");
+        assert!(
+            !stderr.contains(&format!("{}:", scenario.display())),
+            "the scenario is not blamed: {stderr}"
+        );
+    }
+    assert_eq!(host.stats().connections, 0);
+}
+
+/// Finding 11: an expected amount and the amount found read the same way, "42.00", in text
+/// and in `--json`; and finding 15: a `reprint settlement` step says what it reprinted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_read_alike_and_reprints_say_what_they_printed() {
+    let scenario = r#"
+        [[step]]
+        run = "reprint settlement"
+        expect = { prompt = "NO SETTLEMENT SLIP TO REPRINT" }
+        [[step]]
+        run = "sale 20.00"
+        expect = { totals = { sale_count = 1, sale_amount = "42.00" } }
+        [[step]]
+        run = "settle"
+        [[step]]
+        run = "reprint settlement"
+    "#;
+    let (_dir, profile, file) = files(Some(scenario));
+    let (_host, addr) = intl_host().await;
+    let args = [
+        "run",
+        "--host",
+        &addr,
+        "--profile",
+        path(&profile),
+        path(&file),
+    ];
+    let out = posemu(&args).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            r#"expect.totals = {"sale_amount":"42.00","sale_count":1}, got {"sale_amount":"20.00","sale_count":1}"#
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok     1 reprint settlement: NO SETTLEMENT SLIP TO REPRINT"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok     4 reprint settlement: REPRINTED SLIP: BATCH 000001, BALANCED"),
+        "{stdout}"
+    );
+
+    let (_host, addr) = intl_host().await;
+    let args = [
+        "run",
+        "--host",
+        &addr,
+        "--profile",
+        path(&profile),
+        "--json",
+        path(&file),
+    ];
+    let out = posemu(&args).await;
+    let json: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let sale = &json["steps"][1];
+    assert_eq!(sale["expected"]["totals"]["sale_amount"], "42.00");
+    assert_eq!(sale["actual"]["totals"]["sale_amount"], "20.00");
+    assert_eq!(sale["actual"]["totals"]["sale_count"], 1);
+}
+
+/// Finding 10: `demo --state PATH` tells its story once; a state file that holds a terminal
+/// already is refused with exit 2 before anything starts, and left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_refuses_a_state_file_that_holds_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("demo.sqlite");
+    let out = posemu(&["demo", "--state", path(&state)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = posemu(&["demo", "--state", path(&state)]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("already holds a terminal's state (batch 000002, 1 record(s))"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).is_empty(), "no story was told");
+    // Still the first demo's terminal: batch 2 with its one sale.
+    let mut store = iso8583_settle::SqliteStore::open(&state).unwrap();
+    let held = iso8583_settle::Store::load(&mut store).unwrap().unwrap();
+    assert_eq!((held.batch, held.records.len()), (2, 1));
+
+    std::fs::write(dir.path().join("junk"), "not a database, just text").unwrap();
+    let out = posemu(&["demo", "--state", path(&dir.path().join("junk"))]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a terminal state file"));
+}
+
+/// Finding 13: a shell whose host refuses the connection sends nothing, so nothing is left to
+/// reverse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_against_a_closed_port_leaves_no_reversal() {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    drop(socket);
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_posemu"))
+            .args(["shell", "--host", &addr])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"sale 1.00\nsale 1.5\nstatus\n").unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("0200 SALE trace 000001 -> UNREACHABLE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SALE NOT SENT: HOST UNREACHABLE"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("REVERSAL 98"), "{stdout}");
+    assert!(
+        stdout.contains("two decimals or none"),
+        "sale 1.5 is refused: {stdout}"
+    );
+    assert!(stdout.contains("reversal pending: no"), "{stdout}");
+}

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use iso8583_crypto::{DesKey, MacAlgorithm};
-use iso8583_host::{ConfigKey, Dialect, HostConfig, MacSetting, TestHost};
+use iso8583_host::{faults_from_toml, ConfigKey, Dialect, HostConfig, MacSetting, TestHost};
+use iso8583_settle::Outcome;
 use posemu::{
     outcome_word, Command, ConnInfo, DialectName, Direction, FrameTap, Notice, Profile, Shown,
     StateSource, Terminal, TerminalOptions,
@@ -152,11 +153,55 @@ async fn an_unreachable_host_loses_nothing() {
         .as_deref()
         .is_some_and(|w| w.contains(&addr)));
     assert!(step.prompts.contains(&Shown::Local(Notice::Unreachable)));
-    // The 0200 might have left: its reversal was stored before, and stays until it is sent
-    // (DESIGN §5, "Write-ahead order").
-    assert_eq!(outcome_word(&step), "reversed");
-    assert_eq!(terminal.status().reversal, Some(1));
+    // Finding 13: no connection could be opened, so the 0200 never left: the reversal stored
+    // before it (DESIGN §5, "Write-ahead order") is dropped and nothing is pending.
+    assert_eq!(outcome_word(&step), "not_sent");
+    assert!(matches!(
+        step.outcomes.last(),
+        Some(Outcome::HostUnreachable { trace: 1, .. })
+    ));
+    assert_eq!(terminal.status().reversal, None);
     assert_eq!(terminal.status().records, 0);
+}
+
+/// A reversal pending from a request that may have reached the host stays pending while the
+/// host cannot be reached, and keeps the next sale from leaving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_host_keeps_a_pending_reversal() {
+    let mut config = HostConfig::builtin().on_ephemeral_ports();
+    let silent = "[[faults]]\nmti = \"0200\"\naction = \"no_answer\"\n\
+                  [[faults]]\nmti = \"0400\"\naction = \"no_answer\"\n";
+    config.faults = faults_from_toml(silent).unwrap();
+    let host = TestHost::spawn(config).await.unwrap();
+    let addr = host.addr(Dialect::International).unwrap().to_string();
+    let state = StateSource::memory();
+    let p = profile(DialectName::Intl, "");
+    let mut terminal =
+        Terminal::new(p.clone(), state.clone(), &addr, TerminalOptions::default()).unwrap();
+    terminal.power_on().await.unwrap();
+    let step = run(&mut terminal, "sale 12.50").await;
+    assert_eq!(outcome_word(&step), "reversed", "{step:?}");
+    assert_eq!(terminal.status().reversal, Some(1));
+    drop(terminal);
+
+    // The same terminal (its state) now finds no host at all.
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = socket.local_addr().unwrap().to_string();
+    drop(socket);
+    let mut terminal = Terminal::new(p, state, &closed, TerminalOptions::default()).unwrap();
+    terminal.power_on().await.unwrap();
+    assert_eq!(terminal.status().reversal, Some(1));
+    let step = run(&mut terminal, "sale 5.00").await;
+    assert_eq!(outcome_word(&step), "not_sent");
+    assert!(matches!(
+        step.outcomes.last(),
+        Some(Outcome::NotSent {
+            reversal_trace: 1,
+            ..
+        })
+    ));
+    let reversal = terminal.engine().unwrap().pending_reversal().unwrap();
+    assert_eq!((reversal.trace, reversal.tries), (1, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +244,9 @@ async fn memory_state_survives_a_power_cycle() {
         "{text}"
     );
     let step = run(&mut terminal, "reprint settlement").await;
-    assert!(step.prompts.contains(&Shown::Local(Notice::NothingToPrint)));
+    assert!(step.prompts.contains(&Shown::Local(Notice::NoSlipToPrint)));
+    let text = posemu::print::prompt_text(&step.prompts[0], DialectName::Intl);
+    assert_eq!(text, "NO SETTLEMENT SLIP TO REPRINT");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

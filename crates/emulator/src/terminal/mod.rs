@@ -197,6 +197,16 @@ impl Terminal {
         )
     }
 
+    /// The trace number the terminal would send next: the engine's counter while the terminal
+    /// is on, else the one its state holds (`None` when there is none, or it cannot be read).
+    pub fn next_trace(&self) -> Option<u32> {
+        if let Some(engine) = &self.engine {
+            return Some(engine.next_trace_number());
+        }
+        let snapshot = self.source.open().ok()?.load().ok()??;
+        Some(snapshot.next_trace)
+    }
+
     /// True when transactions are allowed: signed on, or the profile needs no sign-on.
     pub fn signed_on(&self) -> bool {
         self.signed_on
@@ -602,9 +612,10 @@ impl Terminal {
                 .clone()
                 .map(|r| Printed::Receipt(Receipt { reprint: true, ..r })),
         };
-        match printed {
-            Some(p) => step.printed.push(p),
-            None => step.notice(Notice::NothingToPrint),
+        match (printed, settlement) {
+            (Some(p), _) => step.printed.push(p),
+            (None, true) => step.notice(Notice::NoSlipToPrint),
+            (None, false) => step.notice(Notice::NothingToPrint),
         }
     }
 

@@ -92,7 +92,7 @@ impl Terminal {
                 None
             }
             // Within one command, a host found unreachable is not tried again for each
-            // message the engine sends after it.
+            // message the engine sends after it: those are not sent either.
             (Some(_), Some(why)) => Some(Reply::Unreachable(why.clone())),
             (Some(body), None) => {
                 self.last_sent = Some(Sent {
@@ -115,12 +115,23 @@ impl Terminal {
                     step.notice(Notice::Unreachable);
                     step.unreachable = Some(why);
                 }
-                self.unanswered(Fate::Unreachable, &mut record, now)
+                self.never_sent(&mut record, now)
             }
             None => self.unanswered(Fate::NoKey, &mut record, now),
         };
         step.exchanges.push(record);
         out
+    }
+
+    /// No connection could be opened, so not a byte of the request was written: the engine
+    /// drops the reversal it stored for it ([`iso8583_settle::Engine::not_sent`]). A request
+    /// whose bytes may have left (a connection that broke while writing) is `unanswered`.
+    fn never_sent(&mut self, record: &mut Exchange, now: Time) -> Result<Output, Error> {
+        record.fate = Fate::Unreachable;
+        match self.engine.as_mut() {
+            Some(engine) => engine.not_sent(now),
+            None => Ok(Output::default()),
+        }
     }
 
     fn unanswered(

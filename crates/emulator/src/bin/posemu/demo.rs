@@ -7,13 +7,14 @@
 //! records per 0320, then the closing 0320 with 60.3 `202`); the trailer (international); the
 //! slip, which reads `BATCH nnnnnn CLOSED`; one more sale, approved into the new batch. The
 //! demo checks each step as it goes and exits 1, saying which step went wrong, if the story
-//! does not happen as told.
+//! does not happen as told. `--state PATH` keeps the terminal's state in that file for a look
+//! afterwards; a file that already holds a terminal is refused (exit 2) and left as it is.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use iso8583_host::{faults_from_toml, Dialect, HostConfig, TestHost};
-use iso8583_settle::Purpose;
+use iso8583_settle::{Purpose, Store};
 use posemu::print::{exchange_text, outcome_text, printed_text, prompt_text, purpose_label};
 use posemu::{amount::format_amount, outcome_word};
 use posemu::{
@@ -44,6 +45,10 @@ pub(crate) async fn demo(
     state: Option<PathBuf>,
     tap: Option<Arc<dyn FrameTap>>,
 ) -> u8 {
+    if let Some(why) = state.as_deref().and_then(used_state) {
+        crate::out::note(format_args!("posemu demo: {why}"));
+        return 2;
+    }
     match story(dialect, state, tap).await {
         Ok(()) => 0,
         Err(why) => {
@@ -51,6 +56,33 @@ pub(crate) async fn demo(
             1
         }
     }
+}
+
+/// Why `path` cannot hold the demo's terminal: the story starts from an empty batch 000001 on
+/// a test host started afresh, so a state that already holds a terminal (a batch, records, a
+/// reversal, its trace numbers: say an earlier demo) would not tell it. `None` when the file
+/// does not exist or holds no terminal yet. The file is never changed here.
+fn used_state(path: &std::path::Path) -> Option<String> {
+    if !path.exists() {
+        return None;
+    }
+    let opened = StateSource::Sqlite(path.to_owned()).open();
+    let held = match opened.and_then(|mut store| store.load()) {
+        Ok(held) => held?,
+        Err(e) => {
+            return Some(format!(
+                "{}: not a terminal state file: {e}",
+                path.display()
+            ))
+        }
+    };
+    Some(format!(
+        "{} already holds a terminal's state (batch {:06}, {} record(s)); the demo tells its \
+         story from an empty batch, so give --state a new file, or remove this one",
+        path.display(),
+        held.batch,
+        held.records.len()
+    ))
 }
 
 async fn story(

@@ -219,13 +219,15 @@ fn finish_capture(capture: Option<(Arc<PcapTap>, PathBuf)>, code: u8) -> u8 {
     }
 }
 
+/// Reads a profile file (2 on error is the caller's); its errors name the file and line.
+fn profile_file(path: &Option<PathBuf>) -> Result<Option<posemu::ProfileFile>, String> {
+    path.as_deref()
+        .map(posemu::ProfileFile::load)
+        .transpose()
+        .map_err(|e| e.to_string())
+}
+
 /// Reads a profile file as a layer (2 on error is the caller's).
 fn profile_layer(path: &Option<PathBuf>) -> Result<Option<toml::Table>, String> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.parse::<toml::Table>()
-        .map(Some)
-        .map_err(|e| format!("{}: {}", path.display(), e.message()))
+    Ok(profile_file(path)?.map(|file| file.table().clone()))
 }

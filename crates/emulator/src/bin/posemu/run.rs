@@ -1,14 +1,24 @@
 //! `posemu run`: scenario files against a host, for CI (DESIGN §7).
 //!
-//! Every file is read and checked before anything is sent: a bad file is exit 2. Scenarios
-//! then run in order, each on a fresh terminal; the first host that cannot be reached ends the
-//! run with exit 3. Otherwise the exit code is 1 when any expectation failed, else 0. With
-//! `--json`, stdout carries one JSON object per scenario and nothing else.
+//! Every file is read and checked before anything is sent: a bad file is exit 2, and a profile
+//! (`--profile FILE`) that cannot work with a scenario is reported against the profile file and
+//! its line. Scenarios then run in order, each on a fresh terminal; the first host that cannot
+//! be reached ends the run with exit 3. Otherwise the exit code is 1 when any expectation
+//! failed, else 0. With `--json`, stdout carries one JSON object per scenario and nothing else.
+//!
+//! One invocation is one physical terminal per terminal id, running the scenarios in turn: each
+//! fresh terminal starts its trace numbers after the last one the previous scenario of that id
+//! sent, so that a host's duplicate rule (DESIGN §6) does not fire on the next scenario. Batch
+//! numbers start as each scenario's profile says.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use posemu::{run_scenario, step_lines, FrameTap, RunOptions, Scenario, ScenarioResult};
+use posemu::{
+    run_scenario, step_lines, FrameTap, ProfileFile, RunOptions, Scenario, ScenarioError,
+    ScenarioResult,
+};
 
 use crate::out::{note, say};
 
@@ -35,10 +45,17 @@ pub(crate) async fn run(args: Args) -> u8 {
         state: args.state.clone(),
         tap: args.tap.clone(),
         host_hook: None,
+        first_trace: None,
     };
     let mut worst = 0;
     let (mut passed, mut failed) = (0, 0);
+    let mut traces: HashMap<String, u32> = HashMap::new();
     for scenario in &scenarios {
+        let terminal = terminal_id(scenario, &options);
+        let options = RunOptions {
+            first_trace: traces.get(&terminal).copied(),
+            ..options.clone()
+        };
         let result = match one(scenario, &options, args.json).await {
             Ok(result) => result,
             Err(why) => {
@@ -49,6 +66,7 @@ pub(crate) async fn run(args: Args) -> u8 {
                 return 2;
             }
         };
+        traces.insert(terminal, result.next_trace);
         passed += result.passed();
         failed += result.failed();
         worst = worst.max(result.exit_code());
@@ -107,17 +125,39 @@ async fn one(
     Ok(result)
 }
 
+/// The terminal id a scenario runs as (its profile was checked when it was loaded).
+fn terminal_id(scenario: &Scenario, options: &RunOptions) -> String {
+    scenario
+        .profile_with(options.profile.as_ref())
+        .map(|p| p.terminal_id)
+        .unwrap_or_default()
+}
+
 fn load(args: &Args) -> Result<(Vec<Scenario>, Option<toml::Table>), String> {
-    let layer = crate::profile_layer(&args.profile)?;
+    let file = crate::profile_file(&args.profile)?;
     let mut scenarios = Vec::with_capacity(args.scenarios.len());
     for path in &args.scenarios {
         let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
-        scenario
-            .profile_with(layer.as_ref())
-            .map_err(|e| e.to_string())?;
+        if let Some(file) = &file {
+            check_layer(&scenario, file)?;
+        }
         scenarios.push(scenario);
     }
-    Ok((scenarios, layer))
+    Ok((scenarios, file.map(|f| f.table().clone())))
+}
+
+/// The profile file over the scenario's profile. The scenario's own profile was checked alone
+/// when it was loaded, so a refusal now is the file's: it is reported against the file.
+fn check_layer(scenario: &Scenario, file: &ProfileFile) -> Result<(), String> {
+    match scenario.profile_with(Some(file.table())) {
+        Ok(_) => Ok(()),
+        Err(ScenarioError::Profile { source, .. }) => Err(format!(
+            "{} (the profile of {} with this file)",
+            file.blame(source),
+            scenario.path.display()
+        )),
+        Err(other) => Err(other.to_string()),
+    }
 }
 
 fn report(result: &ScenarioResult, json: bool) {

@@ -45,9 +45,12 @@ fn session(runtime: &Runtime, args: Args) -> Result<(), String> {
         tap,
     } = args;
     let host = host.as_str();
-    let layer = crate::profile_layer(&profile)?;
-    let profile =
-        Profile::layered(dialect, &layer.iter().collect::<Vec<_>>()).map_err(|e| e.to_string())?;
+    let file = crate::profile_file(&profile)?;
+    let layers: Vec<&toml::Table> = file.iter().map(|f| f.table()).collect();
+    let profile = Profile::layered(dialect, &layers).map_err(|e| match &file {
+        Some(file) => file.blame(e).to_string(),
+        None => e.to_string(),
+    })?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let path = state.unwrap_or_else(|| dir.path().join("terminal.sqlite"));
     say(format_args!("{}", profile.summary()));
