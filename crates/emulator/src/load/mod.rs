@@ -14,9 +14,12 @@
 //! trace number in exactly one settlement report of its batch) or reversed, and that nothing
 //! was settled that was not approved ([`tally`]). When the host is an in-process test host,
 //! [`LoadReport::check_ledger`] checks the host's books the same way, by the host's own count.
+//! The run's verdict ([`LoadReport::passed`]) also asks that some sale was approved and that
+//! none was declined, unless [`LoadOptions::allow_declines`] (`verdict.rs`).
 
 mod report;
 mod tally;
+mod verdict;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -61,6 +64,10 @@ pub struct LoadOptions {
     pub profile: Profile,
     /// Sees every byte of every connection (`--pcap`).
     pub tap: Option<Arc<dyn FrameTap>>,
+    /// Declined sales are expected (`--allow-declines`): they do not fail the run, which then
+    /// checks the approved ones only. Otherwise any declined sale fails it
+    /// ([`LoadReport::failures`]).
+    pub allow_declines: bool,
 }
 
 /// Counters the caller may watch while the run goes (the progress bar).
@@ -78,13 +85,35 @@ pub struct LoadProgress {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The terminal ids do not fit field 41's eight characters.
-    #[error("{count} terminal ids counting up from {base} do not fit 8 characters (field 41)")]
+    /// The first terminal id is not 8 characters (field 41).
+    #[error("terminal id {base:?} is not 8 printable characters (field 41)")]
+    TerminalId {
+        /// The first id.
+        base: String,
+    },
+    /// More than one terminal, but the first id has no digits at its end to count up from.
+    #[error(
+        "{count} terminals need ids counting up from {base}, but it has no digits at its end \
+         to count up from: give --tid-base a numeric suffix (e.g. TERM0001)"
+    )]
+    NoCounter {
+        /// The first id.
+        base: String,
+        /// How many were asked for.
+        count: u32,
+    },
+    /// The ids run out of digits: the last would need more than 8 characters.
+    #[error(
+        "{count} terminal ids counting up from {base} do not fit its last {digits} digit(s) \
+         (field 41 holds 8 characters)"
+    )]
     TerminalIds {
         /// The first id.
         base: String,
         /// How many were asked for.
         count: u32,
+        /// The digits at the end of `base`, the counter.
+        digits: usize,
     },
     /// A terminal cannot be made from the profile.
     #[error(transparent)]
@@ -96,8 +125,22 @@ pub enum LoadError {
 
 /// The ids of `count` terminals from `base`: the digits at the end of `base` count up with
 /// the same width (`00000001`, `00000002`, ...; `TERM0098`, `TERM0099`, `TERM0100`), exactly as
-/// the test host expands a terminal entry with `count` (`testhost --terminals N`).
+/// the test host expands a terminal entry with `count` (`testhost --terminals N`). An id
+/// without digits at its end serves one terminal only.
 pub fn terminal_ids(base: &str, count: u32) -> Result<Vec<String>, LoadError> {
+    let printable = base.bytes().all(|b| (0x20..0x7F).contains(&b));
+    if base.len() != 8 || !printable {
+        return Err(LoadError::TerminalId {
+            base: base.to_owned(),
+        });
+    }
+    let digits = base.bytes().rev().take_while(u8::is_ascii_digit).count();
+    if digits == 0 && count > 1 {
+        return Err(LoadError::NoCounter {
+            base: base.to_owned(),
+            count,
+        });
+    }
     let mut entry = iso8583_host::TerminalConfig::new(
         base,
         "000000000000000",
@@ -105,10 +148,11 @@ pub fn terminal_ids(base: &str, count: u32) -> Result<Vec<String>, LoadError> {
     );
     entry.count = count;
     let ids: Vec<String> = entry.ids().collect();
-    if base.len() != 8 || ids.iter().any(|id| id.len() != 8) {
+    if ids.iter().any(|id| id.len() != 8) {
         return Err(LoadError::TerminalIds {
             base: base.to_owned(),
             count,
+            digits,
         });
     }
     Ok(ids)
@@ -263,10 +307,10 @@ impl Worker {
         }
         let step = self.run_command(&Command::SignOn { password: None }).await;
         if !self.terminal.signed_on() {
-            self.tally.problem(format!(
-                "sign-on failed (response {})",
-                step.last_code().unwrap_or("none")
-            ));
+            let code = step.last_code().unwrap_or("none");
+            self.tally
+                .problem(format!("sign-on failed (response {code})"));
+            self.tally.error(&format!("sign-on failed {code}"));
             return false;
         }
         true

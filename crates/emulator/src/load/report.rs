@@ -1,6 +1,7 @@
 //! A load run's summary: approved sales per second over the sale phase, latency percentiles,
 //! errors by kind, settlements, and the final check (the terminals' own, and the host's books
-//! when the host is in-process), as text lines or one JSON object.
+//! when the host is in-process), as text lines or one JSON object. Whether the run passed,
+//! which also asks that sales were approved and none declined, is in `verdict.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,9 +54,11 @@ pub struct TerminalReport {
     pub settled: u64,
     /// Sales reversed (reversal delivered).
     pub reversed: u64,
+    /// Sales the host declined.
+    pub declined: u64,
     /// Batches it closed.
     pub settlements: u64,
-    /// Whether its own account holds.
+    /// Whether its own account holds (every sale it saw approved settled once or reversed).
     pub holds: bool,
 }
 
@@ -110,6 +113,12 @@ pub struct LoadReport {
     pub latency: Latency,
     /// Errors by kind (response codes, no answer, reversals, refusals...).
     pub errors: BTreeMap<String, u64>,
+    /// Sales the host declined, by response code (in `errors` too): any fails the run unless
+    /// `allow_declines`.
+    pub declined: BTreeMap<String, u64>,
+    /// Declined sales were expected ([`super::LoadOptions::allow_declines`]): they do not fail
+    /// the run.
+    pub allow_declines: bool,
     /// Batches closed.
     pub settlements: u64,
     /// Of which balanced at the first 0500.
@@ -145,6 +154,8 @@ impl LoadReport {
             elapsed,
             latency: histogram.as_ref().map(Latency::of).unwrap_or_default(),
             errors: BTreeMap::new(),
+            declined: BTreeMap::new(),
+            allow_declines: options.allow_declines,
             settlements: 0,
             balanced: 0,
             unreachable: (0, None),
@@ -172,6 +183,9 @@ impl LoadReport {
         for (kind, n) in &t.errors {
             *self.errors.entry(kind.clone()).or_default() += n;
         }
+        for (code, n) in &t.declined {
+            *self.declined.entry(code.clone()).or_default() += n;
+        }
         if let Some(why) = &t.unreachable {
             self.unreachable.0 += 1;
             self.unreachable.1.get_or_insert_with(|| why.clone());
@@ -180,7 +194,7 @@ impl LoadReport {
         let room = 10usize.saturating_sub(self.problems.len());
         self.problems.extend(t.problems.iter().take(room).cloned());
         let holds = t.holds();
-        if !holds && t.problem_count == 0 && t.unreachable.is_none() {
+        if !holds && t.problem_count == 0 {
             // Approved and settled counts differ without a named cause: count it too.
             self.problem_count += 1;
         }
@@ -189,6 +203,7 @@ impl LoadReport {
             approved: t.approved,
             settled: t.settled,
             reversed: t.reversed,
+            declined: t.declined.values().sum(),
             settlements: t.settlements,
             holds,
         });
@@ -214,33 +229,31 @@ impl LoadReport {
         self.per_terminal.iter().map(|t| t.reversed).sum()
     }
 
-    /// True when every terminal's account holds (and the host's books, when checked).
+    /// True when the check holds: every terminal's account (every sale it saw approved was
+    /// settled once or reversed, nothing settled that was not approved), and the host's books
+    /// when checked. It says nothing of sales that were never approved, nor of terminals that
+    /// never reached the host: [`LoadReport::passed`] is the run's verdict.
     pub fn holds(&self) -> bool {
         self.problem_count == 0
-            && self.unreachable.0 == 0
             && self.per_terminal.iter().all(|t| t.holds)
             && self.ledger.as_ref().is_none_or(LedgerCheck::holds)
     }
 
-    /// `posemu load`'s exit code: 3 when a terminal could not reach the host, 0 when the
-    /// final check holds, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match (self.unreachable.0 > 0, self.holds()) {
-            (true, _) => 3,
-            (false, true) => 0,
-            (false, false) => 1,
-        }
-    }
-
     /// Checks the host's books (an in-process test host's [`LedgerView`]): for each terminal,
     /// every sale it approved is in exactly one closed batch, settled there (the host's
-    /// `RecordView::is_settled`: on the sale side of the batch's totals), or reversed; none is left approved in the open batch or unconfirmed by an upload; and the
-    /// host settled as many sales as the terminal did.
+    /// `RecordView::is_settled`: on the sale side of the batch's totals), or reversed; none is
+    /// left approved in the open batch or unconfirmed by an upload; and the host settled as
+    /// many sales as the terminal did. A terminal the host does not know is a problem only if
+    /// it had sales approved (else its sales were declined, which `failures` reports).
     pub fn check_ledger(&mut self, ledger: &LedgerView) {
         let mut check = LedgerCheck::default();
         for t in &self.per_terminal {
             let Some(books) = ledger.terminal(&t.terminal) else {
-                check.problem(format!("{}: unknown to the host", t.terminal));
+                // A terminal the host does not know had every sale declined (03 / 97), which
+                // fails the run on its own (`verdict.rs`); its books have nothing to agree with.
+                if t.approved > 0 {
+                    check.problem(format!("{}: unknown to the host", t.terminal));
+                }
                 continue;
             };
             let (settled, reversed) = host_sales(books, &mut check);
@@ -256,14 +269,41 @@ impl LoadReport {
         self.ledger = Some(check);
     }
 
-    /// The summary as text lines.
+    /// The summary as text lines, ending with the verdict (`result: ...`) and, for declined
+    /// sales, what their codes most likely mean.
     pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "posemu load: {} terminal(s) x {} sale(s), {} dialect, host {}",
+            self.terminals, self.sales_per_terminal, self.dialect, self.host
+        )];
+        if self.reached() > 0 {
+            lines.extend(self.figures());
+        }
+        if let (n @ 1.., why) = &self.unreachable {
+            lines.push(format!(
+                "unreachable: {n} terminal(s) of {} could not reach the host: {}",
+                self.terminals,
+                why.as_deref().unwrap_or("")
+            ));
+        }
+        if self.reached() > 0 {
+            lines.push(self.check_line());
+            lines.extend(self.problems.iter().map(|p| format!("  {p}")));
+            if let Some(ledger) = &self.ledger {
+                lines.extend(ledger.problems.iter().map(|p| format!("  host: {p}")));
+            }
+        } else {
+            lines.push("nothing was sold, so nothing was checked".to_owned());
+        }
+        lines.push(self.result_line());
+        lines.extend(self.decline_hints().into_iter().map(|h| format!("  {h}")));
+        lines
+    }
+
+    /// Throughput, latency, settlements and errors.
+    fn figures(&self) -> [String; 4] {
         let l = &self.latency;
-        let mut lines = vec![
-            format!(
-                "posemu load: {} terminal(s) x {} sale(s), {} dialect, host {}",
-                self.terminals, self.sales_per_terminal, self.dialect, self.host
-            ),
+        [
             format!(
                 "approved {} sale(s) in {:.2} s: {:.0} approved sales/s ({:.2} s in all)",
                 self.approved,
@@ -285,19 +325,12 @@ impl LoadReport {
                 self.settlements, self.balanced
             ),
             format!("errors: {}", self.errors_text()),
-        ];
-        if let (n @ 1.., why) = &self.unreachable {
-            lines.push(format!(
-                "unreachable: {n} terminal(s): {}",
-                why.as_deref().unwrap_or("")
-            ));
-        }
-        lines.push(self.check_line());
-        lines.extend(self.problems.iter().map(|p| format!("  {p}")));
-        if let Some(ledger) = &self.ledger {
-            lines.extend(ledger.problems.iter().map(|p| format!("  host: {p}")));
-        }
-        lines
+        ]
+    }
+
+    /// Terminals that reached the host (connected at the start).
+    pub fn reached(&self) -> u64 {
+        u64::from(self.terminals).saturating_sub(self.unreachable.0)
     }
 
     fn errors_text(&self) -> String {
@@ -314,6 +347,11 @@ impl LoadReport {
 
     fn check_line(&self) -> String {
         let verdict = if self.holds() { "holds" } else { "FAILS" };
+        // The check is about approved sales; saying it holds over none would read as a pass.
+        let verdict = match self.approved {
+            0 if self.holds() => "holds, but no sale was approved",
+            _ => verdict,
+        };
         let host = match &self.ledger {
             Some(l) if l.holds() => format!(
                 "; host ledger agrees ({} settled, {} reversed)",
@@ -323,8 +361,8 @@ impl LoadReport {
             None => String::new(),
         };
         format!(
-            "check: every sale settled once or reversed {verdict}: {} settled, {} reversed, \
-             {} problem(s){host}",
+            "check: every approved sale settled once or reversed {verdict}: {} settled, \
+             {} reversed, {} problem(s){host}",
             self.settled(),
             self.reversed(),
             self.problem_count
@@ -348,6 +386,8 @@ impl LoadReport {
                 "max": l.max, "mean": l.mean,
             },
             "errors": self.errors,
+            "declined": self.declined,
+            "allow_declines": self.allow_declines,
             "settlements": self.settlements,
             "balanced": self.balanced,
             "unreachable": self.unreachable.0,
@@ -365,6 +405,10 @@ impl LoadReport {
                     "first_problems": c.problems,
                 })),
             },
+            "passed": self.passed(),
+            "exit_code": self.exit_code(),
+            "failures": self.failures(),
+            "hints": self.decline_hints(),
         })
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct Tally {
     pub(crate) settlements: u64,
     pub(crate) balanced: u64,
     pub(crate) errors: BTreeMap<String, u64>,
+    /// Sales the host declined, by response code (also counted in `errors`).
+    pub(crate) declined: BTreeMap<String, u64>,
     pub(crate) problems: Vec<String>,
     pub(crate) problem_count: u64,
     pub(crate) unreachable: Option<String>,
@@ -48,6 +50,7 @@ impl Tally {
             settlements: 0,
             balanced: 0,
             errors: BTreeMap::new(),
+            declined: BTreeMap::new(),
             problems: Vec::new(),
             problem_count: 0,
             unreachable: None,
@@ -116,7 +119,12 @@ impl Tally {
                 self.reversed_open.insert((batch, *trace));
                 self.error(&format!("reversed ({reason})"));
             }
-            Outcome::Declined { code, .. } => self.error(&format!("declined {code}")),
+            Outcome::Declined { kind, code } => {
+                if *kind == TxnKind::Sale {
+                    *self.declined.entry(code.clone()).or_default() += 1;
+                }
+                self.error(&format!("declined {code}"));
+            }
             Outcome::Refused { reason, .. } => self.error(&format!("refused: {}", refusal(reason))),
             Outcome::NotSent { .. } => self.error("not sent: reversal pending"),
             _ => {}
@@ -219,9 +227,11 @@ impl Tally {
         }
     }
 
-    /// True when the terminal's own account holds.
+    /// True when the terminal's own account holds: every sale it saw approved was settled
+    /// once or reversed, and nothing else went wrong. A terminal that never reached the host
+    /// sold nothing, so its account holds; the run fails on its being unreachable instead.
     pub(crate) fn holds(&self) -> bool {
-        self.problem_count == 0 && self.unreachable.is_none() && self.approved == self.settled
+        self.problem_count == 0 && self.approved == self.settled
     }
 }
 
@@ -346,6 +356,27 @@ mod tests {
         never.observe(&approved(9), 3);
         never.finish(&idle());
         assert!(never.problems[0].contains("never settled"));
+    }
+
+    #[test]
+    fn declined_sales_are_counted_by_code_apart_from_other_declines() {
+        let declined = |kind, code: &str| Step {
+            outcomes: vec![Outcome::Declined {
+                kind,
+                code: code.into(),
+            }],
+            ..Step::default()
+        };
+        let mut t = Tally::new("00000001".into());
+        t.observe(&declined(TxnKind::Sale, "03"), 1);
+        t.observe(&declined(TxnKind::Sale, "03"), 1);
+        t.observe(&declined(TxnKind::Sale, "94"), 1);
+        t.observe(&declined(TxnKind::Refund, "05"), 1);
+        t.finish(&idle());
+        let by_code: Vec<_> = t.declined.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+        assert_eq!(by_code, [("03", 2), ("94", 1)]);
+        assert_eq!(t.errors.get("declined 05"), Some(&1));
+        assert!(t.holds(), "declines alone leave the account whole");
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! uses; the check then also reads the host's books. Against another host, its terminals must
 //! be registered: `testhost --terminals N` registers `00000001`... (and `20000001`... for
 //! UnionPay), the ids `posemu load` uses by default; `--tid-base` starts elsewhere.
+//!
+//! The exit code is the run's verdict (`LoadReport::exit_code`): a declined sale fails the run
+//! unless `--allow-declines`, and so does a run that approved nothing; `--terminals 0` or
+//! `--sales 0` is a usage error (2) before any host is started.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -42,6 +46,10 @@ pub(crate) struct Args {
     /// The first terminal id (default: the profile's); the others count up from it.
     #[arg(long, value_name = "TID")]
     tid_base: Option<String>,
+    /// Declined sales are expected: they do not fail the run (the check then covers the
+    /// approved ones). Without it any declined sale, or no sale approved, fails the run.
+    #[arg(long)]
+    allow_declines: bool,
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
@@ -51,6 +59,12 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn load(args: Args, tap: Option<Arc<dyn FrameTap>>) -> u8 {
+    if args.terminals == 0 || args.sales == 0 {
+        note(format_args!(
+            "posemu load: --terminals and --sales must be at least 1"
+        ));
+        return 2;
+    }
     let profile = match profile(&args) {
         Ok(p) => p,
         Err(why) => {
@@ -79,6 +93,7 @@ pub(crate) async fn load(args: Args, tap: Option<Arc<dyn FrameTap>>) -> u8 {
         sales: args.sales,
         profile,
         tap,
+        allow_declines: args.allow_declines,
     };
     let report = match measured(&options).await {
         Ok(r) => r,
@@ -115,6 +130,7 @@ async fn measured(options: &LoadOptions) -> Result<LoadReport, String> {
         approved = report.approved,
         per_second = report.approved_per_second() as u64,
         holds = report.holds(),
+        passed = report.passed(),
         "load finished"
     );
     Ok(report)
