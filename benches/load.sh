@@ -102,9 +102,9 @@ for run in $(seq "$RUNS"); do
   host_kib=$(stop_host)
   rate=$(field 'round(d["approved_per_s"])')
   p50=$(field 'd["latency_us"]["p50"]'); p99=$(field 'd["latency_us"]["p99"]')
-  max=$(field 'd["latency_us"]["max"]'); holds=$(field 'd["check"]["holds"]')
+  max=$(field 'd["latency_us"]["max"]'); passed=$(field 'd["passed"]')
   echo "run $run: $rate approved sales/s, p50 ${p50} us, p99 ${p99} us, max ${max} us," \
-    "check holds: $holds; peak RSS posemu $((emu_kib / 1024)) MiB, testhost" \
+    "passed: $passed; peak RSS posemu $((emu_kib / 1024)) MiB, testhost" \
     "$((host_kib / 1024)) MiB; load average $(cut -d' ' -f1 /proc/loadavg)"
   echo "$rate" >>"$WORK/rates"; echo "$p99" >>"$WORK/p99s"
 done
@@ -117,9 +117,9 @@ for run in $(seq "$RUNS"); do
   emu_kib=$(run_load "$MEM_TERMINALS" "$MEM_SALES")
   host_kib=$(stop_host)
   sum=$(((emu_kib + host_kib) / 1024))
-  rate=$(field 'round(d["approved_per_s"])'); holds=$(field 'd["check"]["holds"]')
+  rate=$(field 'round(d["approved_per_s"])'); passed=$(field 'd["passed"]')
   echo "run $run: peak RSS posemu $((emu_kib / 1024)) MiB + testhost $((host_kib / 1024)) MiB" \
-    "= $sum MiB; $rate approved sales/s, check holds: $holds"
+    "= $sum MiB; $rate approved sales/s, passed: $passed"
   echo "$sum" >>"$WORK/sums"
 done
 echo "median: $(median <"$WORK/sums") MiB for both processes"
