@@ -117,32 +117,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report of `records` under the default international rules (`drop-from-sales`,
-    /// [`crate::IntlSettings::default`]); [`Report::for_dialect`] takes the terminal's dialect,
-    /// as the engine does.
-    pub fn new(
-        terminal_id: &str,
-        batch: u32,
-        closed_at: Time,
-        reconciliation: Reconciliation,
-        records: &[Record],
-    ) -> Report {
-        let dialect = Dialect::International(crate::IntlSettings::default());
-        Report::for_dialect(
-            terminal_id,
-            batch,
-            closed_at,
-            reconciliation,
-            records,
-            &dialect,
-        )
-    }
-
     /// The report of `records` under `dialect`'s totals rules (module docs). The lines cover
     /// only the records in the totals ([`Record::in_totals`]): pre-auths and failed advices are
     /// left out of every line, though their traces are still in `traces`, which lists every
     /// record of the closed batch.
-    pub fn for_dialect(
+    pub fn new(
         terminal_id: &str,
         batch: u32,
         closed_at: Time,
@@ -335,7 +314,7 @@ mod tests {
 
     fn report(records: &[Record], dialect: &Dialect) -> Report {
         let at = Time::from_civil(2026, 12, 3, 10, 0, 0);
-        Report::for_dialect(
+        Report::new(
             "TERM0001",
             1,
             at,

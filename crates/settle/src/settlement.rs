@@ -230,7 +230,7 @@ impl<S: Store> Engine<S> {
         now: Time,
         out: &mut Output,
     ) -> Result<(), Error> {
-        let report = Report::for_dialect(
+        let report = Report::new(
             &self.cfg.terminal_id,
             self.state.batch,
             now,

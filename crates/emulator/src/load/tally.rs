@@ -265,7 +265,7 @@ fn refusal(reason: &Rejected) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use iso8583_settle::{Reconciliation, Time};
+    use iso8583_settle::{Dialect, IntlSettings, Reconciliation, Time};
 
     use super::*;
 
@@ -293,7 +293,14 @@ mod tests {
     }
 
     fn slip(batch: u32, traces: &[u32]) -> Step {
-        let mut report = Report::new("00000001", batch, Time(0), Reconciliation::Balanced, &[]);
+        let mut report = Report::new(
+            "00000001",
+            batch,
+            Time(0),
+            Reconciliation::Balanced,
+            &[],
+            &Dialect::International(IntlSettings::default()),
+        );
         report.traces = traces.to_vec();
         Step {
             printed: vec![Printed::Slip {
