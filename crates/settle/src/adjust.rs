@@ -178,7 +178,7 @@ impl<S: Store> Engine<S> {
             self.halt(SettleFailure::AdviceNotDelivered, out);
             return Ok(());
         };
-        let delivered = code == "00" || code == "94";
+        let delivered = crate::online::advice_delivered(code);
         tracing::debug!(stan = flight.trace, code, delivered, "tip advice answered");
         let tip = match delivered {
             true => record.tip,

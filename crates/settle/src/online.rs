@@ -521,7 +521,7 @@ impl<S: Store> Engine<S> {
             self.halt(SettleFailure::AdviceNotDelivered, out);
             return Ok(());
         };
-        let advice = if code == "00" || code == "94" {
+        let advice = if advice_delivered(code) {
             AdviceState::Delivered
         } else {
             AdviceState::Failed
@@ -632,6 +632,12 @@ fn amount_of(request: &Request, records: &[Record]) -> u64 {
             .map_or(1, Record::total),
         _ => 0,
     }
+}
+
+/// An advice answered 00, or 94 (the host already has it), was delivered (DESIGN §5); any other
+/// code declines it.
+pub(crate) fn advice_delivered(code: &str) -> bool {
+    code == "00" || code == "94"
 }
 
 /// A void is sent with the original's card details from the log (PAN, expiry, entry mode).

@@ -265,35 +265,11 @@ impl fmt::Display for Report {
 mod tests {
     use super::*;
     use crate::dialect::{CupSettings, IntlSettings};
-    use crate::record::{AdviceState, Pan};
-    use crate::ShortStr;
 
     fn rec(trace: u32, kind: TxnKind, amount: u64, voided: bool) -> Record {
         Record {
-            trace,
-            invoice: trace,
-            kind,
-            mti: ShortStr::new("0200").unwrap(),
-            processing_code: ShortStr::new("000000").unwrap(),
-            amount,
-            tip: 0,
-            rrn: ShortStr::new("000000000001").unwrap(),
-            auth_code: ShortStr::new("123456").unwrap(),
-            response_code: ShortStr::new("00").unwrap(),
-            date: ShortStr::new("1203").unwrap(),
-            time: ShortStr::new("101010").unwrap(),
-            expiry: None,
-            entry_mode: ShortStr::new("021").unwrap(),
-            condition_code: ShortStr::new("00").unwrap(),
-            group: CardGroup::Domestic,
-            pan: Pan::new("6212345678901234").unwrap(),
-            icc: None,
-            original_trace: None,
             voided,
-            advice: AdviceState::Online,
-            uploaded: false,
-            refund_of: None,
-            tip_advice: None,
+            ..crate::totals::tests::rec(trace, kind, amount)
         }
     }
 

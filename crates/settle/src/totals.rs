@@ -253,10 +253,12 @@ pub fn cup_flags(digits: &[u8]) -> Option<[CupFlag; 2]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::record::{AdviceState, Pan};
 
+    /// A record for tests: an approved, swiped, domestic `kind` of `amount`; tests of other
+    /// modules change what they need.
     pub(crate) fn rec(trace: u32, kind: TxnKind, amount: u64) -> Record {
         Record {
             trace,

@@ -379,35 +379,9 @@ impl<S: Store> Store for FailAfter<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{AdviceState, CardGroup, Pan};
 
     fn rec(trace: u32, amount: u64) -> Record {
-        Record {
-            trace,
-            invoice: trace,
-            kind: TxnKind::Sale,
-            mti: crate::ShortStr::new("0200").unwrap(),
-            processing_code: crate::ShortStr::new("000000").unwrap(),
-            amount,
-            tip: 0,
-            rrn: crate::ShortStr::new("000000000001").unwrap(),
-            auth_code: crate::ShortStr::new("123456").unwrap(),
-            response_code: crate::ShortStr::new("00").unwrap(),
-            date: crate::ShortStr::new("1203").unwrap(),
-            time: crate::ShortStr::new("101010").unwrap(),
-            expiry: None,
-            entry_mode: crate::ShortStr::new("021").unwrap(),
-            condition_code: crate::ShortStr::new("00").unwrap(),
-            group: CardGroup::Domestic,
-            pan: Pan::new("6212345678901234").unwrap(),
-            icc: None,
-            original_trace: None,
-            voided: false,
-            advice: AdviceState::Online,
-            uploaded: false,
-            refund_of: None,
-            tip_advice: None,
-        }
+        crate::totals::tests::rec(trace, TxnKind::Sale, amount)
     }
 
     fn traces(s: &Snapshot) -> Vec<(u32, u64)> {
