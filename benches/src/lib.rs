@@ -45,7 +45,7 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
         .chars()
         .map(|c| c.to_digit(16).and_then(|d| u8::try_from(d).ok()))
         .collect::<Option<_>>()?;
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     Some(digits.chunks_exact(2).map(|p| (p[0] << 4) | p[1]).collect())
