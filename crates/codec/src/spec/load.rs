@@ -221,6 +221,7 @@ fn lint(raw: RawFile) -> Result<Spec, SpecError> {
                 fields,
                 plans: Vec::new(),
                 fast: Vec::new(),
+                layouts: crate::fast::Layouts::new(),
             };
             spec.plans = super::plan::plans(&spec);
             spec.fast = crate::fast::table(&spec.plans);

@@ -329,6 +329,8 @@ pub struct Spec {
     pub(crate) plans: Vec<plan::Plan>,
     /// Indexed by field number: the decoder's fast path, derived from `plans`.
     pub(crate) fast: Vec<crate::fast::Fast>,
+    /// The fast path's layouts of the bitmaps met so far.
+    pub(crate) layouts: crate::fast::Layouts,
 }
 
 impl Spec {
