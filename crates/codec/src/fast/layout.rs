@@ -11,11 +11,14 @@
 //!
 //! Layouts live in a small table of slots, each filled once ([`OnceLock`]) after the first
 //! message whose bitmaps hash to it has been decoded (by the bit-by-bit walk of `fast.rs`), and
-//! never replaced: input that is refused takes no slot, a message whose slot holds other
-//! bitmaps takes the bit-by-bit walk, as does one with bitmaps whose fields the layout walk
-//! does not handle (see [`Layout::build`]). So the worst a stream of unusual bitmaps can do is
-//! leave every message to the bit-by-bit walk. Filling a slot allocates nothing: the table is
-//! allocated with the spec.
+//! never replaced. Each pair of bitmaps has two slots to choose from, so that two pairs whose
+//! first choices collide both find room. Input the walk refuses takes no slot (with
+//! `structure_only`, content is not checked, so a message refused only for its content may
+//! teach its bitmaps: harmless, a layout depends on the bitmaps alone). A message whose slots
+//! hold other bitmaps takes the bit-by-bit walk, as does one with bitmaps whose fields the
+//! layout walk does not handle (see [`Layout::build`]): the worst a stream of unusual bitmaps
+//! can do is leave every message to the bit-by-bit walk. Filling a slot allocates nothing:
+//! the table (about 50 KiB) is allocated with the spec.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -24,11 +27,13 @@ use super::{filler_ok, short_prefix, Fast, Item, Probe, Run, Step};
 use crate::message::Message;
 use crate::spec::Spec;
 
-/// Slots in a spec's table of layouts.
-const SLOTS: usize = 64;
+/// Slots in a spec's table of layouts: room for the couple of dozen bitmaps a terminal or a
+/// host sees, each with two slots to choose from.
+const SLOTS: usize = 32;
 
-/// Fields (bit 1 included) a layout holds; a bitmap setting more takes the bit-by-bit walk.
-const MAX_FIELDS: usize = 64;
+/// Items (bit 1 included) a layout holds: more than any usual message sets; a bitmap setting
+/// more takes the bit-by-bit walk.
+const MAX_FIELDS: usize = 48;
 
 /// The layouts of one spec, filled as bitmaps are met. Not part of the spec's identity:
 /// specs compare equal whatever their caches hold, and a clone starts with an empty one.
@@ -39,30 +44,48 @@ impl Layouts {
         Layouts((0..SLOTS).map(|_| OnceLock::new()).collect())
     }
 
-    /// The slot for these bitmaps.
+    /// The two slots these bitmaps may take: two chances, so that two bitmaps whose first
+    /// choices collide both find room.
     #[inline]
-    fn slot(&self, primary: u64, secondary: u64) -> Option<&OnceLock<Layout>> {
+    fn slots(&self, primary: u64, secondary: u64) -> [Option<&OnceLock<Layout>>; 2] {
         let mixed = (primary ^ secondary.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0.get((mixed >> 58) as usize % SLOTS)
+        let first = (mixed >> 58) as usize % SLOTS;
+        let second = (mixed >> 52) as usize % SLOTS;
+        [self.0.get(first), self.0.get(second)]
     }
 
     /// The layout for these bitmaps, if one has been worked out.
     #[inline]
     fn get(&self, primary: u64, secondary: u64) -> Option<&Layout> {
-        let layout = self.slot(primary, secondary)?.get()?;
-        (layout.usable && layout.primary == primary && layout.secondary == secondary)
-            .then_some(layout)
+        self.slots(primary, secondary)
+            .into_iter()
+            .flatten()
+            .filter_map(OnceLock::get)
+            .find(|layout| layout.primary == primary && layout.secondary == secondary)
+            .filter(|layout| layout.usable)
     }
 
-    /// Works out the layout of these bitmaps if their slot is free: called once a message
-    /// with them has been decoded, so that input refused anyway takes no slot.
+    /// Works out the layout of these bitmaps into the first free of their slots, unless one
+    /// holds it already: called once a message with them has been decoded by the bit-by-bit
+    /// walk, so that input the walk refuses takes no slot.
     #[cold]
     #[inline(never)]
     pub(crate) fn learn(&self, spec: &Spec, primary: u64, secondary: u64) {
-        if let Some(slot) = self.slot(primary, secondary) {
-            if slot.get().is_none() {
-                let _ = slot.set(Layout::build(spec, primary, secondary));
-            }
+        let slots = self.slots(primary, secondary);
+        let known = slots
+            .iter()
+            .flatten()
+            .filter_map(|slot| slot.get())
+            .any(|layout| layout.primary == primary && layout.secondary == secondary);
+        if known {
+            return;
+        }
+        if let Some(slot) = slots
+            .into_iter()
+            .flatten()
+            .find(|slot| slot.get().is_none())
+        {
+            let _ = slot.set(Layout::build(spec, primary, secondary));
         }
     }
 }
@@ -88,28 +111,15 @@ impl fmt::Debug for Layouts {
     }
 }
 
-/// One run of bytes of one content class: from the start of field `first` (its prefix when
-/// `skip` is 0, else `skip` bytes in) to the end of field `last`.
+/// One run of bytes of one content class: from the start of item `first` (its prefix when
+/// `skip` is 0, else `skip` bytes in) to the end of item `last`, items counted as in
+/// `Message::spans` (the secondary bitmap first, when there is one).
 #[derive(Clone, Copy)]
 struct RunPlan {
     probe: Probe,
     skip: u8,
     first: u8,
     last: u8,
-}
-
-/// The fast path's plan for one pair of bitmaps.
-struct Layout {
-    primary: u64,
-    secondary: u64,
-    /// False for bitmaps the layout walk does not take: kept so that they are not looked at
-    /// again.
-    usable: bool,
-    /// The fields in bit order, bit 1 (the secondary bitmap) included.
-    fields: [Fast; MAX_FIELDS],
-    count: usize,
-    runs: [RunPlan; MAX_FIELDS],
-    run_count: usize,
 }
 
 const NO_RUN: RunPlan = RunPlan {
@@ -119,10 +129,25 @@ const NO_RUN: RunPlan = RunPlan {
     last: 0,
 };
 
+/// The fast path's plan for one pair of bitmaps.
+struct Layout {
+    primary: u64,
+    secondary: u64,
+    /// False for bitmaps the layout walk does not take: kept so that they are not looked at
+    /// again.
+    usable: bool,
+    /// The fields' fast-path entries in bit order, bit 1 (the secondary bitmap) left out:
+    /// copies, so that the walk reads them one after the other.
+    fields: [Fast; MAX_FIELDS],
+    count: usize,
+    runs: [RunPlan; MAX_FIELDS],
+    run_count: usize,
+}
+
 impl Layout {
     /// Works out the layout of `primary` and `secondary` (0 when absent). Unusable when a
     /// field is one the bit-by-bit walk takes out of line (see `Fast::hot`), when bit 65 is a
-    /// tertiary bitmap, or when there are more than [`MAX_FIELDS`] fields.
+    /// tertiary bitmap, or when there are more than [`MAX_FIELDS`] items.
     fn build(spec: &Spec, primary: u64, secondary: u64) -> Layout {
         let mut layout = Layout {
             primary,
@@ -136,56 +161,59 @@ impl Layout {
         if spec.tertiary && secondary >> 63 == 1 {
             return layout;
         }
-        let bitmap_field = Fast {
-            step: Step::Fixed,
-            probe: Probe::Nothing,
-            size: spec.bitmap.width() as u32,
-            ..super::STOP
-        };
+        // Items before the first field: the secondary bitmap, which no run takes.
+        let offset = usize::from(secondary != 0);
         let mut current: Option<RunPlan> = None;
-        for (word, value) in [primary, secondary].into_iter().enumerate() {
-            let mut bits = value.reverse_bits();
-            while bits != 0 {
-                let n = word * 64 + bits.trailing_zeros() as usize + 1;
-                bits &= bits - 1;
-                let fast = match (n, spec.fast.get(n)) {
-                    (1, _) => bitmap_field,
-                    (_, Some(fast)) if fast.hot => *fast,
-                    _ => return layout,
-                };
-                let k = layout.count;
-                let Some(slot) = layout.fields.get_mut(k) else {
-                    return layout;
-                };
-                *slot = fast;
-                layout.count += 1;
-                // The same decisions as `Run::extend`, made once: a field continues the run
-                // when it is of the run's class and its bytes (prefix included when it joins)
-                // start where the run ends, which for a contiguous message is when it joins
-                // or has no prefix.
-                let probe = fast.probe;
-                let contiguous = fast.joins || fast.step == Step::Fixed;
-                match &mut current {
-                    Some(run) if run.probe == probe && contiguous => run.last = k as u8,
-                    _ => {
-                        if let Some(done) = current.take() {
-                            layout.push_run(done);
-                        }
-                        current = Some(RunPlan {
-                            probe,
-                            skip: if fast.joins { 0 } else { prefix_width(&fast) },
-                            first: k as u8,
-                            last: k as u8,
-                        });
-                    }
-                }
+        let bits = [primary & !(1 << 63), secondary];
+        for n in bits
+            .into_iter()
+            .enumerate()
+            .flat_map(|(w, word)| set_bits(w, word))
+        {
+            let (Some(&fast), Some(slot)) = (
+                spec.fast.get(n).filter(|fast| fast.hot),
+                layout.fields.get_mut(layout.count),
+            ) else {
+                return layout;
+            };
+            *slot = fast;
+            let item = offset + layout.count;
+            layout.count += 1;
+            if item >= MAX_FIELDS {
+                return layout;
             }
+            current = layout.extend_run(current, &fast, item as u8);
         }
         if let Some(done) = current {
             layout.push_run(done);
         }
         layout.usable = true;
         layout
+    }
+
+    /// The same decision as `Run::extend`, made once: item `item` continues the current run
+    /// when it is of the run's class and its bytes (prefix included when it joins) start where
+    /// the run ends, which in a message read front to back is when it joins or has no prefix.
+    /// Otherwise the current run is kept and another starts.
+    fn extend_run(&mut self, current: Option<RunPlan>, fast: &Fast, item: u8) -> Option<RunPlan> {
+        let contiguous = fast.joins || fast.step == Step::Fixed;
+        match current {
+            Some(mut run) if run.probe == fast.probe && contiguous => {
+                run.last = item;
+                Some(run)
+            }
+            _ => {
+                if let Some(done) = current {
+                    self.push_run(done);
+                }
+                Some(RunPlan {
+                    probe: fast.probe,
+                    skip: if fast.joins { 0 } else { prefix_width(fast) },
+                    first: item,
+                    last: item,
+                })
+            }
+        }
     }
 
     /// Keeps a run that has a test to make.
@@ -200,6 +228,20 @@ impl Layout {
     }
 }
 
+/// Field numbers of the bits set in bitmap word `w` (bit 1 of the word first).
+fn set_bits(w: usize, word: u64) -> impl Iterator<Item = usize> {
+    // Bit 1 is the top bit: reversed, the lowest set bit is the next field.
+    let mut bits = word.reverse_bits();
+    std::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let n = w * 64 + bits.trailing_zeros() as usize + 1;
+        bits &= bits - 1;
+        Some(n)
+    })
+}
+
 /// Bytes of a hot field's prefix.
 fn prefix_width(fast: &Fast) -> u8 {
     match fast.step {
@@ -212,7 +254,7 @@ fn prefix_width(fast: &Fast) -> u8 {
 
 /// Decodes `message` (fresh, its primary bitmap read) by the layout of its bitmaps, if the
 /// spec has one for them. `None`: no layout, take the bit-by-bit walk. `Some(false)`: give
-/// up, as the walk does. `Some(true)`: decoded, `pos` past the last field in `end`.
+/// up, as the walk does. `Some(true)`: decoded, the offset past the last field in `end`.
 #[inline]
 pub(super) fn walk(
     message: &mut Message<'_>,
@@ -235,81 +277,98 @@ pub(super) fn walk(
     let layout = spec.layouts.get(primary, secondary)?;
     message.bitmap.set_word(1, secondary);
 
+    // Where each item starts, and one more entry for where the last one ends.
     let mut starts = [0u16; MAX_FIELDS + 1];
-    let count = layout.count.min(MAX_FIELDS);
     let mut pos = pos;
-    for (fast, start) in layout.fields.iter().take(count).zip(starts.iter_mut()) {
+    let mut items = 0;
+    if let (true, Some(start)) = (secondary != 0, starts.first_mut()) {
         // Offsets fit 16 bits: the caller refused longer input.
         *start = pos as u16;
-        pos = if fast.step == Step::Fixed {
-            let end = pos + fast.size as usize;
-            if check && fast.odd_fixed {
-                let item = Item {
-                    start: pos,
-                    units: 0,
-                    end,
-                };
-                if end > input.len() || !filler_ok(fast, input, item) {
-                    return Some(false);
-                }
-            }
-            end
-        } else {
-            let Some((width, count)) = short_prefix(fast, input, pos) else {
-                return Some(false);
-            };
-            if count > fast.size || (fast.even && count % 2 == 1) {
-                return Some(false);
-            }
-            let wire = ((count << fast.shl) + u32::from(fast.add)) >> fast.shr;
-            let start = pos + width;
-            let end = start + wire as usize;
-            if check && fast.parity && count % 2 == 1 {
-                let item = Item {
-                    start,
-                    units: 0,
-                    end,
-                };
-                if end > input.len() || !filler_ok(fast, input, item) {
-                    return Some(false);
-                }
-            }
-            end
-        };
+        pos += spec.bitmap.width();
+        items = 1;
     }
-    // Positions only grow, and the input fits 16 bits (the caller checked): a start that did
-    // not fit, and was cut short above, leaves the end beyond the input.
+    let fields = layout.fields.get(..layout.count).unwrap_or_default();
+    let Some(field_starts) = starts.get_mut(items..items + fields.len()) else {
+        return Some(false);
+    };
+    for (fast, start) in fields.iter().zip(field_starts) {
+        *start = pos as u16;
+        match field_end(fast, input, pos, check) {
+            Some(end) => pos = end,
+            None => return Some(false),
+        }
+    }
+    items += fields.len();
+    // Positions only grow, and the input fits 16 bits: a start that did not fit, and was cut
+    // short above, leaves the end beyond the input.
     if pos > input.len() {
         return Some(false);
     }
-    if let Some(after) = starts.get_mut(count) {
+    if let Some(after) = starts.get_mut(items) {
         *after = pos as u16;
     }
-    if check {
-        for run in layout.runs.iter().take(layout.run_count) {
-            let (first, last) = (usize::from(run.first), usize::from(run.last));
-            let (Some(&from), Some(&to)) = (starts.get(first), starts.get(last + 1)) else {
-                return Some(false);
-            };
-            let run = Run {
-                probe: run.probe,
-                start: usize::from(from) + usize::from(run.skip),
-                end: usize::from(to),
-            };
-            if !run.test(input) {
-                return Some(false);
-            }
-        }
+    if check && !runs_pass(layout, &starts, input) {
+        return Some(false);
     }
-    if message
-        .spans
-        .try_extend_from_slice(starts.get(..count).unwrap_or_default())
-        .is_err()
-    {
+    let spans = starts.get(..items).unwrap_or_default();
+    if message.spans.try_extend_from_slice(spans).is_err() {
         return Some(false);
     }
     *end = pos;
     Some(true)
+}
+
+/// Where the hot field at `pos` ends; its prefix read and bounded, and with `check` its BCD
+/// filler checked. Whether the end lies within the input is for the caller to check.
+#[inline(always)]
+fn field_end(fast: &Fast, input: &[u8], pos: usize, check: bool) -> Option<usize> {
+    if fast.step == Step::Fixed {
+        let end = pos + fast.size as usize;
+        let item = Item {
+            start: pos,
+            units: 0,
+            end,
+        };
+        if check && fast.odd_fixed && (end > input.len() || !filler_ok(fast, input, item)) {
+            return None;
+        }
+        return Some(end);
+    }
+    let (width, count) = short_prefix(fast, input, pos)?;
+    if count > fast.size || (fast.even && count % 2 == 1) {
+        return None;
+    }
+    let wire = ((count << fast.shl) + u32::from(fast.add)) >> fast.shr;
+    let start = pos + width;
+    let end = start + wire as usize;
+    let item = Item {
+        start,
+        units: 0,
+        end,
+    };
+    let odd = fast.parity && count % 2 == 1;
+    if check && odd && (end > input.len() || !filler_ok(fast, input, item)) {
+        return None;
+    }
+    Some(end)
+}
+
+/// Every run of the layout passes its content test; `starts` holds where each item starts
+/// and, after the last, where it ends.
+#[inline(always)]
+fn runs_pass(layout: &Layout, starts: &[u16], input: &[u8]) -> bool {
+    layout.runs.iter().take(layout.run_count).all(|run| {
+        let (first, after) = (usize::from(run.first), usize::from(run.last) + 1);
+        match (starts.get(first), starts.get(after)) {
+            (Some(&from), Some(&to)) => Run {
+                probe: run.probe,
+                start: usize::from(from) + usize::from(run.skip),
+                end: usize::from(to),
+            }
+            .test(input),
+            _ => false,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -360,5 +419,63 @@ mod tests {
         assert!(spec == fresh);
         assert!(format!("{:?}", spec.layouts).starts_with("Layouts(1 of"));
         assert!(format!("{:?}", fresh.layouts).starts_with("Layouts(0 of"));
+    }
+
+    /// Bitmaps whose first choices of slot are the same both get a layout.
+    #[test]
+    fn colliding_bitmaps_take_their_second_slot() {
+        let spec = Spec::from_toml_str(Spec::builtin_source("iso87-ascii").unwrap()).unwrap();
+        let first = |p: u64| spec.layouts.slots(p, 0)[0].map(std::ptr::from_ref);
+        let a = 0x2020_0000_0080_0000u64;
+        // Another bitmap of fields 3, 11, 41 and one more (one the layout walk takes) with
+        // the same first slot.
+        let b = (2..64)
+            .filter(|&n| spec.fast[n].hot)
+            .map(|n| a | 1 << (64 - n))
+            .find(|&b| b != a && first(b) == first(a))
+            .expect("a bitmap sharing the first slot");
+        spec.layouts.learn(&spec, a, 0);
+        spec.layouts.learn(&spec, b, 0);
+        assert!(spec.layouts.get(a, 0).is_some());
+        assert!(spec.layouts.get(b, 0).is_some_and(|l| l.primary == b));
+        // Learning again fills nothing more.
+        spec.layouts.learn(&spec, b, 0);
+        assert!(format!("{:?}", spec.layouts).starts_with("Layouts(2 of"));
+    }
+
+    /// Both benchmark messages, and a secondary bitmap, decode through a layout once learnt.
+    #[test]
+    fn bench_messages_take_the_layout_walk() {
+        let unhex = |text: &str| -> Vec<u8> {
+            let digits: Vec<u8> = text
+                .trim()
+                .bytes()
+                .map(|c| (c as char).to_digit(16).unwrap() as u8)
+                .collect();
+            digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
+        };
+        let a = unhex(include_str!("../../tests/data/a.hex"));
+        let b = unhex(include_str!("../../tests/data/b.hex"));
+        // 0800 with field 70 (network management code): a secondary bitmap.
+        let with_secondary = b"080080200000000000000400000000000000000123301".to_vec();
+        for (name, wire) in [
+            ("iso87-ascii", a),
+            ("cup-pos", b),
+            ("iso87-ascii", with_secondary),
+        ] {
+            let spec = Spec::from_toml_str(Spec::builtin_source(name).unwrap()).unwrap();
+            let first = spec.decode_complete(&wire).unwrap();
+            let (primary, secondary) = (first.bitmap().word(0), first.bitmap().word(1));
+            let layout = spec.layouts.get(primary, secondary).expect("a layout");
+            let fields = first.fields().count() + usize::from(secondary != 0);
+            assert_eq!(layout.count + usize::from(secondary != 0), fields, "{name}");
+            let pos = spec.mti.width() + spec.bitmap.width();
+            let mut message = spec.decoder().empty(&wire);
+            message.bitmap.set_word(0, primary);
+            let mut end = 0;
+            assert_eq!(walk(&mut message, primary, pos, true, &mut end), Some(true));
+            assert_eq!(end, wire.len());
+            assert_eq!(&message.spans[..], &first.spans[..], "{name}");
+        }
     }
 }
