@@ -168,51 +168,12 @@ fn write_ebcdic(room: &mut [u8], value: &[u8], charset: Charset) {
     to_charset(room, charset);
 }
 
-/// Writes each byte as two hex characters: sixteen bytes at a time when there are that many
-/// (the last sixteen written again, overlapping), else looked up as pairs.
+/// Writes each byte as two hex characters, looked up as a pair.
 fn write_hex(text: &mut [u8], value: &[u8], charset: Charset) {
-    let len = value.len();
-    if len >= 16 && text.len() == 2 * len {
-        let mut blocks = value.chunks_exact(16).zip(text.chunks_exact_mut(32));
-        for (block, out) in &mut blocks {
-            hex_block(block, out);
-        }
-        if len % 16 != 0 {
-            if let (Some(block), Some(out)) = (value.get(len - 16..), text.get_mut(2 * len - 32..))
-            {
-                hex_block(block, out);
-            }
-        }
-    } else {
-        for (pair, &b) in text.chunks_exact_mut(2).zip(value) {
-            pair.copy_from_slice(&HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default());
-        }
+    for (pair, &b) in text.chunks_exact_mut(2).zip(value) {
+        pair.copy_from_slice(&HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default());
     }
     to_charset(text, charset);
-}
-
-/// The 32 upper-case hex characters of 16 bytes, written lane by lane over fixed arrays so
-/// that the compiler turns it into a few vector instructions, with no `unsafe` code.
-#[inline(always)]
-fn hex_block(block: &[u8], out: &mut [u8]) {
-    let (Ok(block), Ok(out)) = (<&[u8; 16]>::try_from(block), <&mut [u8; 32]>::try_from(out))
-    else {
-        return;
-    };
-    // A nibble `v` is '0' + v, plus 7 more from 10 up so that 10-15 land on 'A'-'F'.
-    let char_of = |v: u8| v + b'0' + if v > 9 { 7 } else { 0 };
-    let mut high = [0u8; 16];
-    let mut low = [0u8; 16];
-    for ((h, l), &b) in high.iter_mut().zip(low.iter_mut()).zip(block) {
-        *h = char_of(b >> 4);
-        *l = char_of(b & 0x0F);
-    }
-    for (pair, (&h, &l)) in out.chunks_exact_mut(2).zip(high.iter().zip(&low)) {
-        if let [first, second] = pair {
-            *first = h;
-            *second = l;
-        }
-    }
 }
 
 /// The two upper-case hex characters of each byte.
