@@ -374,6 +374,7 @@ fn runs_pass(layout: &Layout, starts: &[u16], input: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::Charset;
 
     /// "0800", bitmap with fields 3, 11 and 41 set, and their values, in `iso87-ascii`.
     const ECHO: &[u8] = b"08002020000000800000990000000123TERM0001";
@@ -447,12 +448,9 @@ mod tests {
     #[test]
     fn bench_messages_take_the_layout_walk() {
         let unhex = |text: &str| -> Vec<u8> {
-            let digits: Vec<u8> = text
-                .trim()
-                .bytes()
-                .map(|c| (c as char).to_digit(16).unwrap() as u8)
-                .collect();
-            digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
+            let nibble = |c: u8| crate::content::hex_value(c, Charset::Ascii).unwrap().0;
+            let pairs = text.trim().as_bytes().chunks(2);
+            pairs.map(|p| (nibble(p[0]) << 4) | nibble(p[1])).collect()
         };
         let a = unhex(include_str!("../../tests/data/a.hex"));
         let b = unhex(include_str!("../../tests/data/b.hex"));
