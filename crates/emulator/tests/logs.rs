@@ -43,7 +43,9 @@ async fn a_command_span_covers_that_command_only_and_check_values_are_hex() {
         .with_ansi(false)
         .with_writer(logs.clone())
         .finish();
+    anchor_subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
 
     let host = TestHost::spawn(HostConfig::builtin().on_ephemeral_ports())
         .await
@@ -107,4 +109,17 @@ async fn a_command_span_covers_that_command_only_and_check_values_are_hex() {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
     );
+}
+
+/// Keeps scoped log captures from going blind. `tracing` caches each callsite's interest once
+/// for the whole process, asking the subscriber of whichever thread reaches the callsite
+/// first; a sibling test's thread with no subscriber of its own would cache "never" and the
+/// capturing test would see nothing (tokio-rs/tracing#3611). A global subscriber that is
+/// interested in everything and writes nothing (a registry without layers) gives those
+/// threads an answer of "always"; the capture itself stays thread-local.
+fn anchor_subscriber() {
+    static ANCHOR: std::sync::Once = std::sync::Once::new();
+    ANCHOR.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
 }

@@ -1399,7 +1399,9 @@ fn logs_and_debug_output_never_show_a_full_pan() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    support::anchor_subscriber();
     let _g = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
     for cup in [false, true] {
         let mut t = term(cup);
         t.request(Request::Sale {

@@ -57,6 +57,19 @@ pub fn sale(pan: &str, amount: u64) -> Request {
     }
 }
 
+/// Keeps scoped log captures from going blind. `tracing` caches each callsite's interest once
+/// for the whole process, asking the subscriber of whichever thread reaches the callsite
+/// first; a sibling test's thread with no subscriber of its own would cache "never" and the
+/// capturing test would see nothing (tokio-rs/tracing#3611). A global subscriber that is
+/// interested in everything and writes nothing (a registry without layers) gives those
+/// threads an answer of "always"; the capture itself stays thread-local.
+pub fn anchor_subscriber() {
+    static ANCHOR: std::sync::Once = std::sync::Once::new();
+    ANCHOR.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}
+
 pub fn trace_subscriber() -> tracing::subscriber::DefaultGuard {
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)

@@ -129,6 +129,7 @@ impl AsyncRead for Chunks {
 
 /// Captures what `tracing` writes while the returned guard lives (on this thread).
 pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    anchor_subscriber();
     let logs = Logs::default();
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -138,7 +139,22 @@ pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_writer(move || sink.clone())
         .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    (logs, guard)
+}
+
+/// Keeps scoped log captures from going blind. `tracing` caches each callsite's interest once
+/// for the whole process, asking the subscriber of whichever thread reaches the callsite
+/// first; a sibling test's thread with no subscriber of its own would cache "never" and the
+/// capturing test would see nothing (tokio-rs/tracing#3611). A global subscriber that is
+/// interested in everything and writes nothing (a registry without layers) gives those
+/// threads an answer of "always"; the capture itself stays thread-local.
+pub fn anchor_subscriber() {
+    static ANCHOR: std::sync::Once = std::sync::Once::new();
+    ANCHOR.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
 }
 
 /// Log text written so far.
