@@ -14,9 +14,8 @@
 
 use iso8583_codec::Message;
 
-use crate::action::{Outcome, Output, Purpose, SettleFailure};
+use crate::action::{Outcome, Output, Purpose};
 use crate::config::MAX_AMOUNT;
-use crate::dialect::code_of;
 use crate::engine::{Engine, Flight, Request};
 use crate::error::{Error, Rejected};
 use crate::record::{AdviceState, Record, TipAdvice, TxnKind};
@@ -170,12 +169,7 @@ impl<S: Store> Engine<S> {
         let Some(record) = self.state.records.iter().find(adjusting).cloned() else {
             return Ok(());
         };
-        let Some(code) = code_of(reply) else {
-            tracing::warn!(
-                stan = flight.trace,
-                "0230 without a response code: the tip advice stays queued"
-            );
-            self.halt(SettleFailure::AdviceNotDelivered, out);
+        let Some(code) = self.advice_code(flight, reply, "tip advice", out) else {
             return Ok(());
         };
         let delivered = crate::online::advice_delivered(code);

@@ -123,13 +123,18 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
-    fn voidable(&self, invoice: u32) -> Result<&Record, Error> {
+    /// The record of invoice `invoice` a void would cancel (not itself a void).
+    fn original(&self, invoice: u32) -> Result<&Record, Error> {
         let record = self
             .state
             .records
             .iter()
-            .find(|r| r.invoice == invoice && r.kind != TxnKind::Void)
-            .ok_or(Rejected::NoSuchRecord { invoice })?;
+            .find(|r| r.invoice == invoice && r.kind != TxnKind::Void);
+        Ok(record.ok_or(Rejected::NoSuchRecord { invoice })?)
+    }
+
+    fn voidable(&self, invoice: u32) -> Result<&Record, Error> {
+        let record = self.original(invoice)?;
         if record.voided {
             return Err(Rejected::AlreadyVoided { invoice }.into());
         }
@@ -146,12 +151,7 @@ impl<S: Store> Engine<S> {
 
     /// The pre-auth a [`Request::VoidPreAuth`] names: an approved online one, not voided.
     fn pre_auth_voidable(&self, invoice: u32) -> Result<&Record, Error> {
-        let record = self
-            .state
-            .records
-            .iter()
-            .find(|r| r.invoice == invoice && r.kind != TxnKind::Void)
-            .ok_or(Rejected::NoSuchRecord { invoice })?;
+        let record = self.original(invoice)?;
         if record.kind != TxnKind::PreAuth || record.advice != AdviceState::Online {
             return Err(Rejected::NotVoidable {
                 invoice,
@@ -508,17 +508,11 @@ impl<S: Store> Engine<S> {
         reply: &Message<'_>,
         out: &mut Output,
     ) -> Result<(), Error> {
-        let Some(record) = self.state.records.iter().find(|r| r.trace == flight.trace) else {
+        let answered = |r: &&Record| r.trace == flight.trace;
+        let Some(record) = self.state.records.iter().find(answered).cloned() else {
             return Ok(());
         };
-        let Some(code) = code_of(reply) else {
-            // Neither delivered nor failed: the advice stays queued, in the totals, and is
-            // sent again; like a timeout, it stops the settlement (DESIGN §5, dialect C).
-            tracing::warn!(
-                stan = flight.trace,
-                "0230 without a response code: the advice stays queued"
-            );
-            self.halt(SettleFailure::AdviceNotDelivered, out);
+        let Some(code) = self.advice_code(flight, reply, "advice", out) else {
             return Ok(());
         };
         let advice = if advice_delivered(code) {
@@ -536,7 +530,7 @@ impl<S: Store> Engine<S> {
         let updated = Record {
             advice,
             response_code,
-            ..record.clone()
+            ..record
         };
         let kind = updated.kind;
         self.commit(vec![Op::put(updated)])?;
@@ -575,6 +569,28 @@ impl<S: Store> Engine<S> {
             Purpose::SignOn | Purpose::Echo | Purpose::SignOff => {}
         }
         Ok(())
+    }
+
+    /// The response code of the 0230 answering an advice (`what`, for the log). Without one
+    /// the advice is neither delivered nor failed: it stays queued, in the totals, and is sent
+    /// again; like a timeout, that stops the settlement (DESIGN §5, dialect C), and `None`.
+    pub(crate) fn advice_code<'r>(
+        &mut self,
+        flight: &Flight,
+        reply: &'r Message<'_>,
+        what: &'static str,
+        out: &mut Output,
+    ) -> Option<&'r str> {
+        let code = code_of(reply);
+        if code.is_none() {
+            tracing::warn!(
+                stan = flight.trace,
+                what,
+                "0230 without a response code: the advice stays queued"
+            );
+            self.halt(SettleFailure::AdviceNotDelivered, out);
+        }
+        code
     }
 
     /// Stops the drive until the operator asks again: a parked request is not sent, and a

@@ -126,6 +126,18 @@ pub(super) fn upload(s: &IntlSettings, ctx: &Ctx<'_>, unit: &[&Record], trace: u
 }
 
 fn optional_upload_fields(r: &Record, fields: &mut Vec<(u16, Vec<u8>)>) {
+    original_references(r, fields);
+    if r.tip > 0 {
+        fields.push(field(54, format!("{:012}", r.tip)));
+    }
+    if let Some(icc) = &r.icc {
+        fields.push((55, icc.clone()));
+    }
+}
+
+/// What the record keeps of its approval, where it has it: the expiry (14), the host's
+/// RRN (37) and authorisation code (38).
+fn original_references(r: &Record, fields: &mut Vec<(u16, Vec<u8>)>) {
     if let Some(expiry) = &r.expiry {
         fields.push(field(14, *expiry));
     }
@@ -134,12 +146,6 @@ fn optional_upload_fields(r: &Record, fields: &mut Vec<(u16, Vec<u8>)>) {
     }
     if !r.auth_code.is_empty() {
         fields.push(field(38, r.auth_code));
-    }
-    if r.tip > 0 {
-        fields.push(field(54, format!("{:012}", r.tip)));
-    }
-    if let Some(icc) = &r.icc {
-        fields.push((55, icc.clone()));
     }
 }
 
@@ -163,15 +169,7 @@ pub(super) fn tip_advice(s: &IntlSettings, ctx: &Ctx<'_>, r: &Record, trace: u32
         field(60, format!("{}{:06}{}", r.mti, r.trace, " ".repeat(12))),
         field(62, format!("{:06}", r.invoice)),
     ];
-    if let Some(expiry) = &r.expiry {
-        fields.push(field(14, *expiry));
-    }
-    if !r.rrn.is_empty() {
-        fields.push(field(37, r.rrn));
-    }
-    if !r.auth_code.is_empty() {
-        fields.push(field(38, r.auth_code));
-    }
+    original_references(r, &mut fields);
     fields.sort_by_key(|(n, _)| *n);
     ("0220", fields)
 }
