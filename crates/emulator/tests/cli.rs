@@ -50,6 +50,19 @@ fn files(scenario: Option<&str>) -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, profile, file)
 }
 
+/// `posemu run --host addr --profile profile scenario`.
+async fn run_with_profile(addr: &str, profile: &Path, scenario: &Path) -> Output {
+    posemu(&[
+        "run",
+        "--host",
+        addr,
+        "--profile",
+        path(profile),
+        path(scenario),
+    ])
+    .await
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -107,15 +120,7 @@ async fn a_wrong_expectation_exits_1_and_says_which() {
         expect = { outcome = "approved" }
     "#;
     let (_dir, profile, file) = files(Some(scenario));
-    let out = posemu(&[
-        "run",
-        "--host",
-        &addr,
-        "--profile",
-        path(&profile),
-        path(&file),
-    ])
-    .await;
+    let out = run_with_profile(&addr, &profile, &file).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("FAIL   1 echo"), "{stdout}");
@@ -174,15 +179,7 @@ async fn bad_files_and_usage_exit_2_before_anything_is_sent() {
     assert_eq!(out.status.code(), Some(2));
 
     std::fs::write(&profile, "capacity = 0\n").unwrap();
-    let out = posemu(&[
-        "run",
-        "--host",
-        &addr,
-        "--profile",
-        path(&profile),
-        path(&good),
-    ])
-    .await;
+    let out = run_with_profile(&addr, &profile, &good).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("capacity"));
 
@@ -206,15 +203,7 @@ async fn a_host_section_is_ignored_against_an_external_host() {
         expect = { code = "00", slip = "BALANCED" }
     "#;
     let (_dir, profile, file) = files(Some(scenario));
-    let out = posemu(&[
-        "run",
-        "--host",
-        &addr,
-        "--profile",
-        path(&profile),
-        path(&file),
-    ])
-    .await;
+    let out = run_with_profile(&addr, &profile, &file).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("ignored"));
 }
@@ -397,15 +386,7 @@ async fn a_bad_profile_file_is_reported_against_itself() {
         ("\ncolour = \"red\"\n", 2, "unknown field `colour`"),
     ] {
         std::fs::write(&profile, body).unwrap();
-        let out = posemu(&[
-            "run",
-            "--host",
-            &addr,
-            "--profile",
-            path(&profile),
-            path(&scenario),
-        ])
-        .await;
+        let out = run_with_profile(&addr, &profile, &scenario).await;
         assert_eq!(out.status.code(), Some(2));
         let stderr = text(&out.stderr);
         let blamed = format!("posemu run: {}: line {line}: ", profile.display());

@@ -39,9 +39,7 @@ fn intl_sale_total(host: &iso8583_host::TestHost) -> (u64, u64) {
 #[tokio::test]
 async fn a_tip_adjustment_changes_the_sales_amount_once_and_the_totals_follow() {
     let host = host().await;
-    let mut t = Term::connect(&host, Dialect::International).await;
-    let sale = t.sale(1000, VISA);
-    let rrn = t.exchange(sale).await.text(37);
+    let (mut t, rrn) = intl_with_a_sale(&host).await;
     let other = t.sale(500, VISA);
     assert_eq!(t.exchange(other).await.code(), "00");
 
@@ -86,9 +84,7 @@ async fn a_tip_adjustment_changes_the_sales_amount_once_and_the_totals_follow() 
 #[tokio::test]
 async fn a_tip_adjustment_of_no_standing_sale_is_25_and_a_malformed_one_30_or_13() {
     let host = host().await;
-    let mut t = Term::connect(&host, Dialect::International).await;
-    let sale = t.sale(1000, VISA);
-    let rrn = t.exchange(sale).await.text(37);
+    let (mut t, rrn) = intl_with_a_sale(&host).await;
     // Unknown trace; the right trace with another RRN.
     assert_eq!(
         t.exchange(tip_advice(&t, 2, 9, &rrn, 1100, 100))
@@ -151,9 +147,7 @@ async fn a_tip_adjustment_survives_a_restart_and_its_repeat_is_still_94() {
     config.db = Some(db.clone());
     let rrn = {
         let host = host_with(config.clone()).await;
-        let mut t = Term::connect(&host, Dialect::International).await;
-        let sale = t.sale(1000, VISA);
-        let rrn = t.exchange(sale).await.text(37);
+        let (mut t, rrn) = intl_with_a_sale(&host).await;
         assert_eq!(
             t.exchange(tip_advice(&t, 2, 1, &rrn, 1200, 200))
                 .await

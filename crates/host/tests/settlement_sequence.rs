@@ -34,9 +34,7 @@ async fn cup_with_a_sale(host: &iso8583_host::TestHost) -> Term {
 #[tokio::test]
 async fn intl_trailer_without_a_95_is_12_and_closes_nothing() {
     let host = host().await;
-    let mut t = Term::connect(&host, Dialect::International).await;
-    let s = t.sale(1000, VISA);
-    assert_eq!(t.exchange(s).await.code(), "00");
+    let (mut t, _) = intl_with_a_sale(&host).await;
     let trailer = intl_0500(&t, 50, "960000", 1, &intl_block(0, 0, 0, 0));
     assert_eq!(t.exchange(trailer).await.code(), "12");
     let view = host.ledger();
@@ -58,9 +56,7 @@ async fn intl_upload_outside_a_settlement_is_12() {
 #[tokio::test]
 async fn intl_trailer_for_another_batch_than_the_0500s_is_12() {
     let host = host().await;
-    let mut t = Term::connect(&host, Dialect::International).await;
-    let s = t.sale(1000, VISA);
-    assert_eq!(t.exchange(s).await.code(), "00");
+    let (mut t, _) = intl_with_a_sale(&host).await;
     let wrong = intl_0500(&t, 2, "920000", 3, &intl_block(0, 0, 0, 0));
     assert_eq!(t.exchange(wrong).await.code(), "95");
     let up = intl_0320(&t, 3, 1, "000001", 1000);
@@ -80,9 +76,7 @@ async fn intl_trailer_for_another_batch_than_the_0500s_is_12() {
 #[tokio::test]
 async fn intl_repeated_trailer_gets_its_first_answer() {
     let host = host().await;
-    let mut t = Term::connect(&host, Dialect::International).await;
-    let s = t.sale(1000, VISA);
-    assert_eq!(t.exchange(s).await.code(), "00");
+    let (mut t, _) = intl_with_a_sale(&host).await;
     let wrong = intl_block(1, 9999, 0, 0);
     assert_eq!(
         t.exchange(intl_0500(&t, 2, "920000", 1, &wrong))
@@ -120,9 +114,7 @@ async fn intl_repeated_trailer_gets_its_first_answer() {
 #[tokio::test]
 async fn intl_repeated_closing_trailer_is_00() {
     let host = host().await;
-    let mut t = Term::connect(&host, Dialect::International).await;
-    let s = t.sale(1000, VISA);
-    assert_eq!(t.exchange(s).await.code(), "00");
+    let (mut t, _) = intl_with_a_sale(&host).await;
     let block = intl_block(1, 1000, 0, 0);
     let forced = intl_0500(&t, 2, "920000", 1, &intl_block(0, 0, 0, 0));
     assert_eq!(t.exchange(forced).await.code(), "95");
@@ -144,9 +136,7 @@ async fn intl_repeated_closing_trailer_is_00() {
 #[tokio::test]
 async fn intl_0500_checks_its_processing_code_and_totals_field() {
     let host = host().await;
-    let mut t = Term::connect(&host, Dialect::International).await;
-    let s = t.sale(1000, VISA);
-    assert_eq!(t.exchange(s).await.code(), "00");
+    let (mut t, _) = intl_with_a_sale(&host).await;
     let right = intl_block(1, 1000, 0, 0);
     let other_code = intl_0500(&t, 2, "930000", 1, &right);
     assert_eq!(t.exchange(other_code).await.code(), "12");

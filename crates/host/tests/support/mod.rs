@@ -41,6 +41,16 @@ pub async fn host_with(config: HostConfig) -> TestHost {
     TestHost::spawn(config.on_ephemeral_ports()).await.unwrap()
 }
 
+/// An international terminal with one approved Visa sale of 10.00 (trace 1), and the
+/// sale's RRN.
+pub async fn intl_with_a_sale(host: &TestHost) -> (Term, String) {
+    let mut t = Term::connect(host, Dialect::International).await;
+    let sale = t.sale(1000, VISA);
+    let reply = t.exchange(sale).await;
+    assert_eq!(reply.code(), "00", "the setup sale");
+    (t, reply.text(37))
+}
+
 /// An answer as the terminal read it.
 #[derive(Debug, Clone)]
 pub struct Reply {
