@@ -11,7 +11,7 @@
 //! are needed at least; problems with bytes that *are* present are reported first, so a length
 //! prefix above the maximum is an error even when the data after it is missing too.
 
-use arrayvec::ArrayVec;
+use crate::spans::Spans;
 
 use crate::content::{self, Bad, Seen};
 use crate::error::{BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, WhichBitmap};
@@ -203,7 +203,7 @@ impl<'s> Decoder<'s> {
             input,
             mti: Mti(*b"0000"),
             bitmap: Bitmap::new(),
-            spans: ArrayVec::new(),
+            spans: Spans::new(),
             end: 0,
             quirks: Quirks::default(),
         }
@@ -277,7 +277,7 @@ impl<'a> Walk<'a, '_, '_> {
         if self.pos > usize::from(u16::MAX) {
             return Err(Error::MessageTooLarge { offset: self.pos }.into());
         }
-        self.message.end = self.pos;
+        self.message.end = u32::try_from(self.pos).unwrap_or(u32::MAX);
         if self.pos < self.input.len() && !self.opts.keep_trailing {
             return Err(Stop::Fail(Error::TrailingData {
                 offset: self.pos,
@@ -477,7 +477,7 @@ impl<'a> Walk<'a, '_, '_> {
         let Ok(start) = u16::try_from(start) else {
             return Err(Error::MessageTooLarge { offset: start }.into());
         };
-        let _ = self.message.spans.try_push(start);
+        let _ = self.message.spans.push(start);
         Ok(())
     }
 

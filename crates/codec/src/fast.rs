@@ -269,7 +269,7 @@ pub(crate) fn walk(message: &mut Message<'_>, keep_trailing: bool, check: bool) 
                 return false;
             }
             message.mti = mti;
-            message.end = end;
+            message.end = end as u32;
             return true;
         }
         Some(false) => return false,
@@ -288,7 +288,7 @@ pub(crate) fn walk(message: &mut Message<'_>, keep_trailing: bool, check: bool) 
                 return false;
             };
             // `pos` never passes the input's end, checked above to fit.
-            if message.spans.try_push(pos as u16).is_err() {
+            if !message.spans.push(pos as u16) {
                 return false;
             }
             pos = if fast.hot {
@@ -312,7 +312,7 @@ pub(crate) fn walk(message: &mut Message<'_>, keep_trailing: bool, check: bool) 
         return false;
     }
     message.mti = mti;
-    message.end = pos;
+    message.end = pos as u32;
     let (primary, secondary) = (message.bitmap.word(0), message.bitmap.word(1));
     if message.bitmap.word(2) == 0 {
         spec.layouts.learn(spec, primary, secondary);

@@ -84,6 +84,7 @@ mod field;
 #[cfg(feature = "json")]
 pub mod json;
 mod message;
+mod spans;
 mod spec;
 
 pub use decode::{Decoded, Decoder, Incomplete};

@@ -2,16 +2,17 @@
 //!
 //! A [`Message`] borrows the input and the spec; it copies no field data. Field lookup is O(1):
 //! the spans of present fields are stored in bit order, and a field's index is the number of
-//! bits set before it (a popcount over at most three words).
+//! bits set before it (a popcount over at most three words). A message of more than 48 items
+//! keeps every second or fourth start only, and a lookup reads up to three prefixes again
+//! (see the `spans` module).
 
 use std::fmt;
 use std::ops::Range;
 
-use arrayvec::ArrayVec;
-
 use crate::error::FieldPath;
 use crate::field::Field;
-use crate::spec::plan::Kind;
+use crate::spans::Spans;
+use crate::spec::plan::{Kind, Plan};
 use crate::spec::Spec;
 
 /// A message type indicator: four decimal digits (version, class, function, origin).
@@ -191,6 +192,21 @@ impl Bitmap {
         count as usize
     }
 
+    /// The highest set bit below `n`.
+    pub(crate) fn below(&self, n: u16) -> Option<u16> {
+        let i = usize::from(n.checked_sub(1)?).min(192);
+        let (full, part) = (i / 64, i % 64);
+        // The bits before `i` in its word are its top `part` bits.
+        let mask = u64::MAX.checked_shl(64 - part as u32).unwrap_or(0);
+        let partial = self.words.get(full).map_or(0, |w| w & mask);
+        let mut words = self.words.iter().take(full).copied().enumerate().rev();
+        let (w, word) = std::iter::once((full, partial))
+            .chain(&mut words)
+            .find(|&(_, word)| word != 0)?;
+        // Bit numbers count from the top: the lowest set bit is the highest number.
+        Some((w * 64 + 63 - word.trailing_zeros() as usize + 1) as u16)
+    }
+
     /// Set bit numbers in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         self.words.iter().enumerate().flat_map(|(w, &word)| {
@@ -241,9 +257,10 @@ const QUIRKS: [Quirk; 4] = [
 /// The quirks seen in a message, each with the place it was first seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Quirks {
-    /// Per quirk: the field (0 for a bitmap) and the offset plus one (0 when not seen), kept
-    /// small because the message carrying them is returned by value.
-    first: [(u16, u32); 4],
+    /// Per quirk: the field (0 for a bitmap), and the offset plus one (0 when not seen); two
+    /// arrays rather than one of pairs, to keep the message returned by value small.
+    fields: [u16; 4],
+    at: [u32; 4],
 }
 
 /// Where a quirk was first seen.
@@ -257,29 +274,24 @@ pub struct QuirkAt {
 
 impl Quirks {
     pub(crate) fn note(&mut self, quirk: Quirk, field: Option<u16>, offset: usize) {
-        let slot = QUIRKS
-            .iter()
-            .position(|q| *q == quirk)
-            .and_then(|i| self.first.get_mut(i));
-        if let Some(slot @ (_, 0)) = slot {
-            *slot = (
-                field.unwrap_or(0),
-                u32::try_from(offset).unwrap_or(u32::MAX - 1) + 1,
-            );
+        let Some(i) = QUIRKS.iter().position(|q| *q == quirk) else {
+            return;
+        };
+        if let (Some(at @ 0), Some(f)) = (self.at.get_mut(i), self.fields.get_mut(i)) {
+            *at = u32::try_from(offset).unwrap_or(u32::MAX - 1) + 1;
+            *f = field.unwrap_or(0);
         }
     }
 
     /// True when the message was canonical.
     pub fn is_empty(&self) -> bool {
-        self.first.iter().all(|(_, at)| *at == 0)
+        self.at.iter().all(|at| *at == 0)
     }
 
     /// Where `quirk` was first seen, if it was.
     pub fn first(&self, quirk: Quirk) -> Option<QuirkAt> {
         let i = QUIRKS.iter().position(|q| *q == quirk)?;
-        self.first
-            .get(i)
-            .and_then(|&(field, at)| Quirks::at(field, at))
+        Quirks::at(*self.fields.get(i)?, *self.at.get(i)?)
     }
 
     fn at(field: u16, at: u32) -> Option<QuirkAt> {
@@ -294,8 +306,8 @@ impl Quirks {
     pub fn iter(&self) -> impl Iterator<Item = (Quirk, QuirkAt)> + '_ {
         QUIRKS
             .iter()
-            .zip(self.first.iter())
-            .filter_map(|(q, &(field, at))| Quirks::at(field, at).map(|at| (*q, at)))
+            .zip(self.fields.iter().zip(self.at.iter()))
+            .filter_map(|(q, (&field, &at))| Quirks::at(field, at).map(|at| (*q, at)))
     }
 }
 
@@ -309,12 +321,13 @@ pub struct Message<'a> {
     pub(crate) mti: Mti,
     pub(crate) bitmap: Bitmap,
     /// Where each set bit's item (length prefix included) starts, in bit order, bitmap bits
-    /// included. Lengths are read again from the prefix on access, and offsets fit in 16 bits
-    /// because messages are at most 65,535 bytes: that keeps the message small enough to
-    /// return by value cheaply.
-    pub(crate) spans: ArrayVec<u16, 192>,
-    /// Offset just past the last field.
-    pub(crate) end: usize,
+    /// included (see [`Spans`]). Lengths are read again from the prefix on access, and offsets
+    /// fit in 16 bits because fields start within the first 65,535 bytes: that keeps the
+    /// message small enough to return by value cheaply.
+    pub(crate) spans: Spans,
+    /// Offset just past the last field: within 65,535 bytes of a field's start and its
+    /// largest length, so 32 bits hold it.
+    pub(crate) end: u32,
     pub(crate) quirks: Quirks,
 }
 
@@ -342,8 +355,8 @@ impl<'a> Message<'a> {
     /// Field `n`, if present. Bits 1 and 65 (when it is the tertiary bitmap) are bitmaps, not
     /// fields, and give `None`.
     pub fn field(&self, n: u16) -> Option<Field<'a>> {
-        let (data_start, units) = self.locate(n)?;
-        let plan = self.spec.plan(n);
+        let plan = self.spec.plans.get(usize::from(n))?;
+        let (data_start, units) = self.locate(n, plan)?;
         let data = self
             .input
             .get(data_start..data_start + plan.wire_len(units))?;
@@ -351,12 +364,49 @@ impl<'a> Message<'a> {
     }
 
     /// Offset of field `n`'s data and its length in units.
-    fn locate(&self, n: u16) -> Option<(usize, usize)> {
+    #[inline]
+    fn locate(&self, n: u16, plan: &Plan) -> Option<(usize, usize)> {
         if !self.bitmap.contains(n) {
             return None;
         }
-        let start = usize::from(*self.spans.get(self.bitmap.rank(n))?);
-        let plan = self.spec.plan(n);
+        let index = self.bitmap.rank(n);
+        let (mut item, mut start) = self.spans.at_or_before(index)?;
+        if item < index {
+            start = self.walk_to(n, index - item, start)?;
+            item = index;
+        }
+        debug_assert_eq!(item, index);
+        self.data_of(plan, start)
+    }
+
+    /// The start of field `n`'s item, from the start of the item `back` items before it (at
+    /// most three: see [`Spans`]), by reading the items in between again.
+    #[cold]
+    fn walk_to(&self, n: u16, back: usize, start: usize) -> Option<usize> {
+        // The set bits just below `n`, nearest first.
+        let mut between = [0u16; 3];
+        let mut below = n;
+        for slot in between.get_mut(..back)? {
+            below = self.bitmap.below(below)?;
+            *slot = below;
+        }
+        let mut pos = start;
+        for &m in between.get(..back)?.iter().rev() {
+            let plan = self.spec.plan(m);
+            pos = match plan.kind {
+                Kind::Bitmap => pos + self.spec.bitmap.width(),
+                _ => {
+                    let (data, units) = self.data_of(&plan, pos)?;
+                    data + plan.wire_len(units)
+                }
+            };
+        }
+        Some(pos)
+    }
+
+    /// Where the data of the item at `start` with this plan lies, and its length in units.
+    #[inline(always)]
+    fn data_of(&self, plan: &Plan, start: usize) -> Option<(usize, usize)> {
         match plan.kind {
             Kind::Fixed => Some((start, plan.units as usize)),
             Kind::Variable => {
@@ -375,6 +425,11 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Offset just past the last field.
+    fn end(&self) -> usize {
+        self.end as usize
+    }
+
     /// Every present field in number order.
     pub fn fields(&self) -> impl Iterator<Item = Field<'a>> + '_ {
         self.bitmap.iter().filter_map(move |n| self.field(n))
@@ -390,18 +445,18 @@ impl<'a> Message<'a> {
     /// The bytes from the MTI up to the start of field `n` (prefix included), or to the end of
     /// the message if `n` is absent: the input of a MAC carried in field `n` (64 or 128).
     pub fn bytes_before(&self, n: u16) -> &'a [u8] {
-        let end = self.span_of(n).map_or(self.end, |r| r.start);
+        let end = self.span_of(n).map_or(self.end(), |r| r.start);
         self.input.get(..end).unwrap_or(self.input)
     }
 
     /// The message's bytes, MTI to last field.
     pub fn as_bytes(&self) -> &'a [u8] {
-        self.input.get(..self.end).unwrap_or(self.input)
+        self.input.get(..self.end()).unwrap_or(self.input)
     }
 
     /// Bytes after the last field, when the decoder was told to keep them.
     pub fn trailing(&self) -> &'a [u8] {
-        self.input.get(self.end..).unwrap_or(&[])
+        self.input.get(self.end()..).unwrap_or(&[])
     }
 
     /// Non-canonical forms the decoder accepted.
@@ -474,6 +529,38 @@ mod tests {
         assert_eq!(Mti::new("1420").unwrap().version(), MtiVersion::Iso1993);
         assert!(Mti::new("02A0").is_none());
         assert!(Mti::new("020").is_none());
+    }
+
+    /// Small enough that the compiler moves a message (out of the decoder, out of its
+    /// `Result`) with a few vector moves rather than a call to `memcpy`.
+    #[test]
+    fn a_message_is_small() {
+        assert!(std::mem::size_of::<Message<'_>>() <= 184);
+        assert!(std::mem::size_of::<Result<Message<'_>, crate::Error>>() <= 184);
+    }
+
+    #[test]
+    fn bitmap_below_finds_the_previous_set_bit() {
+        let mut b = Bitmap::new();
+        for n in [1, 2, 64, 65, 128, 129, 192] {
+            b.insert(n);
+        }
+        let below: Vec<Option<u16>> = [1, 2, 3, 64, 65, 66, 129, 130, 192, 193]
+            .iter()
+            .map(|&n| b.below(n))
+            .collect();
+        let expected = [
+            None,
+            Some(1),
+            Some(2),
+            Some(2),
+            Some(64),
+            Some(65),
+            Some(128),
+        ];
+        assert_eq!(below[..7], expected);
+        assert_eq!(below[7..], [Some(129), Some(129), Some(192)]);
+        assert_eq!(b.below(0), None);
     }
 
     #[test]

@@ -694,6 +694,41 @@ fn secondary_bitmap_via_bit_1() {
     round_trip(&hex_spec, "0200", &wire, &[(2, b"2")]);
 }
 
+/// Every bit of all three bitmaps set: 192 items, four times more than a message keeps every
+/// start of, so most lookups walk from a start kept a few items before. Every field is found
+/// at its own offset, and through both walks.
+#[test]
+fn every_bit_of_three_bitmaps_set() {
+    let spec = digit_per_field_spec("binary", true);
+    let numbers: Vec<u16> = (2..=192).filter(|&n| n != 65).collect();
+    let digits: Vec<[u8; 1]> = numbers.iter().map(|n| [b'0' + (n % 10) as u8]).collect();
+    let mut builder = Builder::new(&spec, Mti::new("0200").unwrap());
+    for (n, d) in numbers.iter().zip(&digits) {
+        builder.set(*n, &d[..]).unwrap();
+    }
+    let wire = builder.to_bytes();
+    // MTI, primary and secondary bitmaps, fields 2-64, the tertiary bitmap (bit 65), 66-192.
+    assert_eq!(wire.len(), 4 + 8 + 8 + 63 + 8 + 127);
+    let offset = |n: u16| match n {
+        2..=64 => 20 + usize::from(n - 2),
+        _ => 20 + 63 + 8 + usize::from(n - 66),
+    };
+    for decoder in [spec.decoder(), spec.decoder().full_walk_only(true)] {
+        let m = decoder.decode_complete(&wire).unwrap();
+        assert_eq!(m.bitmap().word(2), u64::MAX);
+        for (n, d) in numbers.iter().zip(&digits) {
+            let field = m.field(*n).unwrap();
+            assert_eq!(
+                (field.offset(), field.raw()),
+                (offset(*n), &d[..]),
+                "field {n}"
+            );
+        }
+        assert!(m.field(65).is_none() && m.field(1).is_none());
+        assert_eq!(m.fields().count(), numbers.len());
+    }
+}
+
 #[test]
 fn tertiary_bitmap_via_bit_65_where_field_65_stands() {
     let spec = digit_per_field_spec("binary", true);

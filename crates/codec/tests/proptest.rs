@@ -350,6 +350,12 @@ macro_rules! properties_of {
                     round_trip(spec(), &plain)?;
                 }
 
+                /// Most fields set: more items than the message keeps every start of.
+                #[test]
+                fn full_messages_round_trip(plain in message(spec(), 0.7)) {
+                    round_trip(spec(), &plain)?;
+                }
+
                 #[test]
                 fn arbitrary_bytes_never_panic(input in arbitrary_input(spec())) {
                     decode_anything(spec(), &input)?;

@@ -33,7 +33,7 @@ const SLOTS: usize = 32;
 
 /// Items (bit 1 included) a layout holds: more than any usual message sets; a bitmap setting
 /// more takes the bit-by-bit walk.
-const MAX_FIELDS: usize = 48;
+const MAX_FIELDS: usize = crate::spans::DENSE;
 
 /// The layouts of one spec, filled as bitmaps are met. Not part of the spec's identity:
 /// specs compare equal whatever their caches hold, and a clone starts with an empty one.
@@ -277,8 +277,8 @@ pub(super) fn walk(
     let layout = spec.layouts.get(primary, secondary)?;
     message.bitmap.set_word(1, secondary);
 
-    // Where each item starts, and one more entry for where the last one ends.
-    let mut starts = [0u16; MAX_FIELDS + 1];
+    // Where each item starts, written in place, and one more slot for where the last ends.
+    let starts = message.spans.slots_mut();
     let mut pos = pos;
     let mut items = 0;
     if let (true, Some(start)) = (secondary != 0, starts.first_mut()) {
@@ -307,13 +307,10 @@ pub(super) fn walk(
     if let Some(after) = starts.get_mut(items) {
         *after = pos as u16;
     }
-    if check && !runs_pass(layout, &starts, input) {
+    if check && !runs_pass(layout, message.spans.slots(), input) {
         return Some(false);
     }
-    let spans = starts.get(..items).unwrap_or_default();
-    if message.spans.try_extend_from_slice(spans).is_err() {
-        return Some(false);
-    }
+    message.spans.set_dense(items);
     *end = pos;
     Some(true)
 }
@@ -398,7 +395,7 @@ mod tests {
         let mut message = spec.decoder().empty(ECHO);
         assert_eq!(walk(&mut message, primary, 20, true, &mut end), Some(true));
         assert_eq!(end, ECHO.len());
-        assert_eq!(&message.spans[..], &[20, 26, 32]);
+        assert_eq!(message.spans.held(), &[20, 26, 32]);
         // Other bitmaps are not taken for this one, nor learnt from input that is refused.
         assert!(spec.layouts.get(primary | 1 << 40, 0).is_none());
         let short = 0x2020_0000_0000_0000;
@@ -473,7 +470,7 @@ mod tests {
             let mut end = 0;
             assert_eq!(walk(&mut message, primary, pos, true, &mut end), Some(true));
             assert_eq!(end, wire.len());
-            assert_eq!(&message.spans[..], &first.spans[..], "{name}");
+            assert_eq!(message.spans.held(), first.spans.held(), "{name}");
         }
     }
 }
