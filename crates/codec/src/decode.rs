@@ -194,6 +194,7 @@ impl<'s> Decoder<'s> {
         self.decode(input).and_then(Decoded::complete)
     }
 
+    #[inline]
     pub(crate) fn empty<'a>(&self, input: &'a [u8]) -> Message<'a>
     where
         's: 'a,

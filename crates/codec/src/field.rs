@@ -23,6 +23,7 @@ pub struct Field<'a> {
 }
 
 impl<'a> Field<'a> {
+    #[inline]
     pub(crate) fn new(spec: &'a FieldSpec, data: &'a [u8], units: usize, offset: usize) -> Self {
         Field {
             spec,

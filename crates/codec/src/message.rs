@@ -140,6 +140,7 @@ impl Bitmap {
     }
 
     /// True if bit `n` (1-192) is set.
+    #[inline]
     pub fn contains(&self, n: u16) -> bool {
         Bitmap::locate(n)
             .and_then(|(w, bit)| self.words.get(w).map(|word| word & bit != 0))
@@ -176,6 +177,7 @@ impl Bitmap {
     }
 
     /// Number of set bits below `n`.
+    #[inline]
     pub(crate) fn rank(&self, n: u16) -> usize {
         let Some(i) = n.checked_sub(1).map(usize::from) else {
             return 0;
@@ -354,6 +356,7 @@ impl<'a> Message<'a> {
 
     /// Field `n`, if present. Bits 1 and 65 (when it is the tertiary bitmap) are bitmaps, not
     /// fields, and give `None`.
+    #[inline]
     pub fn field(&self, n: u16) -> Option<Field<'a>> {
         let plan = self.spec.plans.get(usize::from(n))?;
         let (data_start, units) = self.locate(n, plan)?;

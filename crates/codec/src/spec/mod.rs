@@ -365,6 +365,7 @@ impl Spec {
     }
 
     /// The definition of field `number`, if the spec has one.
+    #[inline]
     pub fn field(&self, number: u16) -> Option<&FieldSpec> {
         self.fields
             .get(usize::from(number))
