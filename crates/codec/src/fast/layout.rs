@@ -130,16 +130,29 @@ const NO_RUN: RunPlan = RunPlan {
 };
 
 /// The fast path's plan for one pair of bitmaps.
+///
+/// Between two variable fields, every field's start is known from the end of the first: a
+/// fixed offset. So each field (bit 1, the secondary bitmap, left out) is kept as that offset
+/// from its anchor (the start of the first field, or the end of the last variable field
+/// before it), and only variable fields, and odd BCD fields whose filler is checked, are
+/// read one by one.
 struct Layout {
     primary: u64,
     secondary: u64,
     /// False for bitmaps the layout walk does not take: kept so that they are not looked at
     /// again.
     usable: bool,
-    /// The fields' fast-path entries in bit order, bit 1 (the secondary bitmap) left out:
-    /// copies, so that the walk reads them one after the other.
-    fields: [Fast; MAX_FIELDS],
+    /// Per field, in bit order: where it starts, from its anchor.
+    rel: [u32; MAX_FIELDS],
+    /// Bit `i` set when field `i` is read by `field_end` (a variable field, or an odd BCD one
+    /// whose filler is checked): its end is the next anchor.
+    read: u64,
+    /// The fast-path entries of the fields read, in order: copies, so that the walk reads
+    /// them one after the other.
+    reads: [Fast; MAX_FIELDS],
     count: usize,
+    /// Where the last field ends, from the last anchor.
+    tail: u32,
     runs: [RunPlan; MAX_FIELDS],
     run_count: usize,
 }
@@ -153,8 +166,11 @@ impl Layout {
             primary,
             secondary,
             usable: false,
-            fields: [super::STOP; MAX_FIELDS],
+            rel: [0; MAX_FIELDS],
+            read: 0,
+            reads: [super::STOP; MAX_FIELDS],
             count: 0,
+            tail: 0,
             runs: [NO_RUN; MAX_FIELDS],
             run_count: 0,
         };
@@ -164,24 +180,33 @@ impl Layout {
         // Items before the first field: the secondary bitmap, which no run takes.
         let offset = usize::from(secondary != 0);
         let mut current: Option<RunPlan> = None;
+        let mut reads = 0;
         let bits = [primary & !(1 << 63), secondary];
         for n in bits
             .into_iter()
             .enumerate()
             .flat_map(|(w, word)| set_bits(w, word))
         {
-            let (Some(&fast), Some(slot)) = (
+            let i = layout.count;
+            let item = offset + i;
+            let (Some(&fast), Some(rel), true) = (
                 spec.fast.get(n).filter(|fast| fast.hot),
-                layout.fields.get_mut(layout.count),
+                layout.rel.get_mut(i),
+                item < MAX_FIELDS,
             ) else {
                 return layout;
             };
-            *slot = fast;
-            let item = offset + layout.count;
-            layout.count += 1;
-            if item >= MAX_FIELDS {
-                return layout;
+            *rel = layout.tail;
+            if fast.step == Step::Fixed && !fast.odd_fixed {
+                // Fixed sizes are below 65,536 (see the spec lint): 48 of them fit 32 bits.
+                layout.tail += fast.size;
+            } else if let Some(slot) = layout.reads.get_mut(reads) {
+                *slot = fast;
+                reads += 1;
+                layout.read |= 1 << i;
+                layout.tail = 0;
             }
+            layout.count += 1;
             current = layout.extend_run(current, &fast, item as u8);
         }
         if let Some(done) = current {
@@ -287,18 +312,25 @@ pub(super) fn walk(
         pos += spec.bitmap.width();
         items = 1;
     }
-    let fields = layout.fields.get(..layout.count).unwrap_or_default();
-    let Some(field_starts) = starts.get_mut(items..items + fields.len()) else {
+    let Some(field_starts) = starts.get_mut(items..items + layout.count) else {
         return Some(false);
     };
-    for (fast, start) in fields.iter().zip(field_starts) {
-        *start = pos as u16;
-        match field_end(fast, input, pos, check) {
-            Some(end) => pos = end,
-            None => return Some(false),
+    // `anchor`: the start of the first field, then the end of each field read.
+    let mut anchor = pos;
+    let mut reads = layout.reads.iter();
+    let read = layout.read;
+    for (i, (start, &rel)) in field_starts.iter_mut().zip(&layout.rel).enumerate() {
+        let at = anchor + rel as usize;
+        *start = at as u16;
+        if read >> i & 1 == 1 {
+            match reads.next().and_then(|fast| field_end(fast, input, at, check)) {
+                Some(end) => anchor = end,
+                None => return Some(false),
+            }
         }
     }
-    items += fields.len();
+    pos = anchor + layout.tail as usize;
+    items += layout.count;
     // Positions only grow, and the input fits 16 bits: a start that did not fit, and was cut
     // short above, leaves the end beyond the input.
     if pos > input.len() {
@@ -388,7 +420,7 @@ mod tests {
             .layouts
             .get(primary, 0)
             .expect("a layout for the bitmap");
-        assert_eq!(layout.count, 3);
+        assert_eq!((layout.count, layout.read), (3, 0));
         // 3 and 11 are one run of digits, 41 one of printable characters.
         assert_eq!(layout.run_count, 2);
         let mut end = 0;
