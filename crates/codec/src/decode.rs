@@ -184,14 +184,19 @@ impl<'s> Decoder<'s> {
     where
         's: 'a,
     {
-        // Built in the value returned, so that the message is not copied on the way out.
+        // Built in the value returned, and returned from one place, so that the message is
+        // not copied on the way out.
         let mut out = Ok(self.empty(input));
-        if let Ok(message) = &mut out {
-            if self.fast_path && fast::walk(message, self.keep_trailing, self.check_content) {
-                return out;
+        let fast = match &mut out {
+            Ok(message) => {
+                self.fast_path && fast::walk(message, self.keep_trailing, self.check_content)
             }
+            Err(_) => false,
+        };
+        if !fast {
+            out = self.decode(input).and_then(Decoded::complete);
         }
-        self.decode(input).and_then(Decoded::complete)
+        out
     }
 
     #[inline]

@@ -130,6 +130,7 @@ pub struct Bitmap {
 
 impl Bitmap {
     /// An empty bitmap.
+    #[inline]
     pub fn new() -> Bitmap {
         Bitmap::default()
     }
