@@ -653,14 +653,14 @@ fn blocks(data: &[u8], ok: impl Fn(u8) -> bool + Copy) -> bool {
         .get(..whole)
         .unwrap_or_default()
         .iter()
-        .fold(0u8, |r, &b| r | u8::from(!ok(b)));
+        .fold(false, |r, &b| r | !ok(b));
     if whole != data.len() {
         let last = data.len().checked_sub(16).and_then(|at| data.get(at..));
         if let Some(Ok(block)) = last.map(<&[u8; 16]>::try_from) {
-            refused |= block.iter().fold(0u8, |r, &b| r | u8::from(!ok(b)));
+            refused |= block.iter().fold(false, |r, &b| r | !ok(b));
         }
     }
-    refused == 0
+    !refused
 }
 
 // Byte rules for `blocks`, each without branches: `|` of comparisons, not `||`.
