@@ -49,7 +49,7 @@
 //! # Performance
 //! Decoding takes a fast path for canonical input and falls back to a full walk, which says
 //! exactly what is wrong, only when something is out of the ordinary. Each [`Spec`] also keeps
-//! the layouts of the bitmaps it has decoded (up to 32, about 50 KiB per spec, allocated when
+//! the layouts of the bitmaps it has decoded (up to 32, about 56 KiB per spec, allocated when
 //! the spec is loaded): for a bitmap met before, the order of the fields, their fixed sizes and
 //! the runs of bytes sharing a content class are known in advance, and only the length
 //! prefixes and the bytes themselves are read and checked. Input that is refused never takes a
