@@ -250,20 +250,14 @@ pub(crate) fn walk(message: &mut Message<'_>, keep_trailing: bool, check: bool) 
     let Some(mti) = mti(spec.mti, input) else {
         return false;
     };
-    let mut pos = spec.mti.width();
-
-    let Some(primary) = bitmap(spec.bitmap, input, pos) else {
-        return false;
-    };
-    pos += spec.bitmap.width();
-    message.bitmap.set_word(0, primary);
+    let pos = spec.mti.width();
 
     // Offsets are kept in 16 bits; a longer input is the full walk's to refuse or trim.
     if input.len() > usize::from(u16::MAX) {
         return false;
     }
     let mut end = 0;
-    match layout::walk(message, primary, pos, check, &mut end) {
+    match layout::walk(message, pos, check, &mut end) {
         Some(true) => {
             if end != input.len() && !keep_trailing {
                 return false;
@@ -275,6 +269,26 @@ pub(crate) fn walk(message: &mut Message<'_>, keep_trailing: bool, check: bool) 
         Some(false) => return false,
         None => {}
     }
+    bit_by_bit(message, mti, pos, keep_trailing, check)
+}
+
+/// The walk of a message whose bitmaps have no layout: bit by bit, from the primary bitmap at
+/// `pos`. Out of line, so that the layout walk, the usual case, is compiled on its own.
+#[inline(never)]
+fn bit_by_bit(
+    message: &mut Message<'_>,
+    mti: Mti,
+    mut pos: usize,
+    keep_trailing: bool,
+    check: bool,
+) -> bool {
+    let spec = message.spec;
+    let input = message.input;
+    let Some(primary) = bitmap(spec.bitmap, input, pos) else {
+        return false;
+    };
+    pos += spec.bitmap.width();
+    message.bitmap.set_word(0, primary);
 
     let mut run = Run::EMPTY;
     for word in 0..3 {

@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use super::{filler_ok, short_prefix, Fast, Item, Probe, Run, Step};
 use crate::message::Message;
-use crate::spec::Spec;
+use crate::spec::{BitmapEncoding, Charset, Spec};
 
 /// Slots in a spec's table of layouts: room for the couple of dozen bitmaps a terminal or a
 /// host sees, each with two slots to choose from.
@@ -44,24 +44,26 @@ impl Layouts {
         Layouts((0..SLOTS).map(|_| OnceLock::new()).collect())
     }
 
-    /// The two slots these bitmaps may take: two chances, so that two bitmaps whose first
-    /// choices collide both find room.
+    /// The two slots these bitmaps (as written) may take: two chances, so that two bitmaps
+    /// whose first choices collide both find room.
     #[inline]
-    fn slots(&self, primary: u64, secondary: u64) -> [Option<&OnceLock<Layout>>; 2] {
-        let mixed = (primary ^ secondary.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    fn slots(&self, key: &Key) -> [Option<&OnceLock<Layout>>; 2] {
+        let [[p0, p1], [s0, s1]] = *key;
+        let mixed = (p0 ^ p1.rotate_left(17) ^ s0.rotate_left(29) ^ s1.rotate_left(43))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let first = (mixed >> 58) as usize % SLOTS;
         let second = (mixed >> 52) as usize % SLOTS;
         [self.0.get(first), self.0.get(second)]
     }
 
-    /// The layout for these bitmaps, if one has been worked out.
+    /// The layout for the bitmaps written as `key`, if one has been worked out.
     #[inline]
-    fn get(&self, primary: u64, secondary: u64) -> Option<&Layout> {
-        self.slots(primary, secondary)
+    fn get(&self, key: &Key) -> Option<&Layout> {
+        self.slots(key)
             .into_iter()
             .flatten()
             .filter_map(OnceLock::get)
-            .find(|layout| layout.primary == primary && layout.secondary == secondary)
+            .find(|layout| layout.key == *key)
             .filter(|layout| layout.usable)
     }
 
@@ -71,12 +73,20 @@ impl Layouts {
     #[cold]
     #[inline(never)]
     pub(crate) fn learn(&self, spec: &Spec, primary: u64, secondary: u64) {
-        let slots = self.slots(primary, secondary);
+        let key = [
+            written(spec.bitmap, primary),
+            if secondary == 0 {
+                [0; 2]
+            } else {
+                written(spec.bitmap, secondary)
+            },
+        ];
+        let slots = self.slots(&key);
         let known = slots
             .iter()
             .flatten()
             .filter_map(|slot| slot.get())
-            .any(|layout| layout.primary == primary && layout.secondary == secondary);
+            .any(|layout| layout.key == key);
         if known {
             return;
         }
@@ -85,9 +95,68 @@ impl Layouts {
             .flatten()
             .find(|slot| slot.get().is_none())
         {
-            let _ = slot.set(Layout::build(spec, primary, secondary));
+            let _ = slot.set(Layout::build(spec, primary, secondary, key));
         }
     }
+}
+
+/// A bitmap as written: a binary one as its value, and zero; sixteen hex characters as two
+/// little-endian words of eight characters.
+type Raw = [u64; 2];
+
+/// The primary bitmap as written, and the secondary (or zeros when bit 1 is clear).
+type Key = [Raw; 2];
+
+/// The bitmap at `pos` as written, if the input holds one; nothing is checked.
+#[inline(always)]
+fn raw(encoding: BitmapEncoding, input: &[u8], pos: usize) -> Option<Raw> {
+    match encoding {
+        BitmapEncoding::Binary => {
+            let bytes: [u8; 8] = input.get(pos..pos + 8)?.try_into().ok()?;
+            Some([u64::from_be_bytes(bytes), 0])
+        }
+        BitmapEncoding::Hex(_) => Some([super::load(input, pos)?, super::load(input, pos + 8)?]),
+    }
+}
+
+/// Whether a bitmap written as `raw` sets its first bit: worked out from its first byte
+/// alone, and exact for every canonical bitmap (which is all a layout matches).
+#[inline(always)]
+fn announces_next(encoding: BitmapEncoding, raw: &Raw) -> bool {
+    let first = raw[0] as u8;
+    match encoding {
+        BitmapEncoding::Binary => raw[0] >> 63 == 1,
+        // `8`, `9` and `A`-`F` are the characters from 8 up.
+        BitmapEncoding::Hex(Charset::Ascii) => first >= b'8',
+        BitmapEncoding::Hex(Charset::Ebcdic(_)) => {
+            matches!(first, 0xF8 | 0xF9) || (0xC1..=0xC6).contains(&first)
+        }
+    }
+}
+
+/// A bitmap's canonical form as written (see [`Raw`]): upper-case hex characters.
+fn written(encoding: BitmapEncoding, word: u64) -> Raw {
+    let charset = match encoding {
+        BitmapEncoding::Binary => return [word, 0],
+        BitmapEncoding::Hex(charset) => charset,
+    };
+    let mut chars = [0u8; 16];
+    for (i, c) in chars.iter_mut().enumerate() {
+        let nibble = ((word >> (60 - 4 * i)) & 0xF) as u8;
+        *c = match (charset, nibble) {
+            (Charset::Ascii, 0..=9) => b'0' + nibble,
+            (Charset::Ascii, _) => b'A' + nibble - 10,
+            (Charset::Ebcdic(_), 0..=9) => 0xF0 + nibble,
+            (Charset::Ebcdic(_), _) => 0xC1 + nibble - 10,
+        };
+    }
+    let (high, low) = chars.split_at(8);
+    let word_of = |half: &[u8]| {
+        half.iter()
+            .rev()
+            .fold(0u64, |w, &c| (w << 8) | u64::from(c))
+    };
+    [word_of(high), word_of(low)]
 }
 
 impl Clone for Layouts {
@@ -139,6 +208,8 @@ const NO_RUN: RunPlan = RunPlan {
 struct Layout {
     primary: u64,
     secondary: u64,
+    /// The two bitmaps as written (see [`Key`]).
+    key: Key,
     /// False for bitmaps the layout walk does not take: kept so that they are not looked at
     /// again.
     usable: bool,
@@ -161,10 +232,11 @@ impl Layout {
     /// Works out the layout of `primary` and `secondary` (0 when absent). Unusable when a
     /// field is one the bit-by-bit walk takes out of line (see `Fast::hot`), when bit 65 is a
     /// tertiary bitmap, or when there are more than [`MAX_FIELDS`] items.
-    fn build(spec: &Spec, primary: u64, secondary: u64) -> Layout {
+    fn build(spec: &Spec, primary: u64, secondary: u64, key: Key) -> Layout {
         let mut layout = Layout {
             primary,
             secondary,
+            key,
             usable: false,
             rel: [0; MAX_FIELDS],
             read: 0,
@@ -277,30 +349,33 @@ fn prefix_width(fast: &Fast) -> u8 {
     }
 }
 
-/// Decodes `message` (fresh, its primary bitmap read) by the layout of its bitmaps, if the
-/// spec has one for them. `None`: no layout, take the bit-by-bit walk. `Some(false)`: give
-/// up, as the walk does. `Some(true)`: decoded, the offset past the last field in `end`.
+/// Decodes `message` (fresh, its MTI read) by the layout of its bitmaps, if the spec has one
+/// for them: found by the bitmaps as written, so a known bitmap is neither checked nor turned
+/// into bits again (equal to the canonical form a layout keeps, it is valid). `None`: no
+/// layout, take the bit-by-bit walk. `Some(false)`: give up, as the walk does. `Some(true)`:
+/// decoded, the offset past the last field in `end`.
 #[inline]
 pub(super) fn walk(
     message: &mut Message<'_>,
-    primary: u64,
     pos: usize,
     check: bool,
     end: &mut usize,
 ) -> Option<bool> {
     let spec = message.spec;
     let input = message.input;
-    let secondary = if primary >> 63 == 1 {
-        // An empty secondary bitmap is a quirk, for the full walk to note.
-        match super::bitmap(spec.bitmap, input, pos) {
-            Some(word) if word != 0 => word,
-            _ => return Some(false),
-        }
+    let encoding = spec.bitmap;
+    let width = encoding.width();
+    let primary = raw(encoding, input, pos)?;
+    let secondary = if announces_next(encoding, &primary) {
+        raw(encoding, input, pos + width)?
     } else {
-        0
+        [0; 2]
     };
-    let layout = spec.layouts.get(primary, secondary)?;
-    message.bitmap.set_word(1, secondary);
+    let layout = spec.layouts.get(&[primary, secondary])?;
+    message.bitmap.set_word(0, layout.primary);
+    message.bitmap.set_word(1, layout.secondary);
+    let secondary = layout.secondary;
+    let pos = pos + width;
 
     // Where each item starts, written in place, and one more slot for where the last ends.
     let starts = message.spans.slots_mut();
@@ -342,12 +417,10 @@ pub(super) fn walk(
     if let Some(after) = starts.get_mut(items) {
         *after = pos as u16;
     }
-    if check && !runs_pass(layout, message.spans.slots(), input) {
-        return Some(false);
-    }
+    // Recorded before the content is tested: a message refused here is not used.
     message.spans.set_dense(items);
     *end = pos;
-    Some(true)
+    Some(!check || runs_pass(layout, message.spans.slots(), input))
 }
 
 /// Where the hot field at `pos` ends; its prefix read and bounded, and with `check` its BCD
@@ -389,9 +462,16 @@ fn field_end(fast: &Fast, input: &[u8], pos: usize, check: bool) -> Option<usize
 /// and, after the last, where it ends.
 #[inline(always)]
 fn runs_pass(layout: &Layout, starts: &[u16], input: &[u8]) -> bool {
-    layout.runs.iter().take(layout.run_count).all(|run| {
+    // A plain loop: written with `all`, the compiler may leave the tests in a function of
+    // their own, out of line.
+    let mut left = layout.run_count;
+    for run in &layout.runs {
+        if left == 0 {
+            break;
+        }
+        left -= 1;
         let (first, after) = (usize::from(run.first), usize::from(run.last) + 1);
-        match (starts.get(first), starts.get(after)) {
+        let passed = match (starts.get(first), starts.get(after)) {
             (Some(&from), Some(&to)) => Run {
                 probe: run.probe,
                 start: usize::from(from) + usize::from(run.skip),
@@ -399,13 +479,33 @@ fn runs_pass(layout: &Layout, starts: &[u16], input: &[u8]) -> bool {
             }
             .test(input),
             _ => false,
+        };
+        if !passed {
+            return false;
         }
-    })
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key of bitmaps given by value, as `Layouts::learn` works it out.
+    fn key_of(spec: &Spec, primary: u64, secondary: u64) -> Key {
+        let second = if secondary == 0 {
+            [0; 2]
+        } else {
+            written(spec.bitmap, secondary)
+        };
+        [written(spec.bitmap, primary), second]
+    }
+
+    impl Layouts {
+        fn by_value(&self, spec: &Spec, primary: u64, secondary: u64) -> Option<&Layout> {
+            self.get(&key_of(spec, primary, secondary))
+        }
+    }
     use crate::spec::Charset;
 
     /// "0800", bitmap with fields 3, 11 and 41 set, and their values, in `iso87-ascii`.
@@ -421,27 +521,27 @@ mod tests {
         // Learnt from the first message, taken by the next.
         let layout = spec
             .layouts
-            .get(primary, 0)
+            .by_value(&spec, primary, 0)
             .expect("a layout for the bitmap");
         assert_eq!((layout.count, layout.read), (3, 0));
         // 3 and 11 are one run of digits, 41 one of printable characters.
         assert_eq!(layout.run_count, 2);
         let mut end = 0;
         let mut message = spec.decoder().empty(ECHO);
-        assert_eq!(walk(&mut message, primary, 20, true, &mut end), Some(true));
+        assert_eq!(walk(&mut message, 4, true, &mut end), Some(true));
         assert_eq!(end, ECHO.len());
         assert_eq!(message.spans.held(), &[20, 26, 32]);
         // Other bitmaps are not taken for this one, nor learnt from input that is refused.
-        assert!(spec.layouts.get(primary | 1 << 40, 0).is_none());
+        assert!(spec.layouts.by_value(&spec, primary | 1 << 40, 0).is_none());
         let short = 0x2020_0000_0000_0000;
         assert!(spec
             .decode_complete(b"0800202000000000000099000X000123")
             .is_err());
-        assert!(spec.layouts.get(short, 0).is_none());
+        assert!(spec.layouts.by_value(&spec, short, 0).is_none());
         assert!(spec
             .decode_complete(b"08002020000000000000990000000123")
             .is_ok());
-        assert!(spec.layouts.get(short, 0).is_some());
+        assert!(spec.layouts.by_value(&spec, short, 0).is_some());
     }
 
     /// The table the docs size: 32 slots of about 1.75 KiB.
@@ -449,6 +549,53 @@ mod tests {
     fn the_table_is_about_56_kib() {
         let table = SLOTS * std::mem::size_of::<OnceLock<Layout>>();
         assert!((54 * 1024..=58 * 1024).contains(&table), "{table} bytes");
+    }
+
+    /// Every bitmap encoding: the key worked out from the bits when a layout is learnt is
+    /// the one read from the wire, with and without a secondary bitmap, so the next message
+    /// finds the layout.
+    #[test]
+    fn the_key_learnt_is_the_key_read() {
+        let fields: String = (2..=128)
+            .map(|n| format!("{{ number = {n}, name = \"f{n}\", class = \"n\", length = 1 }},\n"))
+            .collect();
+        for bitmap in ["binary", "hex", "hex-ebcdic"] {
+            let text = format!(
+                "field = [\n{fields}]\n[spec]\nname = \"t\"\nmti = \"ascii\"\nbitmap = \"{bitmap}\"\ntertiary_bitmap = false\n"
+            );
+            let spec = Spec::from_toml_str(&text).unwrap();
+            for numbers in [&[2u16, 3, 60, 64][..], &[2, 11, 64, 70, 128], &[65, 99]] {
+                let mut builder = crate::Builder::new(&spec, crate::Mti::new("0800").unwrap());
+                for &n in numbers {
+                    builder.set(n, &b"7"[..]).unwrap();
+                }
+                let wire = builder.to_bytes();
+                let first = spec.decode_complete(&wire).unwrap();
+                let (p, s) = (first.bitmap().word(0), first.bitmap().word(1));
+                let encoding = spec.bitmap;
+                let primary = raw(encoding, &wire, 4).unwrap();
+                assert_eq!(
+                    announces_next(encoding, &primary),
+                    s != 0,
+                    "{bitmap} {numbers:?}"
+                );
+                let secondary = match s {
+                    0 => [0; 2],
+                    _ => raw(encoding, &wire, 4 + encoding.width()).unwrap(),
+                };
+                assert_eq!(
+                    [primary, secondary],
+                    key_of(&spec, p, s),
+                    "{bitmap} {numbers:?}"
+                );
+                let layout = spec.layouts.get(&[primary, secondary]).expect("a layout");
+                assert_eq!((layout.primary, layout.secondary), (p, s));
+                let mut message = spec.decoder().empty(&wire);
+                let mut end = 0;
+                assert_eq!(walk(&mut message, 4, true, &mut end), Some(true));
+                assert_eq!((end, message.bitmap), (wire.len(), first.bitmap));
+            }
+        }
     }
 
     #[test]
@@ -465,7 +612,7 @@ mod tests {
     #[test]
     fn colliding_bitmaps_take_their_second_slot() {
         let spec = Spec::from_toml_str(Spec::builtin_source("iso87-ascii").unwrap()).unwrap();
-        let first = |p: u64| spec.layouts.slots(p, 0)[0].map(std::ptr::from_ref);
+        let first = |p: u64| spec.layouts.slots(&key_of(&spec, p, 0))[0].map(std::ptr::from_ref);
         let a = 0x2020_0000_0080_0000u64;
         // Another bitmap of fields 3, 11, 41 and one more (one the layout walk takes) with
         // the same first slot.
@@ -476,8 +623,11 @@ mod tests {
             .expect("a bitmap sharing the first slot");
         spec.layouts.learn(&spec, a, 0);
         spec.layouts.learn(&spec, b, 0);
-        assert!(spec.layouts.get(a, 0).is_some());
-        assert!(spec.layouts.get(b, 0).is_some_and(|l| l.primary == b));
+        assert!(spec.layouts.by_value(&spec, a, 0).is_some());
+        assert!(spec
+            .layouts
+            .by_value(&spec, b, 0)
+            .is_some_and(|l| l.primary == b));
         // Learning again fills nothing more.
         spec.layouts.learn(&spec, b, 0);
         assert!(format!("{:?}", spec.layouts).starts_with("Layouts(2 of"));
@@ -503,14 +653,17 @@ mod tests {
             let spec = Spec::from_toml_str(Spec::builtin_source(name).unwrap()).unwrap();
             let first = spec.decode_complete(&wire).unwrap();
             let (primary, secondary) = (first.bitmap().word(0), first.bitmap().word(1));
-            let layout = spec.layouts.get(primary, secondary).expect("a layout");
+            let layout = spec
+                .layouts
+                .by_value(&spec, primary, secondary)
+                .expect("a layout");
             let fields = first.fields().count() + usize::from(secondary != 0);
             assert_eq!(layout.count + usize::from(secondary != 0), fields, "{name}");
-            let pos = spec.mti.width() + spec.bitmap.width();
+            let pos = spec.mti.width();
             let mut message = spec.decoder().empty(&wire);
             message.bitmap.set_word(0, primary);
             let mut end = 0;
-            assert_eq!(walk(&mut message, primary, pos, true, &mut end), Some(true));
+            assert_eq!(walk(&mut message, pos, true, &mut end), Some(true));
             assert_eq!(end, wire.len());
             assert_eq!(message.spans.held(), first.spans.held(), "{name}");
         }
