@@ -7,6 +7,7 @@
 //! the spec's filler nibble, and no bitmap without a bit set.
 
 mod check;
+mod entries;
 mod write;
 
 use std::borrow::Cow;
@@ -21,6 +22,7 @@ use crate::message::{Message, Mti};
 use crate::spec::plan::{Kind, MaskScan, Plan, ValueCheck};
 use crate::spec::{Charset, DataEncoding, FieldSpec, Spec};
 
+use entries::{Entries, Entry};
 use write::Cursor;
 
 /// The longest message the builder writes: what the decoder reads and a two-byte length header
@@ -44,7 +46,9 @@ pub struct Builder<'s, 'v> {
     spec: &'s Spec,
     mti: Mti,
     /// Values in field-number order.
-    values: Vec<(u16, Value<'v>)>,
+    entries: Entries<'v>,
+    /// The highest field number set (0 with none): fields set in number order are appended.
+    last: u16,
     /// Values the builder owns; `None` for a slot no longer used.
     owned: Vec<Option<Vec<u8>>>,
     strict: bool,
@@ -67,8 +71,8 @@ impl<'s, 'v> Builder<'s, 'v> {
         Builder {
             spec,
             mti,
-            // Room for a typical message, so setting its fields does not reallocate.
-            values: Vec::with_capacity(32),
+            entries: Entries::new(),
+            last: 0,
             owned: Vec::new(),
             strict: false,
             fields_len: 0,
@@ -145,9 +149,10 @@ impl<'s, 'v> Builder<'s, 'v> {
             }
         };
         // Fields are usually set in number order: append without searching.
-        if self.values.last().is_none_or(|(k, _)| *k < n) {
+        if n > self.last {
             let value = self.store(value);
-            self.values.push((n, value));
+            self.entries.push(Entry { n, value });
+            self.last = n;
             self.fields_len += len;
             // The MTI and three bitmaps take at most 52 bytes: far from the limit, that is
             // enough to know the message fits.
@@ -176,14 +181,14 @@ impl<'s, 'v> Builder<'s, 'v> {
     /// Refuses a value, to be set out of number order or in place of another, that would make
     /// the message longer than the decoder reads (see [`MAX_MESSAGE`]).
     fn check_room(&self, n: u16, plan: &Plan, len: usize) -> Result<(), Error> {
-        let replaced = match self.values.binary_search_by_key(&n, |(k, _)| *k) {
+        let replaced = match self.entries.search(n) {
             Ok(i) => self
-                .values
+                .entries
                 .get(i)
-                .map_or(0, |&(_, old)| field_len(plan, self.bytes(old).len())),
+                .map_or(0, |old| field_len(plan, self.bytes(old.value).len())),
             Err(_) => 0,
         };
-        let last = self.values.last().map_or(n, |(k, _)| (*k).max(n));
+        let last = self.last.max(n);
         let bitmaps = 1 + usize::from(last > 64) + usize::from(last > 128);
         let total = self.spec.mti.width() + bitmaps * self.spec.bitmap.width() + self.fields_len
             - replaced
@@ -196,22 +201,23 @@ impl<'s, 'v> Builder<'s, 'v> {
 
     /// Sets a field out of number order, or one already set.
     fn replace_or_insert(&mut self, n: u16, plan: &Plan, value: Cow<'v, [u8]>, len: usize) {
-        match self.values.binary_search_by_key(&n, |(k, _)| *k) {
+        match self.entries.search(n) {
             Ok(i) => {
-                let Some(&(_, old)) = self.values.get(i) else {
+                let Some(&old) = self.entries.get(i) else {
                     return;
                 };
-                let old = self.release(old);
+                let old = self.release(old.value);
                 self.fields_len = self.fields_len - field_len(plan, old.len()) + len;
                 let value = self.store(value);
-                if let Some(slot) = self.values.get_mut(i) {
-                    slot.1 = value;
+                if let Some(slot) = self.entries.get_mut(i) {
+                    slot.value = value;
                 }
             }
             Err(i) => {
                 let value = self.store(value);
-                self.values.insert(i, (n, value));
+                self.entries.insert(i, Entry { n, value });
                 self.fields_len += len;
+                self.last = self.last.max(n);
             }
         }
     }
@@ -269,8 +275,9 @@ impl<'s, 'v> Builder<'s, 'v> {
 
     /// Removes field `n`, returning its value.
     pub fn remove(&mut self, n: u16) -> Option<Cow<'v, [u8]>> {
-        let i = self.values.binary_search_by_key(&n, |(k, _)| *k).ok()?;
-        let value = self.values.remove(i).1;
+        let i = self.entries.search(n).ok()?;
+        let value = self.entries.remove(i)?.value;
+        self.last = self.entries.last().map_or(0, |e| e.n);
         let value = self.release(value);
         self.fields_len -= field_len(&self.spec.plan(n), value.len());
         Some(value)
@@ -278,13 +285,16 @@ impl<'s, 'v> Builder<'s, 'v> {
 
     /// The value of field `n`, if set.
     pub fn get(&self, n: u16) -> Option<&[u8]> {
-        let i = self.values.binary_search_by_key(&n, |(k, _)| *k).ok()?;
-        self.values.get(i).map(|(_, v)| self.bytes(*v))
+        let i = self.entries.search(n).ok()?;
+        self.entries.get(i).map(|e| self.bytes(e.value))
     }
 
     /// Every set field and its value, in number order.
     pub fn fields(&self) -> impl Iterator<Item = (u16, &[u8])> + '_ {
-        self.values.iter().map(|(n, v)| (*n, self.bytes(*v)))
+        self.entries
+            .as_slice()
+            .iter()
+            .map(|e| (e.n, self.bytes(e.value)))
     }
 
     /// The plan of a field that can be set: defined, and not a bitmap bit.
@@ -304,7 +314,7 @@ impl<'s, 'v> Builder<'s, 'v> {
     pub fn encoded_len(&self) -> usize {
         // Fields are in number order, and only specs with a tertiary bitmap define fields
         // above 128 (whose bit 65 then announces it).
-        let last = self.values.last().map_or(0, |(n, _)| *n);
+        let last = self.last;
         let bitmaps = 1 + usize::from(last > 64) + usize::from(last > 128);
         self.spec.mti.width() + bitmaps * self.spec.bitmap.width() + self.fields_len
     }
@@ -323,7 +333,7 @@ impl<'s, 'v> Builder<'s, 'v> {
         // Bitmaps are filled in once the fields have been walked: take room for them. The
         // secondary follows the primary; the tertiary (announced by bit 65) comes before the
         // first field above 65.
-        let last = self.values.last().map_or(0, |(n, _)| *n);
+        let last = self.last;
         let secondary = last > 64;
         let tertiary = self.spec.tertiary && last > 128;
         let width = self.spec.bitmap.width();
@@ -331,7 +341,7 @@ impl<'s, 'v> Builder<'s, 'v> {
         let secondary_room = cur.take(if secondary { width } else { 0 });
         let mut tertiary_room = None;
         let mut words = [0u64; 3];
-        for &(n, value) in &self.values {
+        for &Entry { n, value } in self.entries.as_slice() {
             if tertiary && tertiary_room.is_none() && n > 65 {
                 tertiary_room = Some(cur.take(width));
             }
