@@ -131,9 +131,45 @@ impl<'s, 'v> Builder<'s, 'v> {
         self.insert(n, value, false)
     }
 
-    /// Checks `value` against field `n`'s plan and stores it.
+    /// Checks `value` against field `n`'s plan and stores it. The usual case (a borrowed value
+    /// the field's quick check accepts, set after the fields already set) is handled here
+    /// inline; everything else goes [`Builder::insert_slow`].
     #[inline]
     fn insert(
+        &mut self,
+        n: u16,
+        value: Cow<'v, [u8]>,
+        refuse_masked: bool,
+    ) -> Result<&mut Self, Error> {
+        if let Cow::Borrowed(bytes) = value {
+            if let Some(plan) = self.spec.plans.get(usize::from(n)) {
+                let quick = &plan.quick;
+                if n > self.last && quick.length_ok(bytes.len()) && check::quick(quick.check, bytes)
+                {
+                    self.entries.push(Entry {
+                        n,
+                        value: Value::Borrowed(bytes),
+                    });
+                    self.last = n;
+                    self.fields_len += quick.wire_len(bytes.len());
+                    // The MTI and three bitmaps take at most 52 bytes: far from the limit,
+                    // that is enough to know the message fits.
+                    if self.fields_len + 52 > MAX_MESSAGE {
+                        return self.refuse_if_too_large(n);
+                    }
+                    return Ok(self);
+                }
+            }
+        }
+        self.insert_slow(n, value, refuse_masked)
+    }
+
+    /// [`Builder::insert`] for what its quick path does not take: owned values, values set
+    /// out of number order or replacing another, fields without a quick path, and values the
+    /// quick check does not accept (which the full check refuses with the reason, or accepts).
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(
         &mut self,
         n: u16,
         value: Cow<'v, [u8]>,
@@ -550,6 +586,7 @@ fn bit_of(n: u16) -> (usize, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::plan::QuickCheck;
     use crate::spec::ContentClass;
 
     /// `MaskScan::OnError` relies on every class but `ans` (and `b`, never scanned) refusing `*`.
@@ -560,6 +597,42 @@ mod tests {
             assert!(content::check_chars(class, None, b"1*", false).is_err());
         }
         assert!(content::check_chars(Ans, None, b"1*", true).is_ok());
+    }
+
+    /// Every field of every built-in spec: the lengths the quick path of `set` accepts are
+    /// exactly those the full length check accepts (for the fields it takes at all), and the
+    /// wire length it adds up is the one `encode` writes.
+    #[test]
+    fn quick_lengths_agree_with_the_full_check() {
+        for name in Spec::builtin_names() {
+            let spec = Spec::builtin(name).unwrap();
+            for n in 0..=crate::spec::MAX_FIELD {
+                let plan = spec.plan(n);
+                let quick = plan.quick;
+                let takes = quick.check != QuickCheck::Slow;
+                assert_eq!(
+                    takes,
+                    spec.field(n).is_some_and(|f| f.class != ContentClass::XN)
+                        && !spec.is_bitmap_bit(n),
+                    "{name} {n}"
+                );
+                if !takes {
+                    continue;
+                }
+                for len in 0..=plan.max_units as usize + 3 {
+                    let value = vec![b'1'; len];
+                    let full = check_length(n, &plan, &value).is_ok();
+                    assert_eq!(quick.length_ok(len), full, "{name} field {n}, {len} bytes");
+                    if full {
+                        assert_eq!(
+                            quick.wire_len(len),
+                            field_len(&plan, len),
+                            "{name} {n} {len}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// Owned values are kept in slots that are freed and reused as they are replaced.
