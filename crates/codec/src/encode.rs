@@ -19,7 +19,7 @@ use crate::content::{self, Bad};
 use crate::error::{Error, Expected, FieldPath, Found, LengthProblem};
 use crate::field::write_masked;
 use crate::message::{Message, Mti};
-use crate::spec::plan::{Kind, MaskScan, Plan, ValueCheck};
+use crate::spec::plan::{Kind, MaskScan, Plan, ValueCheck, WriteOp};
 use crate::spec::{Charset, DataEncoding, FieldSpec, Spec};
 
 use entries::{Entries, Entry};
@@ -148,6 +148,7 @@ impl<'s, 'v> Builder<'s, 'v> {
                 {
                     self.entries.push(Entry {
                         n,
+                        op: plan.write_op,
                         value: Value::Borrowed(bytes),
                     });
                     self.last = n;
@@ -187,7 +188,8 @@ impl<'s, 'v> Builder<'s, 'v> {
         // Fields are usually set in number order: append without searching.
         if n > self.last {
             let value = self.store(value);
-            self.entries.push(Entry { n, value });
+            let op = plan.write_op;
+            self.entries.push(Entry { n, op, value });
             self.last = n;
             self.fields_len += len;
             // The MTI and three bitmaps take at most 52 bytes: far from the limit, that is
@@ -251,7 +253,8 @@ impl<'s, 'v> Builder<'s, 'v> {
             }
             Err(i) => {
                 let value = self.store(value);
-                self.entries.insert(i, Entry { n, value });
+                let op = plan.write_op;
+                self.entries.insert(i, Entry { n, op, value });
                 self.fields_len += len;
                 self.last = self.last.max(n);
             }
@@ -376,22 +379,31 @@ impl<'s, 'v> Builder<'s, 'v> {
         let primary_room = cur.take(width);
         let secondary_room = cur.take(if secondary { width } else { 0 });
         let mut tertiary_room = None;
-        let mut words = [0u64; 3];
-        for &Entry { n, value } in self.entries.as_slice() {
+        // A fourth word, never written, lets the word index be masked instead of checked.
+        let mut words = [0u64; 4];
+        for &Entry { n, op, value } in self.entries.as_slice() {
             if tertiary && tertiary_room.is_none() && n > 65 {
                 tertiary_room = Some(cur.take(width));
             }
             let (word, bit) = bit_of(n);
-            if let Some(w) = words.get_mut(word) {
+            if let Some(w) = words.get_mut(word & 3) {
                 *w |= bit;
             }
-            if let Some(plan) = self.spec.plans.get(usize::from(n)) {
-                write::write_field(&mut cur, plan, self.bytes(value));
+            let bytes = self.bytes(value);
+            match op {
+                WriteOp::Copy => cur.put(bytes),
+                WriteOp::Ascii2Copy => write::put_ascii2_copy(&mut cur, bytes),
+                WriteOp::Ascii3Copy => write::put_ascii3_copy(&mut cur, bytes),
+                WriteOp::General => {
+                    if let Some(plan) = self.spec.plans.get(usize::from(n)) {
+                        write::write_field(&mut cur, plan, bytes);
+                    }
+                }
             }
         }
         debug_assert!(cur.is_full(), "encoded_len and the bytes written disagree");
 
-        let [mut primary, mut secondary_word, tertiary_word] = words;
+        let [mut primary, mut secondary_word, tertiary_word, _] = words;
         if tertiary {
             secondary_word |= 1 << 63;
         }
@@ -576,11 +588,11 @@ fn field_len(plan: &Plan, len: usize) -> usize {
     usize::from(plan.prefix_width) + plan.wire_len(units_of(plan, len))
 }
 
-/// Word and bit of field `n` in the bitmap words.
+/// Word and bit of field `n` (1-192) in the bitmap words.
 #[inline]
 fn bit_of(n: u16) -> (usize, u64) {
-    let i = usize::from(n.saturating_sub(1));
-    (i / 64, 1u64 << (63 - i % 64))
+    let i = usize::from(n).wrapping_sub(1);
+    (i / 64, 1u64 << (!i % 64))
 }
 
 #[cfg(test)]

@@ -146,6 +146,27 @@ pub(super) fn write_field(cur: &mut Cursor<'_>, plan: &Plan, value: &[u8]) {
     }
 }
 
+/// A value as it is after two ASCII digits counting its bytes (LLVAR; a count over 99, which
+/// `set` refuses, keeps its low digits).
+#[inline]
+pub(super) fn put_ascii2_copy(cur: &mut Cursor<'_>, value: &[u8]) {
+    let len = value.len();
+    if let Some(pair) = DIGIT_PAIRS.get(len % 100) {
+        cur.put(pair);
+    }
+    cur.put(value);
+}
+
+/// A value as it is after three ASCII digits counting its bytes (LLLVAR, likewise).
+#[inline]
+pub(super) fn put_ascii3_copy(cur: &mut Cursor<'_>, value: &[u8]) {
+    let len = value.len();
+    if let Some(&[tens, ones]) = DIGIT_PAIRS.get(len % 100) {
+        cur.put(&[b'0' + (len / 100 % 10) as u8, tens, ones]);
+    }
+    cur.put(value);
+}
+
 /// Upper-case hex of the four bytes of `x`, most significant first.
 #[inline]
 pub(super) fn hex8(x: u32) -> [u8; 8] {
@@ -401,6 +422,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The inline forms `encode` picks from a plan's `write_op` write what the general writer
+    /// writes, for every field of every built-in spec taking one and every length it allows.
+    #[test]
+    fn write_ops_agree_with_the_general_writer() {
+        use crate::spec::plan::WriteOp;
+        let mut seen = [0usize; 3];
+        for name in Spec::builtin_names() {
+            let spec = Spec::builtin(name).unwrap();
+            for plan in &spec.plans {
+                let lengths = match plan.write_op {
+                    WriteOp::General => continue,
+                    WriteOp::Copy => plan.units as usize..=plan.units as usize,
+                    _ => 0..=plan.max_units as usize,
+                };
+                for len in lengths {
+                    // `x+n` (fixed fields only) has a sign byte before its digits.
+                    let sign = plan.sign.then_some(b'C');
+                    let digits = (0..len).map(|i| b'0' + (i % 10) as u8);
+                    let value: Vec<u8> = sign.into_iter().chain(digits).collect();
+                    let wire = usize::from(plan.prefix_width) + plan.wire_len(len);
+                    let general = written(wire, |cur| write_field(cur, plan, &value));
+                    let inline = written(wire, |cur| match plan.write_op {
+                        WriteOp::Copy => cur.put(&value),
+                        WriteOp::Ascii2Copy => put_ascii2_copy(cur, &value),
+                        _ => put_ascii3_copy(cur, &value),
+                    });
+                    assert_eq!(inline, general, "{name} {:?}, {len} bytes", plan.write_op);
+                    seen[plan.write_op as usize] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
     }
 
     #[test]

@@ -126,6 +126,21 @@ pub(crate) enum MaskScan {
     Always,
 }
 
+/// How `Builder::encode` writes a field, decided once per field rather than from the prefix
+/// writer and the writer on every write: the common forms inline, the rest through the general
+/// writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteOp {
+    /// A fixed field written as it is (ASCII text or binary).
+    Copy,
+    /// Two ASCII digits counting the value's bytes, then the value as it is.
+    Ascii2Copy,
+    /// Three ASCII digits counting the value's bytes, then the value as it is.
+    Ascii3Copy,
+    /// Anything else: `write::write_field` with the plan.
+    General,
+}
+
 /// Which check the builder's quick path gives a value. A value it does not accept (or a field
 /// it does not handle: `x+n`, undefined numbers, bitmap bits) goes the full way, which finds what
 /// is wrong or accepts it after all; so every check here may be stricter than the full one,
@@ -201,6 +216,7 @@ pub(crate) struct Plan {
     pub(crate) filler: u8,
     pub(crate) prefix_writer: PrefixWriter,
     pub(crate) quick: Quick,
+    pub(crate) write_op: WriteOp,
 }
 
 pub(crate) const UNDEFINED: Plan = Plan {
@@ -234,6 +250,7 @@ pub(crate) const UNDEFINED: Plan = Plan {
         mul: 0,
         half: 0,
     },
+    write_op: WriteOp::General,
 };
 
 impl Wire {
@@ -340,6 +357,7 @@ impl Plan {
             }
         }
         plan.quick = Quick::of(&plan, field);
+        plan.write_op = write_op(&plan);
         plan
     }
 }
@@ -429,6 +447,17 @@ fn prefix_writer(encoding: PrefixEncoding, digits: u8) -> PrefixWriter {
         (PrefixEncoding::Bcd, 1 | 2) => PrefixWriter::Bcd1,
         (PrefixEncoding::Bcd, 3 | 4) => PrefixWriter::Bcd2,
         _ => PrefixWriter::Digits,
+    }
+}
+
+/// The values of ASCII text and binary fields are their wire bytes; without a sign byte (which
+/// a prefix counting units does not count) the prefix counts exactly those bytes.
+fn write_op(plan: &Plan) -> WriteOp {
+    match (plan.writer, plan.sign, plan.prefix_writer) {
+        (Writer::Copy, _, PrefixWriter::None) => WriteOp::Copy,
+        (Writer::Copy, false, PrefixWriter::Ascii2) => WriteOp::Ascii2Copy,
+        (Writer::Copy, false, PrefixWriter::Ascii3) => WriteOp::Ascii3Copy,
+        _ => WriteOp::General,
     }
 }
 
