@@ -43,6 +43,33 @@ impl<'b> Cursor<'b> {
         copy_small(self.take(src.len()), src);
     }
 
+    /// [`Cursor::put`] for a value of 4 to 8 bytes (a fixed field's length, known from its
+    /// plan); other lengths are copied the usual way.
+    #[inline]
+    pub(super) fn put_4_to_8(&mut self, src: &[u8]) {
+        let dst = self.take(src.len());
+        match src.len() {
+            len @ 4..=8 => {
+                move_n::<4>(dst, src, 0);
+                move_n::<4>(dst, src, len - 4);
+            }
+            _ => copy_small(dst, src),
+        }
+    }
+
+    /// [`Cursor::put`] for a value of 9 to 16 bytes, likewise.
+    #[inline]
+    pub(super) fn put_9_to_16(&mut self, src: &[u8]) {
+        let dst = self.take(src.len());
+        match src.len() {
+            len @ 9..=16 => {
+                move_n::<8>(dst, src, 0);
+                move_n::<8>(dst, src, len - 8);
+            }
+            _ => copy_small(dst, src),
+        }
+    }
+
     #[inline]
     pub(super) fn put_u8(&mut self, b: u8) {
         if let Some(d) = self.take(1).first_mut() {
@@ -380,6 +407,10 @@ mod tests {
         for len in 0..=src.len() {
             let out = written(len, |cur| cur.put(&src[..len]));
             assert_eq!(out, &src[..len]);
+            let out = written(len, |cur| cur.put_4_to_8(&src[..len]));
+            assert_eq!(out, &src[..len]);
+            let out = written(len, |cur| cur.put_9_to_16(&src[..len]));
+            assert_eq!(out, &src[..len]);
         }
     }
 
@@ -429,14 +460,14 @@ mod tests {
     #[test]
     fn write_ops_agree_with_the_general_writer() {
         use crate::spec::plan::WriteOp;
-        let mut seen = [0usize; 3];
+        let mut seen = [0usize; 5];
         for name in Spec::builtin_names() {
             let spec = Spec::builtin(name).unwrap();
             for plan in &spec.plans {
                 let lengths = match plan.write_op {
                     WriteOp::General => continue,
-                    WriteOp::Copy => plan.units as usize..=plan.units as usize,
-                    _ => 0..=plan.max_units as usize,
+                    WriteOp::Ascii2Copy | WriteOp::Ascii3Copy => 0..=plan.max_units as usize,
+                    _ => plan.units as usize..=plan.units as usize,
                 };
                 for len in lengths {
                     // `x+n` (fixed fields only) has a sign byte before its digits.
@@ -447,6 +478,8 @@ mod tests {
                     let general = written(wire, |cur| write_field(cur, plan, &value));
                     let inline = written(wire, |cur| match plan.write_op {
                         WriteOp::Copy => cur.put(&value),
+                        WriteOp::Copy4To8 => cur.put_4_to_8(&value),
+                        WriteOp::Copy9To16 => cur.put_9_to_16(&value),
                         WriteOp::Ascii2Copy => put_ascii2_copy(cur, &value),
                         _ => put_ascii3_copy(cur, &value),
                     });

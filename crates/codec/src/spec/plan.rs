@@ -133,6 +133,11 @@ pub(crate) enum MaskScan {
 pub(crate) enum WriteOp {
     /// A fixed field written as it is (ASCII text or binary).
     Copy,
+    /// The same, 4 to 8 bytes long: two overlapping moves of four, without looking at the
+    /// length.
+    Copy4To8,
+    /// The same, 9 to 16 bytes long: two overlapping moves of eight.
+    Copy9To16,
     /// Two ASCII digits counting the value's bytes, then the value as it is.
     Ascii2Copy,
     /// Three ASCII digits counting the value's bytes, then the value as it is.
@@ -142,9 +147,9 @@ pub(crate) enum WriteOp {
 }
 
 /// Which check the builder's quick path gives a value. A value it does not accept (or a field
-/// it does not handle: `x+n`, undefined numbers, bitmap bits) goes the full way, which finds what
-/// is wrong or accepts it after all; so every check here may be stricter than the full one,
-/// never looser.
+/// it does not handle: `x+n`, a prefix counting BCD bytes, which allows only even lengths,
+/// undefined numbers, bitmap bits) goes the full way, which finds what is wrong or accepts it
+/// after all; so every check here may be stricter than the full one, never looser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum QuickCheck {
     /// Always the full way.
@@ -173,11 +178,9 @@ pub(crate) enum QuickCheck {
 /// byte rounded up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Quick {
-    /// Logical lengths from `min_len` to `min_len + span`...
+    /// Logical lengths from `min_len` to `min_len + span`.
     pub(crate) min_len: u32,
     pub(crate) span: u32,
-    /// ...and even ones only when `odd` is 1 (a prefix counting BCD bytes).
-    pub(crate) odd: u8,
     pub(crate) check: QuickCheck,
     pub(crate) base: u32,
     pub(crate) mul: u8,
@@ -244,7 +247,6 @@ pub(crate) const UNDEFINED: Plan = Plan {
     quick: Quick {
         min_len: 0,
         span: 0,
-        odd: 0,
         check: QuickCheck::Slow,
         base: 0,
         mul: 0,
@@ -365,7 +367,7 @@ impl Plan {
 impl Quick {
     /// The quick path of a defined field, from the rest of its plan.
     fn of(plan: &Plan, field: &FieldSpec) -> Quick {
-        let check = match (plan.sign, plan.value_check) {
+        let check = match (plan.sign || plan.even_units, plan.value_check) {
             (true, _) => QuickCheck::Slow,
             (false, ValueCheck::Nothing) => QuickCheck::Any,
             (false, ValueCheck::Digits) => QuickCheck::Digits,
@@ -384,7 +386,6 @@ impl Quick {
         };
         let quick = Quick {
             check,
-            odd: u8::from(plan.even_units),
             ..UNDEFINED.quick
         };
         match field.length {
@@ -407,7 +408,6 @@ impl Quick {
     #[inline]
     pub(crate) fn length_ok(&self, len: usize) -> bool {
         len.wrapping_sub(self.min_len as usize) <= self.span as usize
-            && len & usize::from(self.odd) == 0
     }
 
     /// Wire bytes, prefix included, of a value of `len` logical bytes the field allows.
@@ -454,7 +454,11 @@ fn prefix_writer(encoding: PrefixEncoding, digits: u8) -> PrefixWriter {
 /// a prefix counting units does not count) the prefix counts exactly those bytes.
 fn write_op(plan: &Plan) -> WriteOp {
     match (plan.writer, plan.sign, plan.prefix_writer) {
-        (Writer::Copy, _, PrefixWriter::None) => WriteOp::Copy,
+        (Writer::Copy, _, PrefixWriter::None) => match plan.wire {
+            4..=8 => WriteOp::Copy4To8,
+            9..=16 => WriteOp::Copy9To16,
+            _ => WriteOp::Copy,
+        },
         (Writer::Copy, false, PrefixWriter::Ascii2) => WriteOp::Ascii2Copy,
         (Writer::Copy, false, PrefixWriter::Ascii3) => WriteOp::Ascii3Copy,
         _ => WriteOp::General,
