@@ -13,7 +13,7 @@ mod write;
 use std::borrow::Cow;
 use std::fmt;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 
 use crate::content::{self, Bad};
 use crate::error::{Error, Expected, FieldPath, Found, LengthProblem};
@@ -361,8 +361,9 @@ impl<'s, 'v> Builder<'s, 'v> {
     /// Writes the message at the end of `out`.
     pub fn encode(&self, out: &mut BytesMut) {
         // The exact length is known: zero-extend once and fill the new bytes in place.
+        // (`put_bytes` is inlined where `resize` is a call that also handles shrinking.)
         let start = out.len();
-        out.resize(start + self.encoded_len(), 0);
+        out.put_bytes(0, self.encoded_len());
         let Some(buf) = out.get_mut(start..) else {
             return;
         };
