@@ -49,6 +49,10 @@ pub struct Builder<'s, 'v> {
     entries: Entries<'v>,
     /// The highest field number set (0 with none): fields set in number order are appended.
     last: u16,
+    /// The bits of the fields set, kept as they are set and removed so that `encode` need not
+    /// work them out: primary, secondary and tertiary words (a fourth, never set, lets a word
+    /// index be masked instead of checked).
+    words: [u64; 4],
     /// Values the builder owns; `None` for a slot no longer used.
     owned: Vec<Option<Vec<u8>>>,
     strict: bool,
@@ -73,6 +77,7 @@ impl<'s, 'v> Builder<'s, 'v> {
             mti,
             entries: Entries::new(),
             last: 0,
+            words: [0; 4],
             owned: Vec::new(),
             strict: false,
             fields_len: 0,
@@ -152,6 +157,7 @@ impl<'s, 'v> Builder<'s, 'v> {
                         value: Value::Borrowed(bytes),
                     });
                     self.last = n;
+                    self.mark(plan, true);
                     self.fields_len += quick.wire_len(bytes.len());
                     // The MTI and three bitmaps take at most 52 bytes: far from the limit,
                     // that is enough to know the message fits.
@@ -190,6 +196,7 @@ impl<'s, 'v> Builder<'s, 'v> {
             let value = self.store(value);
             let op = plan.write_op;
             self.entries.push(Entry { n, op, value });
+            self.mark(plan, true);
             self.last = n;
             self.fields_len += len;
             // The MTI and three bitmaps take at most 52 bytes: far from the limit, that is
@@ -202,6 +209,18 @@ impl<'s, 'v> Builder<'s, 'v> {
             self.replace_or_insert(n, plan, value, len);
         }
         Ok(self)
+    }
+
+    /// Sets or clears a field's bit.
+    #[inline]
+    fn mark(&mut self, plan: &Plan, set: bool) {
+        if let Some(word) = self.words.get_mut(usize::from(plan.bit_word) & 3) {
+            if set {
+                *word |= plan.bit_mask;
+            } else {
+                *word &= !plan.bit_mask;
+            }
+        }
     }
 
     /// Takes back the field just appended when it made the message longer than the decoder
@@ -255,6 +274,7 @@ impl<'s, 'v> Builder<'s, 'v> {
                 let value = self.store(value);
                 let op = plan.write_op;
                 self.entries.insert(i, Entry { n, op, value });
+                self.mark(plan, true);
                 self.fields_len += len;
                 self.last = self.last.max(n);
             }
@@ -318,7 +338,9 @@ impl<'s, 'v> Builder<'s, 'v> {
         let value = self.entries.remove(i)?.value;
         self.last = self.entries.last().map_or(0, |e| e.n);
         let value = self.release(value);
-        self.fields_len -= field_len(&self.spec.plan(n), value.len());
+        let plan = self.spec.plan(n);
+        self.mark(&plan, false);
+        self.fields_len -= field_len(&plan, value.len());
         Some(value)
     }
 
@@ -380,15 +402,9 @@ impl<'s, 'v> Builder<'s, 'v> {
         let primary_room = cur.take(width);
         let secondary_room = cur.take(if secondary { width } else { 0 });
         let mut tertiary_room = None;
-        // A fourth word, never written, lets the word index be masked instead of checked.
-        let mut words = [0u64; 4];
         for &Entry { n, op, value } in self.entries.as_slice() {
             if tertiary && tertiary_room.is_none() && n > 65 {
                 tertiary_room = Some(cur.take(width));
-            }
-            let (word, bit) = bit_of(n);
-            if let Some(w) = words.get_mut(word & 3) {
-                *w |= bit;
             }
             let bytes = self.bytes(value);
             match op {
@@ -406,7 +422,7 @@ impl<'s, 'v> Builder<'s, 'v> {
         }
         debug_assert!(cur.is_full(), "encoded_len and the bytes written disagree");
 
-        let [mut primary, mut secondary_word, tertiary_word, _] = words;
+        let [mut primary, mut secondary_word, tertiary_word, _] = self.words;
         if tertiary {
             secondary_word |= 1 << 63;
         }
@@ -589,13 +605,6 @@ fn units_of(plan: &Plan, len: usize) -> usize {
 #[inline]
 fn field_len(plan: &Plan, len: usize) -> usize {
     usize::from(plan.prefix_width) + plan.wire_len(units_of(plan, len))
-}
-
-/// Word and bit of field `n` (1-192) in the bitmap words.
-#[inline]
-fn bit_of(n: u16) -> (usize, u64) {
-    let i = usize::from(n).wrapping_sub(1);
-    (i / 64, 1u64 << (!i % 64))
 }
 
 #[cfg(test)]

@@ -137,6 +137,24 @@ fn run(spec: &'static Spec, ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A spec with a tertiary bitmap and a variable field at every number 2-192 but 65 (bit 65
+/// announces the tertiary bitmap), so that the bits of all three bitmaps are set and cleared.
+fn tertiary_spec() -> &'static Spec {
+    static SPEC: std::sync::OnceLock<Spec> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| {
+        let fields: String = (2..=192)
+            .filter(|&n| n != 65)
+            .map(|n| {
+                format!("  {{ number = {n}, name = \"f{n}\", class = \"ans\", max = 30, prefix = 2 }},\n")
+            })
+            .collect();
+        common::spec(&format!(
+            "field = [\n{fields}]\n[spec]\nname = \"t\"\nmti = \"ascii\"\nbitmap = \"hex\"\n\
+             tertiary_bitmap = true\n"
+        ))
+    })
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -151,6 +169,14 @@ proptest! {
     #[test]
     fn sets_and_removals_agree_with_a_model_in_bcd(ops in proptest::collection::vec(op(), 0..120)) {
         run(Spec::builtin("iso87-binary").unwrap(), &ops)?;
+    }
+
+    /// The same with fields up to 192, behind a tertiary bitmap.
+    #[test]
+    fn sets_and_removals_agree_with_a_model_up_to_192(
+        ops in proptest::collection::vec(op(), 0..120)
+    ) {
+        run(tertiary_spec(), &ops)?;
     }
 }
 

@@ -220,6 +220,9 @@ pub(crate) struct Plan {
     pub(crate) prefix_writer: PrefixWriter,
     pub(crate) quick: Quick,
     pub(crate) write_op: WriteOp,
+    /// Builder: the field's bit in the bitmap words (word 0 primary, 1 secondary, 2 tertiary).
+    pub(crate) bit_word: u8,
+    pub(crate) bit_mask: u64,
 }
 
 pub(crate) const UNDEFINED: Plan = Plan {
@@ -253,6 +256,8 @@ pub(crate) const UNDEFINED: Plan = Plan {
         half: 0,
     },
     write_op: WriteOp::General,
+    bit_word: 0,
+    bit_mask: 0,
 };
 
 impl Wire {
@@ -360,6 +365,10 @@ impl Plan {
         }
         plan.quick = Quick::of(&plan, field);
         plan.write_op = write_op(&plan);
+        // Bit n of the bitmaps, counted from 1 at the top bit of the primary one.
+        let bit = u32::from(field.number.saturating_sub(1));
+        plan.bit_word = (bit / 64) as u8;
+        plan.bit_mask = 1 << (63 - bit % 64);
         plan
     }
 }
