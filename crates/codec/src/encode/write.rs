@@ -216,12 +216,29 @@ fn write_ebcdic(room: &mut [u8], value: &[u8], charset: Charset) {
     to_charset(room, charset);
 }
 
-/// Writes each byte as two hex characters, looked up as a pair.
+/// Writes each byte as two hex characters, looked up as a pair, eight bytes a step so that the
+/// loop's own instructions are shared by eight lookups (EMV data runs to hundreds of bytes).
 fn write_hex(text: &mut [u8], value: &[u8], charset: Charset) {
-    for (pair, &b) in text.chunks_exact_mut(2).zip(value) {
-        pair.copy_from_slice(&HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default());
+    let mut out = text.chunks_exact_mut(16);
+    let mut bytes = value.chunks_exact(8);
+    for (sixteen, eight) in (&mut out).zip(&mut bytes) {
+        for (pair, &b) in sixteen.chunks_exact_mut(2).zip(eight) {
+            pair.copy_from_slice(&hex_pair(b));
+        }
+    }
+    for (pair, &b) in out
+        .into_remainder()
+        .chunks_exact_mut(2)
+        .zip(bytes.remainder())
+    {
+        pair.copy_from_slice(&hex_pair(b));
     }
     to_charset(text, charset);
+}
+
+#[inline]
+fn hex_pair(b: u8) -> [u8; 2] {
+    HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default()
 }
 
 /// The two upper-case hex characters of each byte.
