@@ -8,6 +8,7 @@
 //! the byte is fine. The masks are exact per byte: no carry or borrow crosses from one byte
 //! into the next.
 
+use crate::spec::plan::QuickCheck;
 use crate::spec::ContentClass;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -47,6 +48,24 @@ fn digits(w: u64) -> u64 {
 fn letters(w: u64) -> u64 {
     // Setting bit 5 maps 'A'-'Z' onto 'a'-'z' and nothing else into that range.
     within(w | splat(0x20), b'a', b'z')
+}
+
+/// Digits and the track separators `=` and `D` (class `z`).
+#[inline]
+fn track(w: u64) -> u64 {
+    digits(w) | equal(w, b'=') | equal(w, b'D')
+}
+
+/// Class `an`.
+#[inline]
+fn letters_digits(w: u64) -> u64 {
+    letters(w) | digits(w) | equal(w, b' ')
+}
+
+/// Printable ASCII.
+#[inline]
+fn printable(w: u64) -> u64 {
+    within(w, 0x20, 0x7E)
 }
 
 /// The bytes `data` as words of eight (the last one overlapping the one before), or for short
@@ -104,8 +123,8 @@ pub(super) fn is_digits(data: &[u8]) -> bool {
     all_usual(data, digits)
 }
 
-/// [`all`], with 4 to 16 bytes (the usual lengths of fields) checked inline as one word or two
-/// overlapping ones.
+/// [`all`], with 4 to 40 bytes (the usual lengths of fields, track 2 included) checked inline
+/// as one to five words, the last ones overlapping.
 #[inline(always)]
 fn all_usual(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
     let len = data.len();
@@ -122,6 +141,16 @@ fn all_usual(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
     match len {
         4..=8 => !good(u64::from(half(0)) | (u64::from(half(len - 4)) << 32)) & TOP == 0,
         9..=16 => !(good(word(0)) & good(word(len - 8))) & TOP == 0,
+        // Track 2 data (up to 37 characters) and the like: four or five words, the last ones
+        // overlapping, tested without the setting up of the loop in `all`.
+        17..=32 => {
+            let ok = good(word(0)) & good(word(8)) & good(word(len - 16)) & good(word(len - 8));
+            !ok & TOP == 0
+        }
+        33..=40 => {
+            let ok = good(word(0)) & good(word(8)) & good(word(16)) & good(word(24));
+            !(ok & good(word(len - 8))) & TOP == 0
+        }
         _ => all(data, good),
     }
 }
@@ -132,13 +161,29 @@ fn all_usual(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
 pub(super) fn is_class(class: ContentClass, data: &[u8], strict: bool) -> bool {
     match class {
         ContentClass::N | ContentClass::XN => all_usual(data, digits),
-        ContentClass::Z => all_usual(data, |w| digits(w) | equal(w, b'=') | equal(w, b'D')),
+        ContentClass::Z => all_usual(data, track),
         ContentClass::A => all_usual(data, |w| letters(w) | equal(w, b' ')),
-        ContentClass::An => all_usual(data, |w| letters(w) | digits(w) | equal(w, b' ')),
+        ContentClass::An => all_usual(data, letters_digits),
         // Printable ASCII, and (unless strict) anything above 0x7F.
-        ContentClass::Ans if strict => all_usual(data, |w| within(w, 0x20, 0x7E)),
+        ContentClass::Ans if strict => all_usual(data, printable),
         ContentClass::Ans => all_usual(data, |w| !(below(w, 0x20) | equal(w, 0x7F))),
         ContentClass::B => true,
+    }
+}
+
+/// True when `data` certainly passes the full check of a field whose quick path is `check`
+/// (see [`QuickCheck`]).
+#[inline]
+pub(super) fn quick(check: QuickCheck, data: &[u8]) -> bool {
+    match check {
+        QuickCheck::Slow => false,
+        QuickCheck::Any => true,
+        QuickCheck::Digits => is_digits(data),
+        QuickCheck::Track => all_usual(data, track),
+        QuickCheck::Letters => all_usual(data, |w| letters(w) | equal(w, b' ')),
+        QuickCheck::LettersDigits => all_usual(data, letters_digits),
+        QuickCheck::Printable => all_usual(data, printable),
+        QuickCheck::PrintableNoStar => all_usual(data, |w| printable(w) & !equal(w, b'*')),
     }
 }
 
@@ -161,7 +206,7 @@ mod tests {
         class == ContentClass::B || check_chars(class, None, data, strict).is_ok()
     }
 
-    /// Every byte value at every position of values of 1 to 20 bytes, the rest of each value
+    /// Every byte value at every position of values of 1 to 44 bytes, the rest of each value
     /// a byte the class accepts: the quick check agrees with the full one.
     #[test]
     fn agrees_with_the_full_check_on_every_byte() {
@@ -171,7 +216,7 @@ mod tests {
                 _ => b'7',
             };
             for strict in [false, true] {
-                for len in 1..=20 {
+                for len in 1..=44 {
                     for at in 0..len {
                         for b in 0..=255u8 {
                             let mut data = vec![fine; len];
@@ -197,6 +242,46 @@ mod tests {
         assert!(is_digits(b""));
         assert!(is_digits(b"0123456789"));
         assert!(!is_digits(b"012345678/"));
+    }
+
+    /// The quick path's checks never accept what the full check of their class refuses,
+    /// strict or not, nor `*` where the builder refuses it; and apart from bytes above 0x7F
+    /// and `*`, they accept everything the strict full check does.
+    #[test]
+    fn quick_checks_accept_only_what_the_full_check_accepts() {
+        use QuickCheck::*;
+        let checks = [
+            (Any, ContentClass::B),
+            (Digits, ContentClass::N),
+            (Track, ContentClass::Z),
+            (Letters, ContentClass::A),
+            (LettersDigits, ContentClass::An),
+            (Printable, ContentClass::Ans),
+            (PrintableNoStar, ContentClass::Ans),
+        ];
+        assert!(!quick(Slow, b"1"));
+        for (check, class) in checks {
+            let fine = if class == ContentClass::A { b'Q' } else { b'7' };
+            for len in 1..=44 {
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut data = vec![fine; len];
+                        data[at] = b;
+                        let q = quick(check, &data);
+                        if q {
+                            assert!(full(class, &data, true), "{check:?}: {data:?}");
+                            assert!(full(class, &data, false), "{check:?}: {data:?}");
+                        }
+                        let starred = check == PrintableNoStar && b == b'*';
+                        if b < 0x80 && !starred {
+                            assert_eq!(q, full(class, &data, true), "{check:?}: {data:?}");
+                        } else if class != ContentClass::B {
+                            assert!(!q, "{check:?}: {data:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Pairs of neighbouring bytes, where a carry or borrow between bytes would show.

@@ -43,6 +43,33 @@ impl<'b> Cursor<'b> {
         copy_small(self.take(src.len()), src);
     }
 
+    /// [`Cursor::put`] for a value of 4 to 8 bytes (a fixed field's length, known from its
+    /// plan); other lengths are copied the usual way.
+    #[inline]
+    pub(super) fn put_4_to_8(&mut self, src: &[u8]) {
+        let dst = self.take(src.len());
+        match src.len() {
+            len @ 4..=8 => {
+                move_n::<4>(dst, src, 0);
+                move_n::<4>(dst, src, len - 4);
+            }
+            _ => copy_small(dst, src),
+        }
+    }
+
+    /// [`Cursor::put`] for a value of 9 to 16 bytes, likewise.
+    #[inline]
+    pub(super) fn put_9_to_16(&mut self, src: &[u8]) {
+        let dst = self.take(src.len());
+        match src.len() {
+            len @ 9..=16 => {
+                move_n::<8>(dst, src, 0);
+                move_n::<8>(dst, src, len - 8);
+            }
+            _ => copy_small(dst, src),
+        }
+    }
+
     #[inline]
     pub(super) fn put_u8(&mut self, b: u8) {
         if let Some(d) = self.take(1).first_mut() {
@@ -146,6 +173,27 @@ pub(super) fn write_field(cur: &mut Cursor<'_>, plan: &Plan, value: &[u8]) {
     }
 }
 
+/// A value as it is after two ASCII digits counting its bytes (LLVAR; a count over 99, which
+/// `set` refuses, keeps its low digits).
+#[inline]
+pub(super) fn put_ascii2_copy(cur: &mut Cursor<'_>, value: &[u8]) {
+    let len = value.len();
+    if let Some(pair) = DIGIT_PAIRS.get(len % 100) {
+        cur.put(pair);
+    }
+    cur.put(value);
+}
+
+/// A value as it is after three ASCII digits counting its bytes (LLLVAR, likewise).
+#[inline]
+pub(super) fn put_ascii3_copy(cur: &mut Cursor<'_>, value: &[u8]) {
+    let len = value.len();
+    if let Some(&[tens, ones]) = DIGIT_PAIRS.get(len % 100) {
+        cur.put(&[b'0' + (len / 100 % 10) as u8, tens, ones]);
+    }
+    cur.put(value);
+}
+
 /// Upper-case hex of the four bytes of `x`, most significant first.
 #[inline]
 pub(super) fn hex8(x: u32) -> [u8; 8] {
@@ -168,12 +216,29 @@ fn write_ebcdic(room: &mut [u8], value: &[u8], charset: Charset) {
     to_charset(room, charset);
 }
 
-/// Writes each byte as two hex characters, looked up as a pair.
+/// Writes each byte as two hex characters, looked up as a pair, eight bytes a step so that the
+/// loop's own instructions are shared by eight lookups (EMV data runs to hundreds of bytes).
 fn write_hex(text: &mut [u8], value: &[u8], charset: Charset) {
-    for (pair, &b) in text.chunks_exact_mut(2).zip(value) {
-        pair.copy_from_slice(&HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default());
+    let mut out = text.chunks_exact_mut(16);
+    let mut bytes = value.chunks_exact(8);
+    for (sixteen, eight) in (&mut out).zip(&mut bytes) {
+        for (pair, &b) in sixteen.chunks_exact_mut(2).zip(eight) {
+            pair.copy_from_slice(&hex_pair(b));
+        }
+    }
+    for (pair, &b) in out
+        .into_remainder()
+        .chunks_exact_mut(2)
+        .zip(bytes.remainder())
+    {
+        pair.copy_from_slice(&hex_pair(b));
     }
     to_charset(text, charset);
+}
+
+#[inline]
+fn hex_pair(b: u8) -> [u8; 2] {
+    HEX_PAIRS.get(usize::from(b)).copied().unwrap_or_default()
 }
 
 /// The two upper-case hex characters of each byte.
@@ -359,6 +424,10 @@ mod tests {
         for len in 0..=src.len() {
             let out = written(len, |cur| cur.put(&src[..len]));
             assert_eq!(out, &src[..len]);
+            let out = written(len, |cur| cur.put_4_to_8(&src[..len]));
+            assert_eq!(out, &src[..len]);
+            let out = written(len, |cur| cur.put_9_to_16(&src[..len]));
+            assert_eq!(out, &src[..len]);
         }
     }
 
@@ -401,6 +470,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The inline forms `encode` picks from a plan's `write_op` write what the general writer
+    /// writes, for every field of every built-in spec taking one and every length it allows.
+    #[test]
+    fn write_ops_agree_with_the_general_writer() {
+        use crate::spec::plan::WriteOp;
+        let mut seen = [0usize; 5];
+        for name in Spec::builtin_names() {
+            let spec = Spec::builtin(name).unwrap();
+            for plan in &spec.plans {
+                let lengths = match plan.write_op {
+                    WriteOp::General => continue,
+                    WriteOp::Ascii2Copy | WriteOp::Ascii3Copy => 0..=plan.max_units as usize,
+                    _ => plan.units as usize..=plan.units as usize,
+                };
+                for len in lengths {
+                    // `x+n` (fixed fields only) has a sign byte before its digits.
+                    let sign = plan.sign.then_some(b'C');
+                    let digits = (0..len).map(|i| b'0' + (i % 10) as u8);
+                    let value: Vec<u8> = sign.into_iter().chain(digits).collect();
+                    let wire = usize::from(plan.prefix_width) + plan.wire_len(len);
+                    let general = written(wire, |cur| write_field(cur, plan, &value));
+                    let inline = written(wire, |cur| match plan.write_op {
+                        WriteOp::Copy => cur.put(&value),
+                        WriteOp::Copy4To8 => cur.put_4_to_8(&value),
+                        WriteOp::Copy9To16 => cur.put_9_to_16(&value),
+                        WriteOp::Ascii2Copy => put_ascii2_copy(cur, &value),
+                        _ => put_ascii3_copy(cur, &value),
+                    });
+                    assert_eq!(inline, general, "{name} {:?}, {len} bytes", plan.write_op);
+                    seen[plan.write_op as usize] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
     }
 
     #[test]

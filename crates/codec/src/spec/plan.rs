@@ -126,6 +126,67 @@ pub(crate) enum MaskScan {
     Always,
 }
 
+/// How `Builder::encode` writes a field, decided once per field rather than from the prefix
+/// writer and the writer on every write: the common forms inline, the rest through the general
+/// writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteOp {
+    /// A fixed field written as it is (ASCII text or binary).
+    Copy,
+    /// The same, 4 to 8 bytes long: two overlapping moves of four, without looking at the
+    /// length.
+    Copy4To8,
+    /// The same, 9 to 16 bytes long: two overlapping moves of eight.
+    Copy9To16,
+    /// Two ASCII digits counting the value's bytes, then the value as it is.
+    Ascii2Copy,
+    /// Three ASCII digits counting the value's bytes, then the value as it is.
+    Ascii3Copy,
+    /// Anything else: `write::write_field` with the plan.
+    General,
+}
+
+/// Which check the builder's quick path gives a value. A value it does not accept (or a field
+/// it does not handle: `x+n`, a prefix counting BCD bytes, which allows only even lengths,
+/// undefined numbers, bitmap bits) goes the full way, which finds what is wrong or accepts it
+/// after all; so every check here may be stricter than the full one, never looser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QuickCheck {
+    /// Always the full way.
+    Slow,
+    /// Class `b`: any bytes.
+    Any,
+    /// Class `n`.
+    Digits,
+    /// Class `z`.
+    Track,
+    /// Class `a`.
+    Letters,
+    /// Class `an`.
+    LettersDigits,
+    /// Class `ans`, printable ASCII only (bytes above 0x7F, accepted unless strict, go the full
+    /// way, so that the quick path does not depend on the builder's strictness).
+    Printable,
+    /// Class `ans` in a sensitive field: printable ASCII but `*`, which the builder refuses as
+    /// masked output pasted back in (and `from_message` accepts, the full way).
+    PrintableNoStar,
+}
+
+/// What the builder's `set` needs to accept a value in one look: the logical lengths allowed
+/// and, for those, the wire bytes the field takes, `base + ((len * mul + half) >> half)`
+/// (a fixed field: `mul` 0; two hex characters a byte: `mul` 2; BCD: `half` 1, two digits a
+/// byte rounded up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quick {
+    /// Logical lengths from `min_len` to `min_len + span`.
+    pub(crate) min_len: u32,
+    pub(crate) span: u32,
+    pub(crate) check: QuickCheck,
+    pub(crate) base: u32,
+    pub(crate) mul: u8,
+    pub(crate) half: u8,
+}
+
 /// Everything the decoder and the builder need about one field number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Plan {
@@ -157,6 +218,11 @@ pub(crate) struct Plan {
     pub(crate) pad: Pad,
     pub(crate) filler: u8,
     pub(crate) prefix_writer: PrefixWriter,
+    pub(crate) quick: Quick,
+    pub(crate) write_op: WriteOp,
+    /// Builder: the field's bit in the bitmap words (word 0 primary, 1 secondary, 2 tertiary).
+    pub(crate) bit_word: u8,
+    pub(crate) bit_mask: u64,
 }
 
 pub(crate) const UNDEFINED: Plan = Plan {
@@ -181,6 +247,17 @@ pub(crate) const UNDEFINED: Plan = Plan {
     pad: Pad::Left,
     filler: 0,
     prefix_writer: PrefixWriter::None,
+    quick: Quick {
+        min_len: 0,
+        span: 0,
+        check: QuickCheck::Slow,
+        base: 0,
+        mul: 0,
+        half: 0,
+    },
+    write_op: WriteOp::General,
+    bit_word: 0,
+    bit_mask: 0,
 };
 
 impl Wire {
@@ -286,7 +363,67 @@ impl Plan {
                 };
             }
         }
+        plan.quick = Quick::of(&plan, field);
+        plan.write_op = write_op(&plan);
+        // Bit n of the bitmaps, counted from 1 at the top bit of the primary one.
+        let bit = u32::from(field.number.saturating_sub(1));
+        plan.bit_word = (bit / 64) as u8;
+        plan.bit_mask = 1 << (63 - bit % 64);
         plan
+    }
+}
+
+impl Quick {
+    /// The quick path of a defined field, from the rest of its plan.
+    fn of(plan: &Plan, field: &FieldSpec) -> Quick {
+        let check = match (plan.sign || plan.even_units, plan.value_check) {
+            (true, _) => QuickCheck::Slow,
+            (false, ValueCheck::Nothing) => QuickCheck::Any,
+            (false, ValueCheck::Digits) => QuickCheck::Digits,
+            (false, ValueCheck::Track) => QuickCheck::Track,
+            (false, ValueCheck::Letters) => QuickCheck::Letters,
+            (false, ValueCheck::LettersDigits) => QuickCheck::LettersDigits,
+            (false, ValueCheck::Printable) if plan.mask_scan == MaskScan::Always => {
+                QuickCheck::PrintableNoStar
+            }
+            (false, ValueCheck::Printable) => QuickCheck::Printable,
+        };
+        let (mul, half) = match plan.rule {
+            Wire::Same => (1, 0),
+            Wire::Hex => (2, 0),
+            Wire::Bcd => (1, 1),
+        };
+        let quick = Quick {
+            check,
+            ..UNDEFINED.quick
+        };
+        match field.length {
+            LengthKind::Fixed(units) => Quick {
+                min_len: units,
+                base: plan.wire,
+                ..quick
+            },
+            LengthKind::Variable { .. } => Quick {
+                span: plan.max_units,
+                base: u32::from(plan.prefix_width),
+                mul,
+                half,
+                ..quick
+            },
+        }
+    }
+
+    /// True when a value of `len` logical bytes has a length the field allows.
+    #[inline]
+    pub(crate) fn length_ok(&self, len: usize) -> bool {
+        len.wrapping_sub(self.min_len as usize) <= self.span as usize
+    }
+
+    /// Wire bytes, prefix included, of a value of `len` logical bytes the field allows.
+    #[inline]
+    pub(crate) fn wire_len(&self, len: usize) -> usize {
+        let half = usize::from(self.half);
+        self.base as usize + ((len * usize::from(self.mul) + half) >> half)
     }
 }
 
@@ -319,6 +456,21 @@ fn prefix_writer(encoding: PrefixEncoding, digits: u8) -> PrefixWriter {
         (PrefixEncoding::Bcd, 1 | 2) => PrefixWriter::Bcd1,
         (PrefixEncoding::Bcd, 3 | 4) => PrefixWriter::Bcd2,
         _ => PrefixWriter::Digits,
+    }
+}
+
+/// The values of ASCII text and binary fields are their wire bytes; without a sign byte (which
+/// a prefix counting units does not count) the prefix counts exactly those bytes.
+fn write_op(plan: &Plan) -> WriteOp {
+    match (plan.writer, plan.sign, plan.prefix_writer) {
+        (Writer::Copy, _, PrefixWriter::None) => match plan.wire {
+            4..=8 => WriteOp::Copy4To8,
+            9..=16 => WriteOp::Copy9To16,
+            _ => WriteOp::Copy,
+        },
+        (Writer::Copy, false, PrefixWriter::Ascii2) => WriteOp::Ascii2Copy,
+        (Writer::Copy, false, PrefixWriter::Ascii3) => WriteOp::Ascii3Copy,
+        _ => WriteOp::General,
     }
 }
 
