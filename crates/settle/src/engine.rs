@@ -155,6 +155,9 @@ pub struct Engine<S> {
     pub(crate) settling: bool,
     /// The open batch's totals, kept in step with `state.records` by [`Engine::commit`].
     totals: Running,
+    /// The next trace number as last stored: a message whose trace number is newer is stored
+    /// before it is sent (see [`Engine::send`]).
+    durable_trace: u32,
 }
 
 impl<S: Store> Engine<S> {
@@ -179,6 +182,7 @@ impl<S: Store> Engine<S> {
             "opened"
         );
         let totals = Running::of(&state.records, &cfg.dialect);
+        let durable_trace = state.next_trace;
         let mut engine = Engine {
             cfg,
             store,
@@ -187,6 +191,7 @@ impl<S: Store> Engine<S> {
             parked: None,
             settling,
             totals,
+            durable_trace,
         };
         let mut out = Output::default();
         engine.auto_settle_if_due(now, &mut out)?;
@@ -321,8 +326,8 @@ impl<S: Store> Engine<S> {
     }
 
     /// The trace number the next message will carry (1-999999; it wraps to 1). The counter is
-    /// stored with the next step, so after a crash a store may hold a lower one than this: a
-    /// message that changes nothing (a sign-on, an echo) does not store it.
+    /// stored before any message carrying a trace number is sent (a sign-on and an echo
+    /// included), so after a crash no trace number a host has seen is used again.
     pub fn next_trace_number(&self) -> u32 {
         self.state.next_trace
     }
@@ -440,6 +445,7 @@ impl<S: Store> Engine<S> {
             self.track_totals(&op);
             self.state.apply_owned(op);
         }
+        self.durable_trace = self.state.next_trace;
         debug_assert_eq!(
             self.totals,
             Running::of(&self.state.records, &self.cfg.dialect),
@@ -468,7 +474,8 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Allocates a trace number (1-999999, then 1 again); persisted with the next step.
+    /// Allocates a trace number (1-999999, then 1 again); stored at the latest when the
+    /// message carrying it is sent (see [`Engine::send`]).
     pub(crate) fn next_trace(&mut self) -> u32 {
         let trace = self.state.next_trace;
         self.state.next_trace = if trace >= 999_999 { 1 } else { trace + 1 };
@@ -499,6 +506,13 @@ impl<S: Store> Engine<S> {
         out: &mut Output,
     ) -> Result<(), Error> {
         let outgoing = self.build(fields, trace, purpose)?;
+        // Write-ahead for the trace number too: a network message or a settlement step that
+        // stores nothing else still takes a trace number, which must be stored before the
+        // message leaves, or after a power loss the next message would reuse it (hosts match
+        // replies and detect duplicates on field 11).
+        if self.state.next_trace != self.durable_trace {
+            self.commit(Vec::new())?;
+        }
         self.dispatch(outgoing, now, out);
         Ok(())
     }

@@ -495,6 +495,68 @@ impl World {
     }
 }
 
+/// Days the random search found where a network message's trace number was not stored before
+/// it was sent, so that after a restart the next request took it again.
+#[test]
+fn a_trace_number_a_host_has_seen_is_never_used_again() {
+    let sale = || Step::Sale {
+        amount: 1,
+        foreign: false,
+        chip: false,
+    };
+    let days = [
+        vec![
+            Step::Echo,
+            Step::Restart,
+            Step::Host("0100", Script::Unreachable),
+            Step::PreAuth(1),
+        ],
+        vec![
+            Step::Echo,
+            Step::Host("0200", Script::Unreachable),
+            Step::Restart,
+            Step::PowerLoss(Box::new(sale()), 1),
+        ],
+        vec![
+            Step::Echo,
+            Step::Restart,
+            Step::Host("0200", Script::Unreachable),
+            sale(),
+        ],
+        vec![
+            Step::SignOn,
+            Step::Restart,
+            Step::Echo,
+            Step::Restart,
+            sale(),
+        ],
+    ];
+    for cup in [false, true] {
+        for steps in &days {
+            let mut world = World::new(cup);
+            for step in steps {
+                if let Err(e) = world.apply(step) {
+                    panic!("cup {cup}, {steps:?}: {e}");
+                }
+            }
+            // A reversal repeats its original's trace number by design (DESIGN §5).
+            let seen = world.term.host.seen.iter();
+            let traces: Vec<u32> = seen
+                .filter(|m| m.mti != "0400")
+                .map(|m| m.trace())
+                .collect();
+            let mut unique = traces.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(
+                unique.len(),
+                traces.len(),
+                "cup {cup}, {steps:?}: {traces:?}"
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 

@@ -548,8 +548,9 @@ fn power_loss_after_balanced_reply_finishes_clearing_without_a_second_0500() {
         let before = mem.writes();
         let host = std::mem::replace(&mut t.host, FakeHost::new(cup));
         drop(t);
-        // Writes: settlement pending, (UnionPay: upload, closing), clearing; the clear fails.
-        let allowed = if cup { 4 } else { 2 };
+        // Writes: settlement pending, the 0500's trace number, (UnionPay: upload, the 0320s'
+        // trace numbers, closing), clearing; the clear fails.
+        let allowed = if cup { 6 } else { 3 };
         let mut t = Term::open(
             cfg.clone(),
             FailAfter::new(mem.clone(), allowed),

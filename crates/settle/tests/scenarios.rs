@@ -1464,12 +1464,12 @@ fn first_trace_starts_a_fresh_store_and_only_a_fresh_one() {
         t.request(Request::Echo).unwrap();
         assert_eq!(t.engine.next_trace_number(), 2);
 
-        // Reopened with another first trace: the stored counter wins (the echo's trace was not
-        // stored, so the next step starts from the last stored one).
+        // Reopened with another first trace: the stored counter wins, and it includes the
+        // echo's trace number, stored before the echo was sent, so it is not used again.
         drop(t);
         let cfg = config(cup).first_trace(500).build().unwrap();
         let t = Term::open(cfg, store, FakeHost::new(cup), start()).unwrap();
-        assert_eq!(t.engine.next_trace_number(), 1);
+        assert_eq!(t.engine.next_trace_number(), 2);
         assert_eq!(t.engine.records().len(), 2);
     }
 }
