@@ -784,7 +784,7 @@ fn at_most(x: u64, hi: u8) -> u64 {
 }
 
 #[inline(always)]
-fn within(x: u64, lo: u8, hi: u8) -> u64 {
+pub(crate) fn within(x: u64, lo: u8, hi: u8) -> u64 {
     at_least(x, lo) & at_most(x, hi)
 }
 
@@ -794,20 +794,20 @@ fn within(x: u64, lo: u8, hi: u8) -> u64 {
 /// Every byte is `0x30..=0x39`: high nibble 3, and low nibble at most 9 (adding 6 to a nibble
 /// above 9 carries into the high nibble).
 #[inline(always)]
-fn digits_bad(x: u64) -> u64 {
+pub(crate) fn digits_bad(x: u64) -> u64 {
     ((x & HIGH_NIBBLES) ^ ZEROS) | (((x & LOW_NIBBLES) + ONES * 6) & HIGH_NIBBLES)
 }
 
 /// Every byte has its top bit clear and its bit in `ok` (from the comparisons above, exact for
 /// such bytes) set.
 #[inline(always)]
-fn outside(x: u64, ok: u64) -> u64 {
+pub(crate) fn outside(x: u64, ok: u64) -> u64 {
     (x | !ok) & HIGH_BITS
 }
 
 /// Printable ASCII, `0x20..=0x7E`.
 #[inline(always)]
-fn printable_bad(x: u64) -> u64 {
+pub(crate) fn printable_bad(x: u64) -> u64 {
     outside(x, within(x, 0x20, 0x7E))
 }
 
@@ -819,28 +819,24 @@ fn upper_hex_bad(x: u64) -> u64 {
 
 /// A letter or a space.
 #[inline(always)]
-fn letters_bad(x: u64) -> u64 {
-    outside(
-        x,
-        within(x, b'A', b'Z') | within(x, b'a', b'z') | within(x, b' ', b' '),
-    )
+pub(crate) fn letters_bad(x: u64) -> u64 {
+    // Setting bit 5 maps `A-Z` onto `a-z` and nothing else into that range (a byte with its
+    // top bit set is refused by `outside` whatever the comparisons say of it).
+    outside(x, within(x | SPACES, b'a', b'z') | within(x, b' ', b' '))
 }
 
 /// A letter, a digit or a space.
 #[inline(always)]
-fn letters_digits_bad(x: u64) -> u64 {
+pub(crate) fn letters_digits_bad(x: u64) -> u64 {
     outside(
         x,
-        within(x, b'0', b'9')
-            | within(x, b'A', b'Z')
-            | within(x, b'a', b'z')
-            | within(x, b' ', b' '),
+        within(x, b'0', b'9') | within(x | SPACES, b'a', b'z') | within(x, b' ', b' '),
     )
 }
 
 /// A digit, `=` or `D` (ISO 7813 track 2 in ASCII).
 #[inline(always)]
-fn track_bad(x: u64) -> u64 {
+pub(crate) fn track_bad(x: u64) -> u64 {
     outside(
         x,
         within(x, b'0', b'9') | within(x, b'=', b'=') | within(x, b'D', b'D'),

@@ -4,10 +4,12 @@
 //! `content` module, which finds the bad byte and says what was expected there (or accepts the
 //! value after all). So a quick check may be stricter than the full one, never looser.
 //!
-//! Each test turns a word of eight bytes into a mask with the top bit of every byte set where
-//! the byte is fine. The masks are exact per byte: no carry or borrow crosses from one byte
-//! into the next.
+//! Each test is one of the decoder's word tests (see `fast`), which give 0 for a word of eight
+//! fine bytes: words are tested with `|` between them and compared with 0 once.
 
+use crate::fast::{
+    digits_bad, letters_bad, letters_digits_bad, outside, printable_bad, track_bad, within,
+};
 use crate::spec::plan::QuickCheck;
 use crate::spec::ContentClass;
 
@@ -19,7 +21,7 @@ const fn splat(b: u8) -> u64 {
     ONES * b as u64
 }
 
-/// Top bit set in the bytes of `w` below `c` (`c` at most 0x80).
+/// Top bit set in the bytes of `w` below `c` (`c` at most 0x80), exact for every byte.
 #[inline]
 fn below(w: u64, c: u8) -> u64 {
     // (b & 0x7F) + (0x80 - c) reaches the top bit when b & 0x7F >= c, and never carries out
@@ -27,45 +29,22 @@ fn below(w: u64, c: u8) -> u64 {
     !(((w & !TOP) + splat(0x80 - c)) | w) & TOP
 }
 
-/// Top bit set in the bytes of `w` from `lo` to `hi` (`hi` below 0x80).
-#[inline]
-fn within(w: u64, lo: u8, hi: u8) -> u64 {
-    below(w, hi + 1) & !below(w, lo)
-}
-
-/// Top bit set in the bytes of `w` equal to `c`.
+/// Top bit set in the bytes of `w` equal to `c`, exact for every byte.
 #[inline]
 fn equal(w: u64, c: u8) -> u64 {
     below(w ^ splat(c), 1)
 }
 
+/// Class `ans` when not strict: no control character; bytes above 0x7F are fine.
 #[inline]
-fn digits(w: u64) -> u64 {
-    within(w, b'0', b'9')
+fn ans_lenient_bad(w: u64) -> u64 {
+    below(w, 0x20) | equal(w, 0x7F)
 }
 
+/// Printable ASCII but `*`.
 #[inline]
-fn letters(w: u64) -> u64 {
-    // Setting bit 5 maps 'A'-'Z' onto 'a'-'z' and nothing else into that range.
-    within(w | splat(0x20), b'a', b'z')
-}
-
-/// Digits and the track separators `=` and `D` (class `z`).
-#[inline]
-fn track(w: u64) -> u64 {
-    digits(w) | equal(w, b'=') | equal(w, b'D')
-}
-
-/// Class `an`.
-#[inline]
-fn letters_digits(w: u64) -> u64 {
-    letters(w) | digits(w) | equal(w, b' ')
-}
-
-/// Printable ASCII.
-#[inline]
-fn printable(w: u64) -> u64 {
-    within(w, 0x20, 0x7E)
+fn printable_no_star_bad(w: u64) -> u64 {
+    outside(w, within(w, 0x20, 0x7E) & !within(w, b'*', b'*'))
 }
 
 /// The bytes `data` as words of eight (the last one overlapping the one before), or for short
@@ -109,24 +88,24 @@ fn fold_words(data: &[u8], mut f: impl FnMut(u64)) {
     }
 }
 
-/// True when every byte passes `good` (a mask of fine bytes, as above).
+/// True when every word passes `bad` (0 for a word of fine bytes).
 #[inline]
-fn all(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
-    let mut bad = 0;
-    fold_words(data, |w| bad |= !good(w) & TOP);
-    bad == 0
+fn all(data: &[u8], bad: impl Fn(u64) -> u64) -> bool {
+    let mut found = 0;
+    fold_words(data, |w| found |= bad(w));
+    found == 0
 }
 
 /// ASCII digits only.
 #[inline]
 pub(super) fn is_digits(data: &[u8]) -> bool {
-    all_usual(data, digits)
+    all_usual(data, digits_bad)
 }
 
 /// [`all`], with 4 to 40 bytes (the usual lengths of fields, track 2 included) checked inline
 /// as one to five words, the last ones overlapping.
 #[inline(always)]
-fn all_usual(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
+fn all_usual(data: &[u8], bad: impl Fn(u64) -> u64) -> bool {
     let len = data.len();
     let half = |at: usize| {
         data.get(at..at + 4)
@@ -139,19 +118,16 @@ fn all_usual(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
             .map_or(0, u64::from_le_bytes)
     };
     match len {
-        4..=8 => !good(u64::from(half(0)) | (u64::from(half(len - 4)) << 32)) & TOP == 0,
-        9..=16 => !(good(word(0)) & good(word(len - 8))) & TOP == 0,
+        4..=8 => bad(u64::from(half(0)) | (u64::from(half(len - 4)) << 32)) == 0,
+        9..=16 => bad(word(0)) | bad(word(len - 8)) == 0,
         // Track 2 data (up to 37 characters) and the like: four or five words, the last ones
         // overlapping, tested without the setting up of the loop in `all`.
-        17..=32 => {
-            let ok = good(word(0)) & good(word(8)) & good(word(len - 16)) & good(word(len - 8));
-            !ok & TOP == 0
-        }
+        17..=32 => bad(word(0)) | bad(word(8)) | bad(word(len - 16)) | bad(word(len - 8)) == 0,
         33..=40 => {
-            let ok = good(word(0)) & good(word(8)) & good(word(16)) & good(word(24));
-            !(ok & good(word(len - 8))) & TOP == 0
+            let found = bad(word(0)) | bad(word(8)) | bad(word(16)) | bad(word(24));
+            found | bad(word(len - 8)) == 0
         }
-        _ => all(data, good),
+        _ => all(data, bad),
     }
 }
 
@@ -160,13 +136,13 @@ fn all_usual(data: &[u8], good: impl Fn(u64) -> u64) -> bool {
 #[inline]
 pub(super) fn is_class(class: ContentClass, data: &[u8], strict: bool) -> bool {
     match class {
-        ContentClass::N | ContentClass::XN => all_usual(data, digits),
-        ContentClass::Z => all_usual(data, track),
-        ContentClass::A => all_usual(data, |w| letters(w) | equal(w, b' ')),
-        ContentClass::An => all_usual(data, letters_digits),
+        ContentClass::N | ContentClass::XN => all_usual(data, digits_bad),
+        ContentClass::Z => all_usual(data, track_bad),
+        ContentClass::A => all_usual(data, letters_bad),
+        ContentClass::An => all_usual(data, letters_digits_bad),
         // Printable ASCII, and (unless strict) anything above 0x7F.
-        ContentClass::Ans if strict => all_usual(data, printable),
-        ContentClass::Ans => all_usual(data, |w| !(below(w, 0x20) | equal(w, 0x7F))),
+        ContentClass::Ans if strict => all_usual(data, printable_bad),
+        ContentClass::Ans => all_usual(data, ans_lenient_bad),
         ContentClass::B => true,
     }
 }
@@ -179,11 +155,11 @@ pub(super) fn quick(check: QuickCheck, data: &[u8]) -> bool {
         QuickCheck::Slow => false,
         QuickCheck::Any => true,
         QuickCheck::Digits => is_digits(data),
-        QuickCheck::Track => all_usual(data, track),
-        QuickCheck::Letters => all_usual(data, |w| letters(w) | equal(w, b' ')),
-        QuickCheck::LettersDigits => all_usual(data, letters_digits),
-        QuickCheck::Printable => all_usual(data, printable),
-        QuickCheck::PrintableNoStar => all_usual(data, |w| printable(w) & !equal(w, b'*')),
+        QuickCheck::Track => all_usual(data, track_bad),
+        QuickCheck::Letters => all_usual(data, letters_bad),
+        QuickCheck::LettersDigits => all_usual(data, letters_digits_bad),
+        QuickCheck::Printable => all_usual(data, printable_bad),
+        QuickCheck::PrintableNoStar => all_usual(data, printable_no_star_bad),
     }
 }
 
