@@ -743,8 +743,8 @@ fn words(input: &[u8], start: usize, end: usize, pad: u64, bad: impl Fn(u64) -> 
     let mut found = 0;
     let mut chunks = data.chunks_exact(8);
     for chunk in &mut chunks {
-        if let &[a, b, c, d, e, f, g, h] = chunk {
-            found |= bad(u64::from_le_bytes([a, b, c, d, e, f, g, h]));
+        if let Ok(bytes) = <&[u8; 8]>::try_from(chunk) {
+            found |= bad(u64::from_le_bytes(*bytes));
         }
     }
     if !chunks.remainder().is_empty() {
@@ -755,10 +755,8 @@ fn words(input: &[u8], start: usize, end: usize, pad: u64, bad: impl Fn(u64) -> 
 
 #[inline(always)]
 fn load(input: &[u8], at: usize) -> Option<u64> {
-    match input.get(at..at + 8)? {
-        &[a, b, c, d, e, f, g, h] => Some(u64::from_le_bytes([a, b, c, d, e, f, g, h])),
-        _ => None,
-    }
+    let bytes: &[u8; 8] = input.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(*bytes))
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -870,10 +868,8 @@ fn mti(encoding: MtiEncoding, input: &[u8]) -> Option<Mti> {
             let bytes: [u8; 4] = input.get(..4)?.try_into().ok()?;
             let x = u64::from(u32::from_le_bytes(bytes));
             // The four bytes padded with four ASCII zeros make one word of digits.
-            if digits_bad(x | (ZEROS << 32)) != 0 {
-                return None;
-            }
-            digits = bytes;
+            // Returned from here, so that the four bytes stay one word.
+            return (digits_bad(x | (ZEROS << 32)) == 0).then_some(Mti(bytes));
         }
         MtiEncoding::Ebcdic => {
             for (d, &b) in digits.iter_mut().zip(input.get(..4)?) {

@@ -464,12 +464,7 @@ fn field_end(fast: &Fast, input: &[u8], pos: usize, check: bool) -> Option<usize
 fn runs_pass(layout: &Layout, starts: &[u16], input: &[u8]) -> bool {
     // A plain loop: written with `all`, the compiler may leave the tests in a function of
     // their own, out of line.
-    let mut left = layout.run_count;
-    for run in &layout.runs {
-        if left == 0 {
-            break;
-        }
-        left -= 1;
+    for run in layout.runs.get(..layout.run_count).unwrap_or_default() {
         let (first, after) = (usize::from(run.first), usize::from(run.last) + 1);
         let passed = match (starts.get(first), starts.get(after)) {
             (Some(&from), Some(&to)) => Run {
