@@ -413,6 +413,8 @@ impl<'s, 'v> Builder<'s, 'v> {
                 WriteOp::Copy9To16 => cur.put_9_to_16(bytes),
                 WriteOp::Ascii2Copy => write::put_ascii2_copy(&mut cur, bytes),
                 WriteOp::Ascii3Copy => write::put_ascii3_copy(&mut cur, bytes),
+                WriteOp::Hex => write::put_hex(&mut cur, bytes),
+                WriteOp::Ascii3Hex => write::put_ascii3_hex(&mut cur, bytes),
                 WriteOp::General => {
                     if let Some(plan) = self.spec.plans.get(usize::from(n)) {
                         write::write_field(&mut cur, plan, bytes);

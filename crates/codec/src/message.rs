@@ -38,14 +38,21 @@ pub enum MtiVersion {
 
 impl Mti {
     /// An MTI from its four ASCII digits, or `None` if they are not digits.
+    #[inline]
     pub fn new(text: &str) -> Option<Mti> {
         let bytes: [u8; 4] = text.as_bytes().try_into().ok()?;
         Mti::from_digits(bytes)
     }
 
     /// An MTI from four ASCII digit bytes.
+    #[inline]
     pub fn from_digits(digits: [u8; 4]) -> Option<Mti> {
-        digits.iter().all(u8::is_ascii_digit).then_some(Mti(digits))
+        // All four at once: high nibble 3, and low nibble at most 9 (adding 6 to a nibble
+        // above 9 carries into the high nibble).
+        let x = u32::from_le_bytes(digits);
+        let bad =
+            ((x & 0xF0F0_F0F0) ^ 0x3030_3030) | (((x & 0x0F0F_0F0F) + 0x0606_0606) & 0xF0F0_F0F0);
+        (bad == 0).then_some(Mti(digits))
     }
 
     /// The four ASCII digits.
@@ -522,6 +529,21 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mti_digits_are_checked_all_at_once_exactly() {
+        for at in 0..4 {
+            for b in 0..=255u8 {
+                let mut digits = *b"1234";
+                digits[at] = b;
+                assert_eq!(
+                    Mti::from_digits(digits).is_some(),
+                    b.is_ascii_digit(),
+                    "{digits:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn mti_parts_and_response() {

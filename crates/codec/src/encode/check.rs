@@ -120,6 +120,17 @@ fn all_usual(data: &[u8], bad: impl Fn(u64) -> u64) -> bool {
     match len {
         4..=8 => bad(u64::from(half(0)) | (u64::from(half(len - 4)) << 32)) == 0,
         9..=16 => bad(word(0)) | bad(word(len - 8)) == 0,
+        // Two or three bytes (such as a POS entry mode or a currency code): two pairs, the
+        // second overlapping the first, repeated to fill a word.
+        2..=3 => {
+            let pair = |at: usize| {
+                data.get(at..at + 2)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u16::from_le_bytes)
+            };
+            let w = u64::from(pair(0)) | (u64::from(pair(len - 2)) << 16);
+            bad(w | (w << 32)) == 0
+        }
         // Track 2 data (up to 37 characters) and the like: four or five words, the last ones
         // overlapping, tested without the setting up of the loop in `all`.
         17..=32 => bad(word(0)) | bad(word(8)) | bad(word(len - 16)) | bad(word(len - 8)) == 0,

@@ -194,6 +194,23 @@ pub(super) fn put_ascii3_copy(cur: &mut Cursor<'_>, value: &[u8]) {
     cur.put(value);
 }
 
+/// A value as upper-case ASCII hex after three ASCII digits counting the characters (a count
+/// over 999, which `set` refuses, keeps its low digits).
+#[inline]
+pub(super) fn put_ascii3_hex(cur: &mut Cursor<'_>, value: &[u8]) {
+    let count = 2 * value.len();
+    if let Some(&[tens, ones]) = DIGIT_PAIRS.get(count % 100) {
+        cur.put(&[b'0' + (count / 100 % 10) as u8, tens, ones]);
+    }
+    put_hex(cur, value);
+}
+
+/// A value as upper-case ASCII hex.
+#[inline]
+pub(super) fn put_hex(cur: &mut Cursor<'_>, value: &[u8]) {
+    write_hex(cur.take(2 * value.len()), value, Charset::Ascii);
+}
+
 /// Upper-case hex of the four bytes of `x`, most significant first.
 #[inline]
 pub(super) fn hex8(x: u32) -> [u8; 8] {
@@ -503,13 +520,15 @@ mod tests {
     #[test]
     fn write_ops_agree_with_the_general_writer() {
         use crate::spec::plan::WriteOp;
-        let mut seen = [0usize; 5];
+        let mut seen = [0usize; 7];
         for name in Spec::builtin_names() {
             let spec = Spec::builtin(name).unwrap();
             for plan in &spec.plans {
                 let lengths = match plan.write_op {
                     WriteOp::General => continue,
-                    WriteOp::Ascii2Copy | WriteOp::Ascii3Copy => 0..=plan.max_units as usize,
+                    WriteOp::Ascii2Copy | WriteOp::Ascii3Copy | WriteOp::Ascii3Hex => {
+                        0..=plan.max_units as usize
+                    }
                     _ => plan.units as usize..=plan.units as usize,
                 };
                 for len in lengths {
@@ -524,6 +543,8 @@ mod tests {
                         WriteOp::Copy4To8 => cur.put_4_to_8(&value),
                         WriteOp::Copy9To16 => cur.put_9_to_16(&value),
                         WriteOp::Ascii2Copy => put_ascii2_copy(cur, &value),
+                        WriteOp::Hex => put_hex(cur, &value),
+                        WriteOp::Ascii3Hex => put_ascii3_hex(cur, &value),
                         _ => put_ascii3_copy(cur, &value),
                     });
                     assert_eq!(inline, general, "{name} {:?}, {len} bytes", plan.write_op);

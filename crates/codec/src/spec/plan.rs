@@ -142,6 +142,11 @@ pub(crate) enum WriteOp {
     Ascii2Copy,
     /// Three ASCII digits counting the value's bytes, then the value as it is.
     Ascii3Copy,
+    /// A fixed binary field written as upper-case ASCII hex characters.
+    Hex,
+    /// Three ASCII digits counting the hex characters written, then the value as upper-case
+    /// ASCII hex (EMV data in ASCII specs).
+    Ascii3Hex,
     /// Anything else: `write::write_field` with the plan.
     General,
 }
@@ -470,6 +475,12 @@ fn write_op(plan: &Plan) -> WriteOp {
         },
         (Writer::Copy, false, PrefixWriter::Ascii2) => WriteOp::Ascii2Copy,
         (Writer::Copy, false, PrefixWriter::Ascii3) => WriteOp::Ascii3Copy,
+        (Writer::Hex, false, PrefixWriter::None) if plan.charset == Charset::Ascii => WriteOp::Hex,
+        (Writer::Hex, false, PrefixWriter::Ascii3)
+            if plan.charset == Charset::Ascii && plan.counts_bytes =>
+        {
+            WriteOp::Ascii3Hex
+        }
         _ => WriteOp::General,
     }
 }
