@@ -640,8 +640,10 @@ fn bcd_alone(fast: &Fast, input: &[u8], item: Item) -> bool {
     filler_ok(fast, input, item) && (d <= 9 || (track && d == 0xD)) && rest_ok
 }
 
-/// Tests `input[start..end]`: sixteen bytes at a time with `ok` when there are at least
-/// sixteen, else eight at a time with `bad` (see [`words`]).
+/// Tests `input[start..end]` with `ok`, sixteen bytes at a time (see [`blocks`]). Shorter data
+/// is tested as the sixteen bytes that end it, those before `start` replaced by `pad` (a byte
+/// `ok` accepts); or, for data within the input's first sixteen bytes, with [`words`] and
+/// `bad`.
 #[inline(always)]
 fn span(
     input: &[u8],
@@ -651,11 +653,32 @@ fn span(
     bad: impl Fn(u64) -> u64,
     ok: impl Fn(u8x16) -> u8x16,
 ) -> bool {
-    match input.get(start..end) {
-        Some(data) if data.len() >= 16 => blocks(data, ok),
-        _ => words(input, start, end, pad, bad),
+    let Some(data) = input.get(start..end) else {
+        return false;
+    };
+    let len = data.len();
+    if len >= 16 {
+        return blocks(data, ok);
+    }
+    let ending = end
+        .checked_sub(16)
+        .and_then(|at| input.get(at..end))
+        .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok());
+    match ending {
+        Some(bytes) => {
+            // Lane `i` holds data when `i >= 16 - len`.
+            let from = u8x16::splat((16 - len) as u8);
+            let data_lanes = LANES.max(from).cmp_eq(LANES);
+            let v = u8x16::new(bytes);
+            let padded = (v & data_lanes) | (u8x16::splat(pad as u8) & !data_lanes);
+            ok(padded).all()
+        }
+        None => words(input, start, end, pad, bad),
     }
 }
+
+/// Each lane's index.
+const LANES: u8x16 = u8x16::new([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
 
 /// Whether `ok` holds for every byte of `data` (at least sixteen bytes), tested sixteen at a
 /// time and the last sixteen again, as one vector each (`wide`, safe code over SSE2 on
@@ -1028,9 +1051,11 @@ mod tests {
         for (probe, rule, _) in CLASSES {
             let fine = (0..=255u8).find(|&b| rule(b)).unwrap();
             let bad = (0..=255u8).find(|&b| !rule(b)).unwrap();
-            // Up to 70 bytes: short runs take the word tests, long ones the block tests.
+            // Up to 80 bytes: runs ending within the first sixteen bytes take the word tests,
+            // the others the block tests (padded when shorter than a block). No field starts
+            // before byte 8: an MTI and a bitmap come first.
             let mut input = vec![bad; 96];
-            for start in 10..40 {
+            for start in 8..40 {
                 for end in start..=80 {
                     input.fill(bad);
                     input[start..end].fill(fine);
