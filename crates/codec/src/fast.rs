@@ -685,7 +685,17 @@ const LANES: u8x16 = u8x16::new([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1
 /// x86-64, over plain arrays where there is no vector unit).
 #[inline(always)]
 fn blocks(data: &[u8], ok: impl Fn(u8x16) -> u8x16) -> bool {
-    let block = |bytes: &[u8]| <[u8; 16]>::try_from(bytes).map_or(u8x16::ZERO, u8x16::new);
+    // A block that cannot be read (none can: the lengths are checked) is all 0xFF, which
+    // every rule refuses.
+    let block = |bytes: &[u8]| <[u8; 16]>::try_from(bytes).map_or(u8x16::MAX, u8x16::new);
+    let at = |from: usize| data.get(from..from + 16).map_or(u8x16::MAX, block);
+    // Up to three blocks, the last overlapping the one before, without a loop to set up.
+    let len = data.len();
+    match len {
+        16..=32 => return (ok(at(0)) & ok(at(len - 16))).all(),
+        33..=48 => return (ok(at(0)) & ok(at(16)) & ok(at(len - 16))).all(),
+        _ => {}
+    }
     let mut fine = u8x16::MAX;
     let mut chunks = data.chunks_exact(16);
     for chunk in &mut chunks {
