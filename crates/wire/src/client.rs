@@ -646,7 +646,6 @@ fn dispatch(shared: &Shared, spec: &SpecRef, frame: MessageFrame) {
         unmatched(&message, "it matches no pending request");
         return;
     };
-    drop(message);
 
     if let (true, Some(expected)) = (shared.check_tpdu, pending.reply_tpdu) {
         if frame.tpdu != Some(expected) {
