@@ -671,7 +671,7 @@ fn span(
             let data_lanes = LANES.max(from).cmp_eq(LANES);
             let v = u8x16::new(bytes);
             let padded = (v & data_lanes) | (u8x16::splat(pad as u8) & !data_lanes);
-            ok(padded).all()
+            every_lane(ok(padded))
         }
         None => words(input, start, end, pad, bad),
     }
@@ -692,8 +692,8 @@ fn blocks(data: &[u8], ok: impl Fn(u8x16) -> u8x16) -> bool {
     // Up to three blocks, the last overlapping the one before, without a loop to set up.
     let len = data.len();
     match len {
-        16..=32 => return (ok(at(0)) & ok(at(len - 16))).all(),
-        33..=48 => return (ok(at(0)) & ok(at(16)) & ok(at(len - 16))).all(),
+        16..=32 => return every_lane(ok(at(0)) & ok(at(len - 16))),
+        33..=48 => return every_lane(ok(at(0)) & ok(at(16)) & ok(at(len - 16))),
         _ => {}
     }
     let mut fine = u8x16::MAX;
@@ -705,7 +705,15 @@ fn blocks(data: &[u8], ok: impl Fn(u8x16) -> u8x16) -> bool {
         let last = data.len().checked_sub(16).and_then(|at| data.get(at..));
         fine &= last.map_or(u8x16::ZERO, |bytes| ok(block(bytes)));
     }
-    fine.all()
+    every_lane(fine)
+}
+
+/// Whether every lane is set (the lane rules give 0x00 or 0xFF; the top bit is what is read).
+/// Not `u8x16::all`: in `wide` 0.7.33 its version for targets without a vector unit (plain
+/// arrays) skips lanes 7 and 15.
+#[inline(always)]
+fn every_lane(v: u8x16) -> bool {
+    v.move_mask() == 0xFFFF
 }
 
 // Lane rules for `blocks`: all ones in each lane whose byte is fine. SSE2 compares bytes
@@ -1105,6 +1113,20 @@ mod tests {
                     "{probe:?} {b:#04x}"
                 );
                 assert_eq!(lanes[0] == 0xFF, rule(b), "{probe:?} {b:#04x}");
+            }
+        }
+    }
+
+    /// One lane of sixteen not all ones, whichever, is seen (`wide`'s own `all` misses lanes
+    /// 7 and 15 on targets without vectors).
+    #[test]
+    fn every_lane_means_every_lane() {
+        assert!(every_lane(u8x16::MAX));
+        for lane in 0..16 {
+            for value in [0x00, 0x01, 0x7F] {
+                let mut lanes = [0xFF; 16];
+                lanes[lane] = value;
+                assert!(!every_lane(u8x16::new(lanes)), "lane {lane} = {value:#04x}");
             }
         }
     }
