@@ -235,6 +235,17 @@ pub enum Error {
         /// How many bytes remain.
         count: usize,
     },
+    /// TLV data (EMV field 55) does not read as BER-TLV data objects.
+    #[error("field {field} at offset {offset}: {problem}")]
+    InvalidTlv {
+        /// The field, and the tag of the object being read once its tag has been read
+        /// (`55.9F26`).
+        field: FieldPath,
+        /// Offset of the bad tag or length.
+        offset: usize,
+        /// What is wrong.
+        problem: TlvProblem,
+    },
     /// A value set on a sensitive field contains the mask character `*`: it was copied from
     /// masked output and must not be sent.
     #[error("field {field}: value contains the mask character '*' (copied from masked output?)")]
@@ -258,7 +269,7 @@ impl fmt::Display for FieldIn {
 impl Error {
     /// A short stable name of the kind of error, as the CLI reports it: `invalid_mti`,
     /// `invalid_bitmap`, `unknown_field`, `invalid_length`, `invalid_content`, `truncated`,
-    /// `trailing_data`, `masked_value`.
+    /// `trailing_data`, `masked_value`, and `invalid_tlv` from the [`crate::tlv`] reader.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidMti { .. } => "invalid_mti",
@@ -269,6 +280,7 @@ impl Error {
             Error::Truncated { .. } => "truncated",
             Error::TrailingData { .. } => "trailing_data",
             Error::MaskedValue { .. } => "masked_value",
+            Error::InvalidTlv { .. } => "invalid_tlv",
         }
     }
 
@@ -278,6 +290,7 @@ impl Error {
             Error::UnknownField { field, .. }
             | Error::InvalidLength { field, .. }
             | Error::InvalidContent { field, .. }
+            | Error::InvalidTlv { field, .. }
             | Error::MaskedValue { field } => Some(*field),
             Error::Truncated { field, .. } => *field,
             Error::InvalidMti { .. }
@@ -296,9 +309,53 @@ impl Error {
             | Error::InvalidLength { offset, .. }
             | Error::InvalidContent { offset, .. }
             | Error::Truncated { offset, .. }
-            | Error::TrailingData { offset, .. } => *offset,
+            | Error::TrailingData { offset, .. }
+            | Error::InvalidTlv { offset, .. } => *offset,
             Error::MessageTooLarge { offset } => *offset,
             Error::MaskedValue { .. } => 0,
+        }
+    }
+}
+
+/// What is wrong with BER-TLV data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlvProblem {
+    /// The data ends inside a tag.
+    TagPastEnd,
+    /// A tag of more than four bytes.
+    TagTooLong,
+    /// The data ends inside a length.
+    LengthPastEnd,
+    /// The indefinite length form (0x80), which EMV does not use.
+    IndefiniteLength,
+    /// A long-form length of more than four bytes.
+    LengthTooLong {
+        /// The bytes it announces.
+        bytes: usize,
+    },
+    /// The value is longer than the data left.
+    ValuePastEnd {
+        /// The length read.
+        length: usize,
+        /// The bytes left after the length.
+        left: usize,
+    },
+}
+
+impl fmt::Display for TlvProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            TlvProblem::TagPastEnd => f.write_str("the data ends inside a tag"),
+            TlvProblem::TagTooLong => f.write_str("a tag of more than four bytes"),
+            TlvProblem::LengthPastEnd => f.write_str("the data ends inside a length"),
+            TlvProblem::IndefiniteLength => f.write_str("indefinite length (0x80)"),
+            TlvProblem::LengthTooLong { bytes } => {
+                write!(f, "a length of {bytes} bytes (at most 4)")
+            }
+            TlvProblem::ValuePastEnd { length, left } => {
+                write!(f, "value of {length} byte(s) runs past the {left} left")
+            }
         }
     }
 }

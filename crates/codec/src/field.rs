@@ -12,6 +12,7 @@ use std::fmt;
 
 use crate::content::{hex_value, to_latin1};
 use crate::spec::{Charset, ContentClass, DataEncoding, FieldSpec, Pad, Sensitivity};
+use crate::tlv::Tlvs;
 
 /// One present field of a decoded message.
 #[derive(Clone, Copy)]
@@ -140,6 +141,15 @@ impl<'a> Field<'a> {
     /// The value with sensitive content masked, for display.
     pub fn masked(&self) -> Masked<'a> {
         Masked { field: *self }
+    }
+
+    /// The field's data objects, for a binary (`b`) field written as bytes, such as EMV data in
+    /// field 55; offsets count in the decoder's input. `None` for other fields: for one written
+    /// as hex characters, read [`Field::to_vec`] with [`Tlvs::new`].
+    pub fn tlvs(&self) -> Option<Tlvs<'a>> {
+        let binary =
+            self.spec.class == ContentClass::B && self.spec.encoding == DataEncoding::Binary;
+        binary.then(|| Tlvs::at(self.spec.number, self.data, self.offset))
     }
 
     /// The logical value copied into a new vector.

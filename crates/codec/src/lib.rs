@@ -15,6 +15,8 @@
 //!   view with readers for text, digits and amounts.
 //! - [`Decoded`]: a message, or "need at least N more bytes" for a framing layer to act on.
 //! - [`Builder`]: sets checked values and writes the message into a `bytes::BytesMut`.
+//! - [`tlv::Tlvs`]: BER-TLV data objects (EMV field 55) read without allocating, from
+//!   [`Field::tlvs`] or any bytes; [`tlv::put`] writes them.
 //! - [`Error`]: one error type naming the field, the byte offset, what was expected and what
 //!   was found, never the content of a sensitive field.
 //!
@@ -90,11 +92,13 @@ pub mod json;
 mod message;
 mod spans;
 mod spec;
+pub mod tlv;
 
 pub use decode::{Decoded, Decoder, Incomplete};
 pub use encode::Builder;
 pub use error::{
-    BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, SubPath, WhichBitmap,
+    BitmapProblem, Error, Expected, FieldPath, Found, LengthProblem, SubPath, TlvProblem,
+    WhichBitmap,
 };
 pub use field::{Amount, Field, Masked, Value};
 pub use message::{Bitmap, Message, Mti, MtiVersion, Quirk, QuirkAt, Quirks};
