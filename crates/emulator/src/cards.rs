@@ -6,6 +6,8 @@
 //! 55. Cards with a PIN get a format 0 PIN block (ISO 9564-1, DESIGN §4) under the terminal's
 //! PIN key when it has one. Every PAN passes the Luhn check and belongs to no real account.
 
+use bytes::BytesMut;
+use iso8583_codec::tlv::{self, Tag};
 use iso8583_crypto::{ClearPinBlock, DesKey, MacAlgorithm, Pin};
 use iso8583_settle::{Card, CardGroup, Pan};
 
@@ -233,24 +235,25 @@ impl TestCard {
             .ok()
             .and_then(|key| MacAlgorithm::X919.compute(&key, &covered).ok())
             .unwrap_or([0; 8]);
-        let mut out = Vec::with_capacity(80);
-        let mut tlv = |tag: &[u8], value: &[u8]| {
-            out.extend_from_slice(tag);
-            // Every value here is shorter than 128 bytes: a one-byte length.
-            out.push(value.len() as u8);
-            out.extend_from_slice(value);
-        };
-        tlv(&[0x9F, 0x26], &arqc);
-        tlv(&[0x9F, 0x27], &[0x80]);
-        tlv(&[0x9F, 0x36], &atc);
-        tlv(&[0x9F, 0x37], &un);
-        tlv(&[0x95], &[0; 5]);
-        tlv(&[0x9A], &date);
-        tlv(&[0x9C], &[txn.kind]);
-        tlv(&[0x9F, 0x02], &amount);
-        tlv(&[0x5F, 0x2A], &currency);
+        let mut out = BytesMut::with_capacity(80);
+        let objects: [(u32, &[u8]); 9] = [
+            (0x9F26, &arqc),
+            (0x9F27, &[0x80]),
+            (0x9F36, &atc),
+            (0x9F37, &un),
+            (0x95, &[0; 5]),
+            (0x9A, &date),
+            (0x9C, &[txn.kind]),
+            (0x9F02, &amount),
+            (0x5F2A, &currency),
+        ];
+        for (tag, value) in objects {
+            if let Some(tag) = Tag::new(tag) {
+                tlv::put(&mut out, tag, value);
+            }
+        }
         out.extend_from_slice(self.icc.unwrap_or_default());
-        out
+        out.to_vec()
     }
 
     /// How the card was read, for the receipt.
@@ -293,6 +296,7 @@ fn bcd<const N: usize>(mut value: u64) -> [u8; N] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iso8583_codec::tlv::Tlvs;
 
     fn luhn(pan: &str) -> bool {
         let sum: u32 = pan
@@ -357,18 +361,10 @@ mod tests {
         }
     }
 
-    /// The value of `tag` in one level of TLVs (all lengths below 128 here).
-    fn value<'a>(mut data: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
-        while !data.is_empty() {
-            let tag_len = if data[0] & 0x1F == 0x1F { 2 } else { 1 };
-            let len = usize::from(data[tag_len]);
-            let (item, rest) = data.split_at(tag_len + 1 + len);
-            if &item[..tag_len] == tag {
-                return Some(&item[tag_len + 1..]);
-            }
-            data = rest;
-        }
-        None
+    /// The value of `tag` (its bytes, as written) in one level of TLVs.
+    fn value<'a>(data: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
+        let tag = Tag::new(tag.iter().fold(0, |t, &b| t << 8 | u32::from(b)))?;
+        Some(Tlvs::new(data).find(tag).unwrap()?.value())
     }
 
     #[test]
@@ -394,8 +390,8 @@ mod tests {
         assert_ne!(arqc(&a), arqc(&card.chip_data(&txn(1251, 1))));
         assert_ne!(arqc(&a), arqc(&card.chip_data(&txn(1250, 2))));
         assert_ne!(arqc(&a), vec![0; 8]);
-        // The engine's own walker keeps all of it but tag 57.
-        let stored = iso8583_settle::strip_tag_57(&a).unwrap();
+        // The engine keeps all of it but tag 57 (track 2 equivalent data).
+        let stored = iso8583_settle::strip_track_data(&a).unwrap();
         assert_eq!(stored.len(), a.len() - 10);
         // A swiped card gets no chip data.
         let swiped = find("cup-swipe")

@@ -92,7 +92,8 @@ pub use dialect::{CupSettings, Dialect, IntlSettings, Scope, TotalsLength, VoidP
 pub use engine::{Engine, Request};
 pub use error::{ConfigError, Error, Rejected, StoreError};
 pub use record::{
-    strip_tag_57, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TipAdvice, TxnKind,
+    strip_track_data, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TipAdvice,
+    TxnKind, MAX_TLV_DEPTH,
 };
 pub use report::{Reconciliation, Report, ReportLine, ReportTotal, TotalName};
 pub use short::ShortStr;

@@ -15,7 +15,7 @@ use crate::config::MAX_AMOUNT;
 use crate::dialect::code_of;
 use crate::engine::{Engine, Flight, Request};
 use crate::error::{Error, Rejected};
-use crate::record::{strip_tag_57, AdviceState, Card, Record, RefundOriginal, TxnKind};
+use crate::record::{strip_track_data, AdviceState, Card, Record, RefundOriginal, TxnKind};
 use crate::short::ShortStr;
 use crate::store::{Op, ReversalReason, Store};
 use crate::time::Time;
@@ -269,7 +269,7 @@ impl<S: Store> Engine<S> {
             condition_code: ShortStr::ours(condition),
             group: card.group,
             pan: card.pan.clone(),
-            icc: card.icc.as_deref().and_then(strip_tag_57),
+            icc: card.icc.as_deref().and_then(strip_track_data),
             original_trace: original.as_ref().map(|o| o.trace),
             voided: false,
             advice,

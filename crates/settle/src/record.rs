@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use bytes::BytesMut;
+use iso8583_codec::tlv::{self, Tlvs};
 use serde::{Deserialize, Serialize};
 
 use crate::short::ShortStr;
@@ -318,48 +320,45 @@ impl fmt::Debug for Record {
     }
 }
 
-/// EMV data with tag 57 (track 2 equivalent) removed, since track data is never stored
-/// (DESIGN §5). Data that does not walk as BER-TLV is dropped entirely rather than risk
-/// keeping a track image.
-// TODO(#2): the codec has no BER-TLV reader yet (DESIGN §3 promises one); this walker handles
-// one level of tags, which is all field 55 carries in practice.
-pub fn strip_tag_57(icc: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(icc.len());
-    let mut rest = icc;
-    while !rest.is_empty() {
-        let (tag_len, value_end) = tlv_extent(rest)?;
-        let (item, tail) = rest.split_at(value_end);
-        if item.get(..tag_len) != Some(&[0x57][..]) {
-            out.extend_from_slice(item);
-        }
-        rest = tail;
-    }
-    Some(out)
+/// EMV data without the objects that carry track data (tags 56, 57, 9F1F, 9F20 and 9F6B, at
+/// any depth), since track data is never stored (DESIGN §5). Every other object keeps its bytes
+/// as they came; a constructed object that held track data is written again without it. Data
+/// that does not read as BER-TLV, down to [`MAX_TLV_DEPTH`] levels, is dropped entirely rather
+/// than risk keeping a track image.
+pub fn strip_track_data(icc: &[u8]) -> Option<Vec<u8>> {
+    let mut out = BytesMut::with_capacity(icc.len());
+    strip_level(icc, Tlvs::new(icc), &mut out, 1)?;
+    Some(out.to_vec())
 }
 
-/// Length of the tag and end of the value of the first TLV in `data`.
-fn tlv_extent(data: &[u8]) -> Option<(usize, usize)> {
-    let first = *data.first()?;
-    let mut tag_len = 1;
-    if first & 0x1F == 0x1F {
-        while data.get(tag_len)? & 0x80 != 0 {
-            tag_len += 1;
+/// How deep [`strip_track_data`] looks inside constructed objects; field 55 uses one level.
+pub const MAX_TLV_DEPTH: usize = 4;
+
+/// Writes the objects of `level` but track data into `out`; `icc` is the whole data, in
+/// which the objects' offsets count.
+fn strip_level(icc: &[u8], level: Tlvs<'_>, out: &mut BytesMut, depth: usize) -> Option<()> {
+    for object in level {
+        let object = object.ok()?;
+        if object.tag().is_track_data() {
+            continue;
         }
-        tag_len += 1;
+        let original = icc.get(object.span())?;
+        if !object.is_constructed() {
+            out.extend_from_slice(original);
+            continue;
+        }
+        if depth >= MAX_TLV_DEPTH {
+            return None;
+        }
+        let mut inner = BytesMut::with_capacity(object.value().len());
+        strip_level(icc, object.children(), &mut inner, depth + 1)?;
+        if inner[..] == *object.value() {
+            out.extend_from_slice(original);
+        } else {
+            tlv::put(out, object.tag(), &inner);
+        }
     }
-    let len_byte = *data.get(tag_len)?;
-    let (len, len_len) = if len_byte & 0x80 == 0 {
-        (usize::from(len_byte), 1)
-    } else {
-        let n = usize::from(len_byte & 0x7F);
-        let bytes = data.get(tag_len + 1..tag_len + 1 + n).filter(|_| n <= 2)?;
-        (
-            bytes.iter().fold(0usize, |a, b| a << 8 | usize::from(*b)),
-            1 + n,
-        )
-    };
-    let end = tag_len + len_len + len;
-    (end <= data.len()).then_some((tag_len, end))
+    Some(())
 }
 
 #[cfg(test)]
@@ -427,20 +426,49 @@ mod tests {
     }
 
     #[test]
-    fn tag_57_is_removed_and_others_kept() {
-        // 9F26 08 ..., 57 03 ..., 5F34 01 01
+    fn track_data_is_removed_and_everything_else_kept_as_it_came() {
+        // 9F26 02 ..., 57 03 ..., 5F34 01 01
         let icc = [
             0x9F, 0x26, 0x02, 0xAA, 0xBB, 0x57, 0x03, 0x62, 0x12, 0x34, 0x5F, 0x34, 0x01, 0x01,
         ];
-        let out = strip_tag_57(&icc).unwrap();
+        let out = strip_track_data(&icc).unwrap();
         assert_eq!(
             out,
             vec![0x9F, 0x26, 0x02, 0xAA, 0xBB, 0x5F, 0x34, 0x01, 0x01]
         );
-        assert_eq!(strip_tag_57(&[0x9F, 0x26, 0x05, 0x00]), None);
+        assert_eq!(strip_track_data(&[0x9F, 0x26, 0x05, 0x00]), None);
+        // A long-form length that did not need to be is kept as it came.
         assert_eq!(
-            strip_tag_57(&[0x82, 0x81, 0x01, 0x00]),
+            strip_track_data(&[0x82, 0x81, 0x01, 0x00]),
             Some(vec![0x82, 0x81, 0x01, 0x00])
         );
+        // Every tag that carries track data, and padding between objects.
+        let tracks = [
+            0x56, 0x01, 0x42, 0x00, 0x9F, 0x1F, 0x01, 0x31, 0x9F, 0x20, 0x01, 0x32, 0x9F, 0x6B,
+            0x01, 0x33, 0x95, 0x00,
+        ];
+        assert_eq!(strip_track_data(&tracks), Some(vec![0x95, 0x00]));
+    }
+
+    #[test]
+    fn track_data_inside_a_template_is_removed_and_the_template_written_again() {
+        // 70 { 57 02 6212, 9F27 01 80 }, 9C 01 00
+        let icc = [
+            0x70, 0x08, 0x57, 0x02, 0x62, 0x12, 0x9F, 0x27, 0x01, 0x80, 0x9C, 0x01, 0x00,
+        ];
+        let out = strip_track_data(&icc).unwrap();
+        assert_eq!(out, [0x70, 0x04, 0x9F, 0x27, 0x01, 0x80, 0x9C, 0x01, 0x00]);
+        // Without track data inside, the template's bytes are kept as they came.
+        let clean = [0x70, 0x81, 0x04, 0x9F, 0x27, 0x01, 0x80];
+        assert_eq!(strip_track_data(&clean).as_deref(), Some(&clean[..]));
+        // Templates deeper than MAX_TLV_DEPTH, or inner data that does not read, drop it all.
+        let mut deep = vec![0x9F, 0x27, 0x01, 0x80];
+        for _ in 0..MAX_TLV_DEPTH {
+            let len = deep.len() as u8;
+            deep.splice(0..0, [0x70, len]);
+        }
+        assert_eq!(strip_track_data(&deep), None);
+        assert!(strip_track_data(&deep[2..]).is_some());
+        assert_eq!(strip_track_data(&[0x70, 0x02, 0x57, 0x05]), None);
     }
 }

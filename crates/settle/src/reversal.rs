@@ -12,7 +12,7 @@ use crate::dialect::{field, response_code};
 use crate::engine::Engine;
 use crate::error::{Error, Rejected};
 use crate::online::card_of;
-use crate::record::{strip_tag_57, AdviceState, Card, Record, TxnKind};
+use crate::record::{strip_track_data, AdviceState, Card, Record, TxnKind};
 use crate::store::{Op, PendingReversal, ReversalReason, Store};
 use crate::time::Time;
 
@@ -209,7 +209,7 @@ pub(crate) fn reversal_of(
         .iter()
         .filter(|(n, _)| !NOT_REVERSED.contains(n))
         .filter_map(|(n, v)| match n {
-            55 => strip_tag_57(v).map(|v| (55, v)),
+            55 => strip_track_data(v).map(|v| (55, v)),
             _ => Some((*n, v.clone())),
         })
         .collect();
