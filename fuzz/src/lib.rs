@@ -5,6 +5,8 @@
 //! digits, amount, masked display), re-encodes through `Builder::from_message`, and the
 //! re-encoded bytes decode to the same MTI and values.
 
+use bytes::BytesMut;
+use iso8583_codec::tlv::{self, Tlvs};
 use iso8583_codec::{Builder, Decoded, Decoder, Message, Quirk, Spec};
 
 /// The fuzz body of the `decode_*` targets: `data` decoded with built-in spec `name`.
@@ -92,6 +94,9 @@ fn read_everything(message: &Message<'_>) {
             .expect("a present field has a span");
         assert!(span.end <= message.as_bytes().len());
         total += message.bytes_before(field.number()).len();
+        if let Some(tlvs) = field.tlvs() {
+            walk_tlvs(message.as_bytes(), tlvs);
+        }
     }
     total += message.to_string().len() + format!("{message:?}").len();
     std::hint::black_box(total);
@@ -117,4 +122,39 @@ fn re_encode(spec: &Spec, message: &Message<'_>) {
         values(message),
         "values change on re-encoding"
     );
+}
+
+/// The fuzz body of `tlv`: arbitrary bytes read as BER-TLV, as deep as they go.
+pub fn tlv(data: &[u8]) {
+    walk_tlvs(data, Tlvs::new(data));
+}
+
+/// Walks `top` and every constructed object inside it, without recursion. `whole` is the data
+/// the offsets count in. Every object lies inside the data, after the one before it at its
+/// level, holds the data's own bytes as its value, and written again reads back the same; the
+/// walk takes at most one step per byte.
+fn walk_tlvs(whole: &[u8], top: Tlvs<'_>) {
+    let mut stack = vec![(top, 0)];
+    let mut steps = 0;
+    while let Some((mut level, floor)) = stack.pop() {
+        let Some(item) = level.next() else { continue };
+        steps += 1;
+        assert!(steps <= whole.len(), "more objects than bytes");
+        let Ok(object) = item else {
+            assert!(level.next().is_none(), "a walk goes on after an error");
+            continue;
+        };
+        let span = object.span();
+        assert!(span.start >= floor && span.end <= whole.len(), "{span:?}");
+        assert_eq!(whole.get(object.value_offset()..span.end), Some(object.value()));
+        let mut again = BytesMut::new();
+        tlv::put(&mut again, object.tag(), object.value());
+        let back = Tlvs::new(&again).next().expect("one object").expect("reads back");
+        assert_eq!((back.tag(), back.value()), (object.tag(), object.value()));
+        let _ = format!("{object:?}");
+        stack.push((level, span.end));
+        if object.is_constructed() {
+            stack.push((object.children(), object.value_offset()));
+        }
+    }
 }
