@@ -174,8 +174,9 @@ pub async fn run_scenario(
     if let Some(failure) = boot.failure {
         return Err(RunError::Terminal(TerminalError::Resume(failure)));
     }
+    let start = terminal.next_trace().unwrap_or(result.next_trace);
     run_steps(scenario, options, &mut terminal, &mut result, on_step).await;
-    result.next_trace = next_trace(&terminal, &result);
+    result.next_trace = next_trace(&terminal, &result, start);
     Ok(result)
 }
 
@@ -216,20 +217,38 @@ async fn run_steps(
     }
 }
 
-/// The trace number after the scenario: the engine's counter, or (the terminal left off by a
-/// power cut) the stored one; never one the scenario already sent.
-fn next_trace(terminal: &Terminal, result: &ScenarioResult) -> u32 {
-    let counter = terminal.next_trace().unwrap_or(result.next_trace);
+/// The trace number after the scenario (see [`trace_after`]).
+fn next_trace(terminal: &Terminal, result: &ScenarioResult, start: u32) -> u32 {
     let sent = result
         .steps
         .iter()
         .flat_map(|s| &s.step.exchanges)
-        .map(|x| x.trace)
-        .max();
-    match sent {
-        Some(last) if last >= counter => last % 999_999 + 1,
-        _ => counter,
+        .map(|x| x.trace);
+    trace_after(terminal.next_trace(), sent, start)
+}
+
+/// The highest trace number; the one after it is 1.
+const MAX_TRACE: u32 = 999_999;
+
+/// The trace number a terminal sends next after a scenario that began with its counter at
+/// `start` and sent messages carrying `sent`.
+///
+/// The engine stores each trace number before the message carrying it leaves, so its counter
+/// (`counter`, the stored one after a power cut) is never behind a trace sent, and is the
+/// answer. Without it (the state could not be read), the answer is the trace after the newest
+/// one sent. Trace numbers run to 999999 and start again at 1, so "newest" is counted from
+/// `start`, not by size; and a message may carry a trace taken before `start` (a reversal its
+/// sale's, a UnionPay 0320 its record's), so a trace more than half the range from `start` is
+/// taken as one of those, not as new.
+fn trace_after(counter: Option<u32>, sent: impl Iterator<Item = u32>, start: u32) -> u32 {
+    if let Some(counter) = counter {
+        return counter;
     }
+    let past_start = |trace: u32| (trace + MAX_TRACE - start % MAX_TRACE) % MAX_TRACE;
+    sent.map(|trace| trace % MAX_TRACE + 1)
+        .filter(|&next| past_start(next) <= MAX_TRACE / 2)
+        .max_by_key(|&next| past_start(next))
+        .unwrap_or(start)
 }
 
 /// A terminal for one scenario, on the given state file or a fresh temporary one.
@@ -571,4 +590,29 @@ pub fn step_lines(s: &StepResult, profile: &Profile) -> Vec<String> {
         lines.push(format!("         failure: {failure}"));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_after_a_scenario_follows_the_counter_or_the_newest_sent() {
+        // The counter, whenever there is one, even when traces sent look higher.
+        assert_eq!(
+            trace_after(Some(3), [999_998, 999_999, 1, 2].into_iter(), 999_998),
+            3
+        );
+        // Without it: after the newest trace sent, counted across the wrap.
+        assert_eq!(
+            trace_after(None, [999_998, 999_999, 1, 2].into_iter(), 999_998),
+            3
+        );
+        assert_eq!(trace_after(None, [999_999].into_iter(), 999_999), 1);
+        // A reversal of a sale from before the scenario carries an older trace.
+        assert_eq!(trace_after(None, [100, 5, 101].into_iter(), 100), 102);
+        assert_eq!(trace_after(None, [7, 700_000].into_iter(), 7), 8);
+        // Nothing sent: where the scenario began.
+        assert_eq!(trace_after(None, std::iter::empty(), 42), 42);
+    }
 }

@@ -315,3 +315,28 @@ fn every_scenario_file_has_a_test() {
         "scenario files without a test: {missing:?}"
     );
 }
+
+/// Trace numbers that wrap from 999999 to 1 inside a scenario: the next scenario of the same
+/// terminal id starts after the last one sent (3), not at 1, which the host has just seen
+/// (`ScenarioResult::next_trace` used to take the highest trace sent as the newest).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_scenario_starts_after_traces_that_wrapped() {
+    for dialect in ["intl", "cup"] {
+        let text = format!(
+            "name = \"wrap\"\ndialect = \"{dialect}\"\n[profile]\nfirst_trace = 999998\n\
+             {}",
+            "[[step]]\nrun = \"echo\"\n".repeat(4)
+        );
+        let scenario = posemu::Scenario::from_toml_str(&text, "wrap.toml").unwrap();
+        let run = support::run_loaded(&scenario).await;
+        let sent: Vec<u32> = run
+            .result
+            .steps
+            .iter()
+            .flat_map(|s| &s.step.exchanges)
+            .map(|x| x.trace)
+            .collect();
+        assert_eq!(sent, [999_998, 999_999, 1, 2], "{dialect}");
+        assert_eq!(run.result.next_trace, 3, "{dialect}");
+    }
+}
