@@ -10,7 +10,10 @@
 //! deliver it; another code means the host kept the tip it had, and the record goes back to
 //! that tip, so terminal and host still agree; no code at all, or no answer, leaves it queued
 //! and stops the settlement, like any advice. A void of the sale waits for the advice (see
-//! [`Engine::advance`]): it carries the amount the host holds.
+//! [`Engine::advance`]): it carries the amount the host holds. So does a new adjustment of a
+//! sale whose advice may already have reached the host (sent, or found pending after a power
+//! loss): the record could not otherwise go back to the tip the host holds if the new advice
+//! is refused.
 
 use iso8583_codec::Message;
 
@@ -23,6 +26,30 @@ use crate::store::{Op, Store};
 use crate::time::Time;
 
 impl<S: Store> Engine<S> {
+    /// A tip adjustment asked for by the operator: made at once, or, when the sale's earlier
+    /// advice may already have reached the host, parked until that advice is answered. Its
+    /// answer tells what the host holds, which a refused new advice goes back to; adjusting
+    /// over it would leave the terminal guessing.
+    pub(crate) fn request_tip_adjust(
+        &mut self,
+        invoice: u32,
+        tip: u64,
+        now: Time,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let request = Request::TipAdjust { invoice, tip };
+        if self.tip_advice_before(&request).is_none() {
+            return self.tip_adjust(invoice, tip, now, out);
+        }
+        self.adjustable(invoice, tip)?;
+        tracing::debug!(
+            invoice,
+            "tip adjustment parked behind the sale's earlier advice"
+        );
+        self.parked = Some(request);
+        self.advance(now, out)
+    }
+
     /// Changes the tip of the sale with `invoice` and queues the advice, in one step.
     pub(crate) fn tip_adjust(
         &mut self,
@@ -115,15 +142,20 @@ impl<S: Store> Engine<S> {
     }
 
     /// Where the record sits whose tip advice must reach the host before `request` goes: a
-    /// void of an adjusted sale, whose 0200 carries the amount the host holds.
+    /// void of an adjusted sale, whose 0200 carries the amount the host holds; or a new
+    /// adjustment of a sale whose advice may already have reached the host.
     pub(crate) fn tip_advice_before(&self, request: &Request) -> Option<usize> {
-        let Request::Void { invoice } = request else {
-            return None;
+        let (invoice, only_if_out) = match request {
+            Request::Void { invoice } => (invoice, false),
+            Request::TipAdjust { invoice, .. } => (invoice, true),
+            _ => return None,
         };
-        self.state
-            .records
-            .iter()
-            .position(|r| r.invoice == *invoice && r.tip_advice.is_some())
+        self.state.records.iter().position(|r| {
+            r.invoice == *invoice
+                && r.tip_advice.is_some_and(|advice| {
+                    !only_if_out || self.tip_advices_out.contains(&advice.trace)
+                })
+        })
     }
 
     /// Sends the tip advice of record `i`.
@@ -144,7 +176,12 @@ impl<S: Store> Engine<S> {
             .dialect
             .tip_advice(&self.ctx(), &record, advice.trace)
         {
-            Some(fields) => self.send(fields, advice.trace, Purpose::TipAdjust, now, out),
+            Some(fields) => {
+                if !self.tip_advices_out.contains(&advice.trace) {
+                    self.tip_advices_out.push(advice.trace);
+                }
+                self.send(fields, advice.trace, Purpose::TipAdjust, now, out)
+            }
             None => {
                 // Only a store written by something else holds one in this dialect; dropping
                 // it (the tip stays) keeps the settlement from waiting for ever.
@@ -184,6 +221,7 @@ impl<S: Store> Engine<S> {
             ..record
         };
         self.commit(vec![Op::put(updated)])?;
+        self.tip_advices_out.retain(|&t| t != flight.trace);
         if !delivered {
             let kind = TxnKind::TipAdjust;
             let code = code.to_owned();

@@ -158,6 +158,10 @@ pub struct Engine<S> {
     /// The next trace number as last stored: a message whose trace number is newer is stored
     /// before it is sent (see [`Engine::send`]).
     durable_trace: u32,
+    /// Trace numbers of tip advices that may have reached the host: sent since the engine
+    /// opened, or found pending when it opened (sent before a power loss, perhaps). A new
+    /// adjustment of such a sale waits for the advice (see [`Engine::tip_advice_before`]).
+    pub(crate) tip_advices_out: Vec<u32>,
 }
 
 impl<S: Store> Engine<S> {
@@ -183,6 +187,11 @@ impl<S: Store> Engine<S> {
         );
         let totals = Running::of(&state.records, &cfg.dialect);
         let durable_trace = state.next_trace;
+        let tip_advices_out = state
+            .records
+            .iter()
+            .filter_map(|r| r.tip_advice.map(|a| a.trace))
+            .collect();
         let mut engine = Engine {
             cfg,
             store,
@@ -192,6 +201,7 @@ impl<S: Store> Engine<S> {
             settling,
             totals,
             durable_trace,
+            tip_advices_out,
         };
         let mut out = Output::default();
         engine.auto_settle_if_due(now, &mut out)?;
@@ -217,7 +227,9 @@ impl<S: Store> Engine<S> {
             Request::CardDeclined { trace } => self.card_declined(trace, now, &mut out)?,
             Request::Echo => self.send_network(now, Purpose::Echo, &mut out)?,
             Request::SignOff => self.send_network(now, Purpose::SignOff, &mut out)?,
-            Request::TipAdjust { invoice, tip } => self.tip_adjust(invoice, tip, now, &mut out)?,
+            Request::TipAdjust { invoice, tip } => {
+                self.request_tip_adjust(invoice, tip, now, &mut out)?
+            }
             financial => self.financial(financial, now, &mut out)?,
         }
         Ok(self.finish(out))
@@ -414,7 +426,11 @@ impl<S: Store> Engine<S> {
         }
         if let Some(parked) = self.parked.take() {
             let kind = parked.kind();
-            return match (self.start_financial(parked, now, out), kind) {
+            let started = match parked {
+                Request::TipAdjust { invoice, tip } => self.tip_adjust(invoice, tip, now, out),
+                financial => self.start_financial(financial, now, out),
+            };
+            return match (started, kind) {
                 (Err(Error::Rejected(reason)), Some(kind)) => {
                     Self::outcome(out, Outcome::Refused { kind, reason });
                     Ok(())
@@ -436,9 +452,36 @@ impl<S: Store> Engine<S> {
     }
 
     /// Commits one step (counters always included), then mirrors it in memory.
+    ///
+    /// While a settlement goes on after the step, the trace counter is stored one ahead of
+    /// the number the next message will take, so that message is stored before it leaves
+    /// without a write of its own (see [`Engine::send`]): each settlement message follows a
+    /// step of its own, and a 999-record settlement would otherwise write twice per message.
+    /// A power loss then skips that one number if it was never sent; hosts refuse a trace
+    /// number seen before, not a gap.
     pub(crate) fn commit(&mut self, ops: Vec<Op>) -> Result<(), Error> {
+        let settling_after = ops
+            .iter()
+            .rev()
+            .find_map(|op| match op {
+                Op::Settlement(settlement) => Some(settlement.is_some()),
+                _ => None,
+            })
+            .unwrap_or(self.state.settlement.is_some());
+        // A step that writes counters of its own (the batch's close) stores them as they are.
+        let own_counters = ops.iter().any(|op| matches!(op, Op::Counters { .. }));
+        let next_trace = self.state.next_trace;
+        let reserve = settling_after && !own_counters;
         let mut all = Vec::with_capacity(ops.len() + 1);
-        all.push(counters(&self.state));
+        all.push(Op::Counters {
+            batch: self.state.batch,
+            next_trace: if reserve {
+                trace_after(next_trace)
+            } else {
+                next_trace
+            },
+            next_invoice: self.state.next_invoice,
+        });
         all.extend(ops);
         self.store.commit(&all)?;
         for op in all {
@@ -446,12 +489,23 @@ impl<S: Store> Engine<S> {
             self.state.apply_owned(op);
         }
         self.durable_trace = self.state.next_trace;
+        if reserve {
+            // The next message takes the number as counted, not the one stored ahead of it.
+            self.state.next_trace = next_trace;
+        }
         debug_assert_eq!(
             self.totals,
             Running::of(&self.state.records, &self.cfg.dialect),
             "running totals out of step with the log"
         );
         Ok(())
+    }
+
+    /// True when every trace number taken so far is stored: the counter as stored is the
+    /// one the next message takes, or one ahead of it (see [`Engine::commit`]).
+    fn traces_stored(&self) -> bool {
+        let next = self.state.next_trace;
+        self.durable_trace == next || self.durable_trace == trace_after(next)
     }
 
     /// Moves the running totals by what `op` is about to change in the log.
@@ -478,7 +532,7 @@ impl<S: Store> Engine<S> {
     /// message carrying it is sent (see [`Engine::send`]).
     pub(crate) fn next_trace(&mut self) -> u32 {
         let trace = self.state.next_trace;
-        self.state.next_trace = if trace >= 999_999 { 1 } else { trace + 1 };
+        self.state.next_trace = trace_after(trace);
         trace
     }
 
@@ -510,7 +564,7 @@ impl<S: Store> Engine<S> {
         // stores nothing else still takes a trace number, which must be stored before the
         // message leaves, or after a power loss the next message would reuse it (hosts match
         // replies and detect duplicates on field 11).
-        if self.state.next_trace != self.durable_trace {
+        if !self.traces_stored() {
             self.commit(Vec::new())?;
         }
         self.dispatch(outgoing, now, out);
@@ -639,5 +693,14 @@ fn counters(state: &Snapshot) -> Op {
         batch: state.batch,
         next_trace: state.next_trace,
         next_invoice: state.next_invoice,
+    }
+}
+
+/// The trace number after `trace`: 1-999999, then 1 again.
+pub(crate) fn trace_after(trace: u32) -> u32 {
+    if trace >= 999_999 {
+        1
+    } else {
+        trace + 1
     }
 }

@@ -78,19 +78,23 @@ impl<S: Store> Engine<S> {
             self.commit(vec![Op::Settlement(Some(Settlement::Closing { scope }))])?;
             return self.settlement_step(now, out);
         }
-        let new_trace = self.next_trace();
+        let carried = {
+            let records: Vec<&Record> = unit
+                .iter()
+                .filter_map(|i| self.state.records.get(*i))
+                .collect();
+            self.cfg.dialect.upload_carries(&records)
+        };
+        // A UnionPay single-record 0320 carries its record's trace number in 11 (see
+        // dialect/cup.rs) and takes no new one; the answer is matched on whatever 11 holds.
+        let trace = carried.unwrap_or_else(|| self.next_trace());
         let records: Vec<&Record> = unit
             .iter()
             .filter_map(|i| self.state.records.get(*i))
             .collect();
         let traces: Vec<u32> = records.iter().map(|r| r.trace).collect();
-        let fields = self
-            .cfg
-            .dialect
-            .upload(&self.ctx(), &records, scope, new_trace);
-        // A UnionPay single-record 0320 carries the original trace in 11 (see dialect/cup.rs);
-        // the answer is matched on whatever 11 holds.
-        let trace = trace_of(&fields).unwrap_or(new_trace);
+        let fields = self.cfg.dialect.upload(&self.ctx(), &records, scope, trace);
+        debug_assert_eq!(trace_of(&fields), Some(trace), "field 11 of the 0320");
         self.send(fields, trace, Purpose::Upload, now, out)?;
         if let Some(flight) = self.flight.as_mut() {
             flight.unit = traces;
@@ -263,6 +267,7 @@ impl<S: Store> Engine<S> {
         ];
         self.commit(ops)?;
         self.settling = false;
+        self.tip_advices_out.clear();
         tracing::debug!(closed = report.batch, batch, "batch closed");
         out.actions.push(Action::Print(Printout::Report(report)));
         Ok(())

@@ -151,6 +151,9 @@ fn reopen<D: Disk>(
 /// The checks after a crash run: one closed batch, nothing pending, and the report's records
 /// exactly the host's.
 fn check_closed<S: Store>(term: &Term<S>, printed: &[Printout]) {
+    if let Some(why) = support::host::trace_reused(&term.host.seen, term.host.cup) {
+        panic!("{why}");
+    }
     assert!(term.engine.pending_reversal().is_none());
     assert_eq!(term.engine.settlement(), None);
     assert_eq!(term.engine.batch(), 2);
@@ -548,9 +551,9 @@ fn power_loss_after_balanced_reply_finishes_clearing_without_a_second_0500() {
         let before = mem.writes();
         let host = std::mem::replace(&mut t.host, FakeHost::new(cup));
         drop(t);
-        // Writes: settlement pending, the 0500's trace number, (UnionPay: upload, the 0320s'
-        // trace numbers, closing), clearing; the clear fails.
-        let allowed = if cup { 6 } else { 3 };
+        // Writes: settlement pending, (UnionPay: upload, closing), clearing; the clear fails.
+        // Each message's trace number is stored ahead by the write before it.
+        let allowed = if cup { 4 } else { 2 };
         let mut t = Term::open(
             cfg.clone(),
             FailAfter::new(mem.clone(), allowed),
@@ -733,5 +736,65 @@ fn crash_before_a_forced_settlement_is_stored_settles_on_restart() {
         assert_eq!(t.reports().len(), 1, "cup={cup}: the forced settlement ran");
         assert_eq!(t.reports()[0].traces.len(), 2);
         assert_eq!(t.engine.batch(), 2);
+    }
+}
+
+/// A settlement with an upload writes once per step of its write-ahead order (each write also
+/// stores the trace number of the message after it), not once more per message; and it takes
+/// a new trace number only for the messages that carry one (a UnionPay single-record 0320
+/// carries its record's).
+#[test]
+fn a_settlement_stores_each_step_once_and_takes_only_the_trace_numbers_it_sends() {
+    let _g = trace_subscriber();
+    for cup in [false, true] {
+        let mem = MemStore::new();
+        let cfg = config(cup).build().unwrap();
+        let mut t = Term::open(cfg, mem.clone(), FakeHost::new(cup), start()).unwrap();
+        let n = 6;
+        for i in 0..n {
+            let card = if i % 2 == 0 {
+                chip(DOMESTIC)
+            } else {
+                card(DOMESTIC)
+            };
+            let amount = 100 + i as u64;
+            t.request(Request::Sale {
+                card,
+                amount,
+                tip: 0,
+            })
+            .unwrap();
+        }
+        t.host.out_of_balance = true;
+        let (writes, trace, seen) = (
+            mem.writes(),
+            t.engine.next_trace_number(),
+            t.host.seen.len(),
+        );
+        t.request(Request::Settle).unwrap();
+        assert_eq!(t.engine.batch(), 2, "cup {cup}: closed");
+        let sent = &t.host.seen[seen..];
+        let uploads = sent.iter().filter(|m| m.mti == "0320").count();
+        let new_traces = sent.iter().filter(|m| m.trace() >= trace).count();
+        // "settlement pending", the upload scope, one step per acknowledged 0320 (UnionPay's
+        // closing 0320 excepted: "closing" comes before it), "closing" (international: before
+        // the trailer), "clearing", and the log deleted with the new batch.
+        let steps = 1 + 1 + uploads - usize::from(cup) + 1 + 1 + 1;
+        assert_eq!(
+            mem.writes() - writes,
+            steps,
+            "cup {cup}: {} messages",
+            sent.len()
+        );
+        // Every message but UnionPay's single-record 0320s took the next trace number.
+        let single = |m: &&support::host::Seen| cup && m.mti == "0320" && m.fields.contains_key(&2);
+        let singles = sent.iter().filter(single).count();
+        assert_eq!(singles, if cup { n / 2 } else { 0 }, "cup {cup}");
+        assert_eq!(new_traces, sent.len() - singles, "cup {cup}");
+        assert_eq!(
+            t.engine.next_trace_number(),
+            trace + new_traces as u32,
+            "cup {cup}"
+        );
     }
 }

@@ -154,6 +154,14 @@ pub(super) fn next_unit<'a>(mut pending: impl Iterator<Item = (usize, &'a Record
     std::iter::once(first).chain(rest).take(GROUP).collect()
 }
 
+/// The record trace number a single-record 0320 carries in field 11 (see [`single`]).
+pub(super) fn upload_carries(unit: &[&Record]) -> Option<u32> {
+    match unit {
+        [one] if !grouped(one) => Some(one.trace),
+        _ => None,
+    }
+}
+
 pub(super) fn upload(
     s: &CupSettings,
     ctx: &Ctx<'_>,

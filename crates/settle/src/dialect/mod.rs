@@ -251,7 +251,17 @@ impl Dialect {
         }
     }
 
-    /// The 0320 for one unit.
+    /// The trace number a unit's 0320 carries when it is one of its records' rather than a new
+    /// one: a UnionPay single-record 0320's.
+    pub(crate) fn upload_carries(&self, unit: &[&Record]) -> Option<u32> {
+        match self {
+            Dialect::International(_) => None,
+            Dialect::UnionPay(_) => cup::upload_carries(unit),
+        }
+    }
+
+    /// The 0320 for one unit; `trace` is the one [`Dialect::upload_carries`] names, if it
+    /// names one.
     pub(crate) fn upload(
         &self,
         ctx: &Ctx<'_>,

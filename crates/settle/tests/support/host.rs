@@ -50,6 +50,38 @@ pub struct HostTxn {
     pub original: Option<u32>,
 }
 
+/// Why a trace number the host saw was used again by a message that is not a repeat of the
+/// first, or `None`. Allowed: the same message again (a retry), a 0400 of a 0100 or 0200 (or a
+/// repeated 0400), and a UnionPay single-record 0320 (it carries field 2) with its record's
+/// trace number.
+pub fn trace_reused(seen: &[Seen], cup: bool) -> Option<String> {
+    type Id = (String, String, String, bool);
+    let mut by_trace: BTreeMap<u32, Vec<Id>> = BTreeMap::new();
+    for m in seen {
+        let single = cup && m.mti == "0320" && m.fields.contains_key(&2);
+        let id: Id = (m.mti.clone(), m.text(3), m.text(4), single);
+        let financial = |x: &Id| matches!(x.0.as_str(), "0100" | "0200");
+        let record = |x: &Id| financial(x) || x.0 == "0220" || x.0 == "0400";
+        let compatible = |a: &Id| {
+            *a == id
+                || (id.0 == "0400" && (financial(a) || a.0 == "0400"))
+                || (a.0 == "0400" && financial(&id))
+                || (id.3 && (record(a) || a.3))
+                || (a.3 && record(&id))
+        };
+        let before = by_trace.entry(m.trace()).or_default();
+        if let Some(first) = before.iter().find(|a| !compatible(a)) {
+            let all: Vec<_> = seen.iter().map(|m| (m.mti.as_str(), m.trace())).collect();
+            return Some(format!(
+                "trace {} reused: {first:?} then {id:?}; all seen: {all:?}",
+                m.trace()
+            ));
+        }
+        before.push(id);
+    }
+    None
+}
+
 /// One message the terminal sent, as the host read it.
 #[derive(Debug, Clone)]
 pub struct Seen {
