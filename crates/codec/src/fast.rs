@@ -9,15 +9,18 @@
 //! every input through both, and check that every canonical message is taken by this one.
 //!
 //! Each field number has a [`Fast`] entry, worked out from its plan when the spec is loaded:
-//! which of a few specialised prefix readers and content probes it takes. The probes test eight
-//! bytes at a time (SWAR). Neighbouring fields of one class are tested as one run of bytes:
-//! ISO 8583 puts long stretches of fixed numeric fields side by side (3, 4, 7, 11, 12, ...), and
-//! an ASCII or BCD length prefix is digits, which every class but letters allows, so a prefixed
-//! field joins the run before it too. A run shorter than eight bytes is tested as the eight bytes
-//! that end it, those before the run replaced by a byte the probe accepts: every field ends at
-//! least ten bytes into the message (after the MTI and the bitmap), so those eight bytes are
-//! always in the input. What no probe covers (EBCDIC text, signed amounts) goes through the same
-//! `content::is_canonical` the plans describe.
+//! which of a few specialised prefix readers and content probes it takes. Neighbouring fields of
+//! one class are tested as one run of bytes: ISO 8583 puts long stretches of fixed numeric
+//! fields side by side (3, 4, 7, 11, 12, ...), and an ASCII or BCD length prefix is digits,
+//! which every class but letters allows, so a prefixed field joins the run before it too. The
+//! probes test sixteen bytes at a time as vectors of the `wide` crate (safe SSE2 on x86-64,
+//! plain arrays elsewhere): a run of 16 to 48 bytes as two or three overlapping vectors, a
+//! longer one block by block with the last block overlapping, and a shorter one as the sixteen
+//! bytes that end it, the lanes before the run replaced by a byte the probe accepts. A run that
+//! ends within the first sixteen bytes of the input is tested eight bytes at a time (SWAR), as
+//! the eight bytes that end it: every field ends at least ten bytes into the message (after the
+//! MTI and the bitmap), so those are always in the input. What no probe covers (EBCDIC text,
+//! signed amounts) goes through the same `content::is_canonical` the plans describe.
 
 mod layout;
 

@@ -119,12 +119,18 @@ impl<'a> Field<'a> {
     }
 
     /// The field read as an amount in minor units: an `n` field is positive, an `x+n` field
-    /// carries its sign. `None` for other classes or more than 18 digits.
+    /// carries its sign (`C` credit, `D` debit). `None` for other classes, more than 18 digits,
+    /// or a sign or digit that is not one (possible only after a structure-only decode).
     pub fn amount(&self) -> Option<Amount> {
         let mut value = self.value();
         let credit = match self.spec.class {
             ContentClass::N => None,
-            ContentClass::XN => Some(value.next()? == b'C'),
+            // Any other sign byte (possible only after a structure-only decode) is no amount.
+            ContentClass::XN => match value.next()? {
+                b'C' => Some(true),
+                b'D' => Some(false),
+                _ => return None,
+            },
             _ => return None,
         };
         if self.units > 18 {

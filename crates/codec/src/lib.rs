@@ -52,11 +52,12 @@
 //! Decoding takes a fast path for canonical input and falls back to a full walk, which says
 //! exactly what is wrong, only when something is out of the ordinary. Each [`Spec`] also keeps
 //! the layouts of the bitmaps it has decoded (up to 32, about 56 KiB per spec, allocated when
-//! the spec is loaded): for a bitmap met before, the order of the fields, their fixed sizes and
-//! the runs of bytes sharing a content class are known in advance, and only the length
-//! prefixes and the bytes themselves are read and checked (sixteen at a time, as vectors of
-//! the `wide` crate: safe code, SSE2 on x86-64). Input that is refused never takes a
-//! slot, and a bitmap without one is decoded as fast as before. A [`Message`] is 184 bytes,
+//! the spec is loaded or cloned): for a bitmap met before, the order of the fields, their fixed
+//! sizes and the runs of bytes sharing a content class are known in advance, and only the
+//! length prefixes and the bytes themselves are read and checked (sixteen at a time, as vectors
+//! of the `wide` crate: safe code, SSE2 on x86-64). Input that is refused never takes a slot,
+//! nor do bitmaps the layout walk does not handle; once the slots are taken, a new bitmap is
+//! decoded bit by bit, about twice the work. A [`Message`] is 184 bytes,
 //! small enough to return by value without a call to `memcpy`: it keeps the start of each of
 //! its first 48 items, and of every second or fourth item beyond, so a lookup in a message of
 //! more than 48 items may read up to three length prefixes again. `benches/README.md` has the

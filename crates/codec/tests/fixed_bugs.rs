@@ -114,3 +114,27 @@ fn builder_refuses_a_message_longer_than_the_decoder_reads() {
     assert_eq!(small.to_bytes().len(), 65_535);
     assert_eq!(b.to_bytes().len(), 65_535);
 }
+
+/// After a structure-only decode, an `x+n` field may hold any byte where its sign goes.
+/// `Field::amount` read every sign but `C` as a debit (`X` gave -100); it reads only `C` and
+/// `D`, as `to_u64` reads only digits.
+#[test]
+fn an_amount_with_a_sign_that_is_not_one_is_no_amount() {
+    let spec = Spec::builtin("iso87-ascii").unwrap();
+    let mut builder = Builder::new(spec, iso8583_codec::Mti::new("0200").unwrap());
+    builder.set_str(28, "C00000100").unwrap();
+    let mut wire = builder.to_bytes().to_vec();
+    let decoder = spec.decoder().structure_only(true);
+    for (sign, minor) in [
+        (b'C', Some(100)),
+        (b'D', Some(-100)),
+        (b'X', None),
+        (b'c', None),
+    ] {
+        let at = wire.len() - 9;
+        wire[at] = sign;
+        let message = decoder.decode_complete(&wire).unwrap();
+        let amount = message.field(28).unwrap().amount();
+        assert_eq!(amount.map(|a| a.minor), minor, "{}", hex(&wire));
+    }
+}

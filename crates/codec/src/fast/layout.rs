@@ -11,14 +11,16 @@
 //!
 //! Layouts live in a small table of slots, each filled once ([`OnceLock`]) after the first
 //! message whose bitmaps hash to it has been decoded (by the bit-by-bit walk of `fast.rs`), and
-//! never replaced. Each pair of bitmaps has two slots to choose from, so that two pairs whose
-//! first choices collide both find room. Input the walk refuses takes no slot (with
-//! `structure_only`, content is not checked, so a message refused only for its content may
-//! teach its bitmaps: harmless, a layout depends on the bitmaps alone). A message whose slots
-//! hold other bitmaps takes the bit-by-bit walk, as does one with bitmaps whose fields the
-//! layout walk does not handle (see [`Layout::build`]): the worst a stream of unusual bitmaps
-//! can do is leave every message to the bit-by-bit walk. Filling a slot allocates nothing:
-//! the table (about 56 KiB) is allocated with the spec.
+//! never replaced. Each pair of bitmaps hashes to two slots (to the same one about one time in
+//! 32), so that two pairs whose first choices collide both find room. Input the walk refuses
+//! takes no slot (with `structure_only`, content is not checked, so a message refused only for
+//! its content may teach its bitmaps: harmless, a layout depends on the bitmaps alone), and
+//! neither do bitmaps whose fields the layout walk does not handle (see [`Layout::build`]). A
+//! message whose slots hold other bitmaps takes the bit-by-bit walk: the worst a stream of
+//! many distinct bitmaps can do is fill the table first and leave later bitmaps to that walk
+//! (about twice the work of a layout walk) for the life of the spec. Filling a slot allocates
+//! nothing: the table (about 56 KiB) is allocated with the spec, and again with each clone,
+//! which starts empty.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -45,7 +47,7 @@ impl Layouts {
     }
 
     /// The two slots these bitmaps (as written) may take: two chances, so that two bitmaps
-    /// whose first choices collide both find room.
+    /// whose first choices collide both find room (the two are the same slot one time in 32).
     #[inline]
     fn slots(&self, key: &Key) -> [Option<&OnceLock<Layout>>; 2] {
         let [[p0, p1], [s0, s1]] = *key;
@@ -64,7 +66,6 @@ impl Layouts {
             .flatten()
             .filter_map(OnceLock::get)
             .find(|layout| layout.key == *key)
-            .filter(|layout| layout.usable)
     }
 
     /// Works out the layout of these bitmaps into the first free of their slots, unless one
@@ -90,12 +91,17 @@ impl Layouts {
         if known {
             return;
         }
-        if let Some(slot) = slots
+        let Some(slot) = slots
             .into_iter()
             .flatten()
             .find(|slot| slot.get().is_none())
-        {
-            let _ = slot.set(Layout::build(spec, primary, secondary, key));
+        else {
+            return;
+        };
+        // Bitmaps the layout walk does not take are worked out again each time rather than
+        // kept: they would take slots for nothing.
+        if let Some(layout) = Layout::build(spec, primary, secondary, key) {
+            let _ = slot.set(layout);
         }
     }
 }
@@ -210,9 +216,6 @@ struct Layout {
     secondary: u64,
     /// The two bitmaps as written (see [`Key`]).
     key: Key,
-    /// False for bitmaps the layout walk does not take: kept so that they are not looked at
-    /// again.
-    usable: bool,
     /// Per field, in bit order: where it starts, from its anchor.
     rel: [u32; MAX_FIELDS],
     /// Bit `i` set when field `i` is read by `field_end` (a variable field, or an odd BCD one
@@ -229,15 +232,14 @@ struct Layout {
 }
 
 impl Layout {
-    /// Works out the layout of `primary` and `secondary` (0 when absent). Unusable when a
-    /// field is one the bit-by-bit walk takes out of line (see `Fast::hot`), when bit 65 is a
+    /// Works out the layout of `primary` and `secondary` (0 when absent); `None` when a field
+    /// is one the bit-by-bit walk takes out of line (see `Fast::hot`), when bit 65 is a
     /// tertiary bitmap, or when there are more than [`MAX_FIELDS`] items.
-    fn build(spec: &Spec, primary: u64, secondary: u64, key: Key) -> Layout {
+    fn build(spec: &Spec, primary: u64, secondary: u64, key: Key) -> Option<Layout> {
         let mut layout = Layout {
             primary,
             secondary,
             key,
-            usable: false,
             rel: [0; MAX_FIELDS],
             read: 0,
             reads: [super::STOP; MAX_FIELDS],
@@ -247,7 +249,7 @@ impl Layout {
             run_count: 0,
         };
         if spec.tertiary && secondary >> 63 == 1 {
-            return layout;
+            return None;
         }
         // Items before the first field: the secondary bitmap, which no run takes.
         let offset = usize::from(secondary != 0);
@@ -266,7 +268,7 @@ impl Layout {
                 layout.rel.get_mut(i),
                 item < MAX_FIELDS,
             ) else {
-                return layout;
+                return None;
             };
             *rel = layout.tail;
             if fast.step == Step::Fixed && !fast.odd_fixed {
@@ -284,8 +286,7 @@ impl Layout {
         if let Some(done) = current {
             layout.push_run(done);
         }
-        layout.usable = true;
-        layout
+        Some(layout)
     }
 
     /// The same decision as `Run::extend`, made once: item `item` continues the current run
@@ -537,6 +538,29 @@ mod tests {
             .decode_complete(b"08002020000000000000990000000123")
             .is_ok());
         assert!(spec.layouts.by_value(&spec, short, 0).is_some());
+    }
+
+    /// Bitmaps the layout walk does not take (here an `x+n` field, which the bit-by-bit walk
+    /// takes out of line) take no slot, however often they are met.
+    #[test]
+    fn bitmaps_the_layout_walk_does_not_take_take_no_slot() {
+        let spec = Spec::from_toml_str(Spec::builtin_source("iso87-ascii").unwrap()).unwrap();
+        assert!(!spec.fast[28].hot, "field 28 is x+n, out of line");
+        let mut builder = crate::Builder::new(&spec, crate::Mti::new("0200").unwrap());
+        builder
+            .set_str(11, "000001")
+            .unwrap()
+            .set_str(28, "C00000100")
+            .unwrap();
+        let wire = builder.to_bytes();
+        for _ in 0..3 {
+            assert!(spec.decode_complete(&wire).is_ok());
+        }
+        assert!(format!("{:?}", spec.layouts).starts_with("Layouts(0 of"));
+        // Without field 28 the same message is learnt.
+        builder.remove(28);
+        spec.decode_complete(&builder.to_bytes()).unwrap();
+        assert!(format!("{:?}", spec.layouts).starts_with("Layouts(1 of"));
     }
 
     /// The table the docs size: 32 slots of about 1.75 KiB.
