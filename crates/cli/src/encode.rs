@@ -77,7 +77,7 @@ fn failure(error: &JsonError) -> Failure {
     match error {
         JsonError::Codec(e) => Failure::codec(e),
         JsonError::Mti(_) => Failure::new("invalid_mti", message),
-        JsonError::Hex { path, index } => match path.strip_prefix("fields.") {
+        JsonError::Hex { path, index, .. } => match path.strip_prefix("fields.") {
             Some(field) => Failure {
                 kind: "invalid_content",
                 field: Some(field.to_string()),
@@ -154,6 +154,10 @@ mod tests {
         );
         let e = encode(spec, r#"{"mti":"0200","header":"6G"}"#).unwrap_err();
         assert_eq!((e.kind, e.offset), ("invalid_hex", Some(1)));
+        assert_eq!(e.message, "header: character 1 is not a hex digit");
+        let e = encode(spec, r#"{"mti":"0200","header":"6F0"}"#).unwrap_err();
+        assert_eq!((e.kind, e.offset), ("invalid_hex", Some(3)));
+        assert_eq!(e.message, "header: an odd number of hex digits (3)");
         let e = encode(spec, r#"{"mti":"0200","fields":{"64":"01X"}}"#).unwrap_err();
         assert_eq!(
             (e.kind, e.field.as_deref()),

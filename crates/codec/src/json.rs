@@ -44,12 +44,14 @@ pub enum JsonError {
     #[error("fields key {0:?} is not a field number")]
     FieldKey(String),
     /// A hex string has a character that is not a hex digit, or an odd number of digits.
-    #[error("{path}: not an even number of hex digits (character {index})")]
+    #[error("{path}: {}", hex_problem(*odd, *index))]
     Hex {
         /// Where (`header`, `fields.52`, ...).
         path: String,
-        /// Position of the first bad character.
+        /// Position of the first bad character, or the count of digits when it is odd.
         index: usize,
+        /// True when every character is a hex digit but there is an odd number of them.
+        odd: bool,
     },
     /// A text value holds a character that no single byte of the field can carry.
     #[error("field {field}: character {index} cannot be written in one byte")]
@@ -169,10 +171,18 @@ fn field_bytes(spec: &Spec, n: u16, value: &Json) -> Result<Vec<u8>, JsonError> 
     }
 }
 
-fn hex_error(path: &str, index: usize) -> JsonError {
+fn hex_error(path: &str, (index, odd): (usize, bool)) -> JsonError {
     JsonError::Hex {
         path: path.into(),
         index,
+        odd,
+    }
+}
+
+fn hex_problem(odd: bool, index: usize) -> String {
+    match odd {
+        true => format!("an odd number of hex digits ({index})"),
+        false => format!("character {index} is not a hex digit"),
     }
 }
 
@@ -190,17 +200,17 @@ pub fn upper_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Bytes of a hex string (either case); on failure, the index of the first bad character (or
-/// the length, for an odd count).
-fn parse_hex(text: &str) -> Result<Vec<u8>, usize> {
-    let digit = |(i, c): (usize, char)| c.to_digit(16).map(|d| d as u8).ok_or(i);
+/// Bytes of a hex string (either case); on failure, the index of the first bad character, or
+/// the count of digits and `true` when it is odd.
+fn parse_hex(text: &str) -> Result<Vec<u8>, (usize, bool)> {
+    let digit = |(i, c): (usize, char)| c.to_digit(16).map(|d| d as u8).ok_or((i, false));
     let nibbles: Vec<u8> = text
         .chars()
         .enumerate()
         .map(digit)
         .collect::<Result<_, _>>()?;
     if nibbles.len() % 2 == 1 {
-        return Err(nibbles.len());
+        return Err((nibbles.len(), true));
     }
     Ok(nibbles
         .chunks_exact(2)
