@@ -35,10 +35,15 @@ fn expected() -> Vec<(u32, Vec<u8>)> {
     EMV.iter().map(|&(t, v)| (t, unhex(v))).collect()
 }
 
+/// A benchmark message's bytes, from `tests/data/`, and its built-in spec.
+fn bench_message(file: &str, spec: &str) -> (Vec<u8>, &'static Spec) {
+    let wire = unhex(&std::fs::read_to_string(format!("tests/data/{file}")).unwrap());
+    (wire, Spec::builtin(spec).unwrap())
+}
+
 #[test]
 fn field_55_of_the_binary_message_reads_as_its_nine_objects_in_place() {
-    let wire = unhex(&std::fs::read_to_string("tests/data/b.hex").unwrap());
-    let spec = Spec::builtin("cup-pos").unwrap();
+    let (wire, spec) = bench_message("b.hex", "cup-pos");
     let message = spec.decode_complete(&wire).unwrap();
     let field = message.field(55).unwrap();
     let read: Vec<_> = field.tlvs().unwrap().map(Result::unwrap).collect();
@@ -63,8 +68,7 @@ fn field_55_of_the_binary_message_reads_as_its_nine_objects_in_place() {
 
 #[test]
 fn field_55_written_as_hex_text_reads_through_its_logical_value() {
-    let wire = unhex(&std::fs::read_to_string("tests/data/a.hex").unwrap());
-    let spec = Spec::builtin("iso87-ascii").unwrap();
+    let (wire, spec) = bench_message("a.hex", "iso87-ascii");
     let message = spec.decode_complete(&wire).unwrap();
     let field = message.field(55).unwrap();
     assert!(field.tlvs().is_none(), "hex text is not read in place");

@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use iso8583_settle::Outcome;
+use iso8583_settle::{counter_after, Outcome, COUNTER_MAX};
 use serde_json::{json, Value};
 
 use crate::amount::format_amount;
@@ -227,9 +227,6 @@ fn next_trace(terminal: &Terminal, result: &ScenarioResult, start: u32) -> u32 {
     trace_after(terminal.next_trace(), sent, start)
 }
 
-/// The highest trace number; the one after it is 1.
-const MAX_TRACE: u32 = 999_999;
-
 /// The trace number a terminal sends next after a scenario that began with its counter at
 /// `start` and sent messages carrying `sent`.
 ///
@@ -244,9 +241,9 @@ fn trace_after(counter: Option<u32>, sent: impl Iterator<Item = u32>, start: u32
     if let Some(counter) = counter {
         return counter;
     }
-    let past_start = |trace: u32| (trace + MAX_TRACE - start % MAX_TRACE) % MAX_TRACE;
-    sent.map(|trace| trace % MAX_TRACE + 1)
-        .filter(|&next| past_start(next) <= MAX_TRACE / 2)
+    let past_start = |trace: u32| (trace + COUNTER_MAX - start % COUNTER_MAX) % COUNTER_MAX;
+    sent.map(counter_after)
+        .filter(|&next| past_start(next) <= COUNTER_MAX / 2)
         .max_by_key(|&next| past_start(next))
         .unwrap_or(start)
 }

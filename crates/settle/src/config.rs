@@ -3,6 +3,7 @@
 //! the dialect. The dialect's own settings live in [`crate::dialect`].
 
 use crate::dialect::Dialect;
+use crate::engine::COUNTER_MAX;
 use crate::error::ConfigError;
 
 /// The largest value of a 12-digit amount total (fields 4, 48 and 63 carry n12 amounts).
@@ -170,10 +171,10 @@ impl ConfigBuilder {
         if c.response_timeout_ms == 0 {
             return Err(ConfigError::Timeout);
         }
-        if !(1..=999_999).contains(&c.first_batch) {
+        if !(1..=COUNTER_MAX).contains(&c.first_batch) {
             return Err(ConfigError::BatchNumber(c.first_batch));
         }
-        if !(1..=999_999).contains(&c.first_trace) {
+        if !(1..=COUNTER_MAX).contains(&c.first_trace) {
             return Err(ConfigError::TraceNumber(c.first_trace));
         }
         c.dialect.check()?;

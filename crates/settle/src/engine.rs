@@ -174,7 +174,7 @@ impl<S: Store> Engine<S> {
             None => {
                 let mut fresh = Snapshot::new(cfg.first_batch);
                 fresh.next_trace = cfg.first_trace;
-                store.commit(&[counters(&fresh)])?;
+                store.commit(&[counters(&fresh, fresh.next_trace)])?;
                 fresh
             }
         };
@@ -472,16 +472,12 @@ impl<S: Store> Engine<S> {
         let own_counters = ops.iter().any(|op| matches!(op, Op::Counters { .. }));
         let next_trace = self.state.next_trace;
         let reserve = settling_after && !own_counters;
+        let stored_trace = match reserve {
+            true => counter_after(next_trace),
+            false => next_trace,
+        };
         let mut all = Vec::with_capacity(ops.len() + 1);
-        all.push(Op::Counters {
-            batch: self.state.batch,
-            next_trace: if reserve {
-                trace_after(next_trace)
-            } else {
-                next_trace
-            },
-            next_invoice: self.state.next_invoice,
-        });
+        all.push(counters(&self.state, stored_trace));
         all.extend(ops);
         self.store.commit(&all)?;
         for op in all {
@@ -505,7 +501,7 @@ impl<S: Store> Engine<S> {
     /// one the next message takes, or one ahead of it (see [`Engine::commit`]).
     fn traces_stored(&self) -> bool {
         let next = self.state.next_trace;
-        self.durable_trace == next || self.durable_trace == trace_after(next)
+        self.durable_trace == next || self.durable_trace == counter_after(next)
     }
 
     /// Moves the running totals by what `op` is about to change in the log.
@@ -532,14 +528,14 @@ impl<S: Store> Engine<S> {
     /// message carrying it is sent (see [`Engine::send`]).
     pub(crate) fn next_trace(&mut self) -> u32 {
         let trace = self.state.next_trace;
-        self.state.next_trace = trace_after(trace);
+        self.state.next_trace = counter_after(trace);
         trace
     }
 
     /// Allocates an invoice number.
     pub(crate) fn next_invoice(&mut self) -> u32 {
         let invoice = self.state.next_invoice;
-        self.state.next_invoice = if invoice >= 999_999 { 1 } else { invoice + 1 };
+        self.state.next_invoice = counter_after(invoice);
         invoice
     }
 
@@ -688,19 +684,25 @@ fn sign_off_prompt(reply: &Message<'_>) -> Prompt {
     }
 }
 
-fn counters(state: &Snapshot) -> Op {
+/// The counters of `state`, with `next_trace` as the trace counter to store.
+fn counters(state: &Snapshot, next_trace: u32) -> Op {
     Op::Counters {
         batch: state.batch,
-        next_trace: state.next_trace,
+        next_trace,
         next_invoice: state.next_invoice,
     }
 }
 
-/// The trace number after `trace`: 1-999999, then 1 again.
-pub(crate) fn trace_after(trace: u32) -> u32 {
-    if trace >= 999_999 {
+/// The largest value of the six-digit counters: trace (STAN), invoice and batch numbers run
+/// from 1 to this, then start again at 1.
+pub const COUNTER_MAX: u32 = 999_999;
+
+/// The number after `n` on a six-digit counter (trace, invoice or batch number): 1-999999,
+/// then 1 again.
+pub fn counter_after(n: u32) -> u32 {
+    if n >= COUNTER_MAX {
         1
     } else {
-        trace + 1
+        n + 1
     }
 }

@@ -89,7 +89,7 @@ pub mod totals;
 pub use action::{Action, Outcome, Outgoing, Output, Printout, Prompt, Purpose, SettleFailure};
 pub use config::{AutoSettle, Config, ConfigBuilder, MAX_AMOUNT, MAX_CAPACITY};
 pub use dialect::{CupSettings, Dialect, IntlSettings, Scope, TotalsLength, VoidPolicy};
-pub use engine::{Engine, Request};
+pub use engine::{counter_after, Engine, Request, COUNTER_MAX};
 pub use error::{ConfigError, Error, Rejected, StoreError};
 pub use record::{
     strip_track_data, AdviceState, Card, CardGroup, Pan, Record, RefundOriginal, TipAdvice,

@@ -11,7 +11,7 @@ use iso8583_codec::Message;
 
 use crate::action::{Action, Output, Printout, Prompt, Purpose, SettleFailure};
 use crate::dialect::{Scope, Verdict};
-use crate::engine::{Engine, Flight};
+use crate::engine::{counter_after, Engine, Flight};
 use crate::error::Error;
 use crate::record::Record;
 use crate::report::{Reconciliation, Report};
@@ -250,11 +250,7 @@ impl<S: Store> Engine<S> {
 
     /// Deletes the log, opens batch + 1 (999999 wraps to 1) and prints the report.
     fn clear(&mut self, report: Report, out: &mut Output) -> Result<(), Error> {
-        let batch = if report.batch >= 999_999 {
-            1
-        } else {
-            report.batch + 1
-        };
+        let batch = counter_after(report.batch);
         let ops = vec![
             Op::ClearRecords,
             Op::Counters {

@@ -239,6 +239,9 @@ impl Layout {
     /// is one the bit-by-bit walk takes out of line (see `Fast::hot`), when bit 65 is a
     /// tertiary bitmap, or when there are more than [`MAX_FIELDS`] items.
     fn build(spec: &Spec, primary: u64, secondary: u64, key: Key) -> Option<Layout> {
+        if spec.tertiary && secondary >> 63 == 1 {
+            return None;
+        }
         let mut layout = Layout {
             primary,
             secondary,
@@ -251,9 +254,6 @@ impl Layout {
             runs: [NO_RUN; MAX_FIELDS],
             run_count: 0,
         };
-        if spec.tertiary && secondary >> 63 == 1 {
-            return None;
-        }
         // Items before the first field: the secondary bitmap, which no run takes.
         let offset = usize::from(secondary != 0);
         let mut current: Option<RunPlan> = None;
