@@ -137,9 +137,12 @@ impl Link {
         Ok(())
     }
 
-    /// Drops the connection (a power cycle, or a host that asked for it).
-    pub fn disconnect(&mut self) {
-        self.client = None;
+    /// Drops the connection (a power cycle, or a host that asked for it) and returns once it
+    /// is closed, so the host and a tap see it end before any later connection opens.
+    pub async fn disconnect(&mut self) {
+        if let Some(client) = self.client.take() {
+            client.close().await;
+        }
     }
 
     /// Sends `body` and waits at most `timeout` for its response.
@@ -168,7 +171,7 @@ impl Link {
             }
             Err(error @ (ClientError::Send(_) | ClientError::Disconnected { .. })) => {
                 tracing::debug!(%error, "connection lost");
-                self.client = None;
+                self.disconnect().await;
                 Reply::Disconnected
             }
             Err(error) => {

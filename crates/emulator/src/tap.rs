@@ -47,8 +47,10 @@ pub trait FrameTap: Send + Sync {
     fn data(&self, conn: &ConnInfo, direction: Direction, at: SystemTime, bytes: &[u8]);
 
     /// The connection closed (dropped by the terminal or ended by the host). Called when the
-    /// stream is dropped, which is when the wire client's reader task has stopped: shortly
-    /// after the terminal lets the connection go, not during that call.
+    /// stream is dropped. A terminal that lets its connection go (a power cycle) waits for
+    /// this before it connects again; a connection the host ended, or the last one of a
+    /// terminal that is dropped, closes when the wire client's reader task stops, a moment
+    /// later.
     fn closed(&self, _conn: &ConnInfo, _at: SystemTime) {}
 }
 

@@ -331,6 +331,17 @@ impl Client {
         self.write(Frame::KeepAlive).await
     }
 
+    /// Closes the connection and returns once both halves of the stream are dropped, so the
+    /// peer sees it end before this returns. Dropping a client closes the connection too, but
+    /// only once its reader task has stopped, a moment later.
+    pub async fn close(mut self) {
+        self.reader.abort();
+        // A cancelled task's future (and the read half in it) is dropped before its handle
+        // resolves; the reader ends no other way, so the result says nothing new.
+        let _ = (&mut self.reader).await;
+        self.shared.close(None).await;
+    }
+
     /// True once the connection has ended: every send fails from then on.
     pub fn is_closed(&self) -> bool {
         self.shared.table().closed.is_some()

@@ -261,7 +261,7 @@ impl Terminal {
     /// a power cut armed after `fail_after` writes when given. Working keys delivered by a
     /// sign-on live in memory only, so a UnionPay terminal must sign on again.
     async fn restart(&mut self, fail_after: Option<usize>, step: &mut Step) {
-        self.link.disconnect();
+        self.link.disconnect().await;
         self.engine = None;
         if let Err(e) = self.forget_session() {
             step.failure = Some(e.to_string());
@@ -286,7 +286,7 @@ impl Terminal {
                 step.power_lost = true;
                 step.notice(Notice::PowerLost);
             }
-            Err(e) => self.engine_error(e, step),
+            Err(e) => self.engine_error(e, step).await,
         }
     }
 
@@ -317,7 +317,7 @@ impl Terminal {
         };
         match engine.request(request, now) {
             Ok(out) => self.pump(out, step).await,
-            Err(e) => self.engine_error(e, step),
+            Err(e) => self.engine_error(e, step).await,
         }
     }
 
@@ -498,7 +498,7 @@ impl Terminal {
             out = match self.exchange(outgoing, deadline, step).await {
                 Ok(next) => next,
                 Err(e) => {
-                    self.engine_error(e, step);
+                    self.engine_error(e, step).await;
                     return;
                 }
             };
@@ -517,7 +517,7 @@ impl Terminal {
         match engine.tick(now) {
             Ok(out) if out.actions.is_empty() => {}
             Ok(out) => self.pump(out, step).await,
-            Err(e) => self.engine_error(e, step),
+            Err(e) => self.engine_error(e, step).await,
         }
     }
 
@@ -621,7 +621,7 @@ impl Terminal {
 
     /// An engine error: a refusal is shown; a store failure is a power loss (injected or not:
     /// the engine must be reopened either way); anything else is reported as a failure.
-    fn engine_error(&mut self, error: Error, step: &mut Step) {
+    async fn engine_error(&mut self, error: Error, step: &mut Step) {
         match error {
             Error::Rejected(reason) => {
                 tracing::debug!(%reason, "refused locally");
@@ -634,7 +634,7 @@ impl Terminal {
                     step.failure = Some(format!("state store: {e}"));
                 }
                 self.engine = None;
-                self.link.disconnect();
+                self.link.disconnect().await;
                 step.power_lost = true;
                 step.notice(Notice::PowerLost);
             }
