@@ -202,8 +202,8 @@ impl<'t> Input<'t> {
     /// The first line with a token decides: it is a hexdump line when its first token is an
     /// offset and the tokens of its hex area (up to the gutter) all look like byte groups as
     /// `hexdump -C`, `od -A x -t x1`, `xxd` and Wireshark write them: pairs, or after an
-    /// offset with a colon (`xxd`) also 4-digit groups. A zero group before a longer run of
-    /// hex is plain hex, not an offset.
+    /// offset with a colon (`xxd`, whose `-g` sets the group size) groups of any size. A zero
+    /// group before a longer run of hex is plain hex, not an offset.
     ///
     /// A 7-digit offset of zeros before groups is plain `hexdump`'s or `od`'s default output
     /// (16-bit words, byte-swapped or octal, and octal offsets for `od`): refused, as it would
@@ -232,7 +232,8 @@ impl<'t> Input<'t> {
             });
         }
         let colon = offset.bytes.last() == Some(&b':');
-        let byte_group = |g: &Token<'_>| g.bytes.len() == 2 || (colon && g.bytes.len() == 4);
+        // Text with a colon after its first token is no plain hex, so it can only be a dump.
+        let byte_group = |g: &Token<'_>| colon || g.bytes.len() == 2;
         Ok(looks_like_first_offset(offset.bytes) && groups.iter().all(byte_group))
     }
 
@@ -589,6 +590,25 @@ mod tests {
         assert_eq!(ok("00000000: 3032 3030  0200\n"), b"0200");
         // A gutter starting with a space, and one holding '|' and '>'.
         assert_eq!(ok("00000000: 2030 7c3e   0|>\n"), b" 0|>");
+        // Other group sizes (`xxd -g 4`, `-g 8`, `-g 0`), with a short last line.
+        let text = "\
+00000000: 30323030 37323343 34343830 32384330  0200723C448028C0
+00000010: 38323030 31363431 31313131 31313131  8200164111111111
+";
+        assert_eq!(ok(text), BYTES);
+        let text = "\
+00000000: 3032303037323343 3434383032384330  0200723C448028C0
+00000010: 3832303031                         82001
+";
+        assert_eq!(ok(text), &BYTES[..21]);
+        let text = "\
+00000000: 30323030373233433434383032384330  0200723C448028C0
+00000010: 38323030313634313131313131313131  8200164111111111
+";
+        assert_eq!(ok(text), BYTES);
+        // An odd group after a colon offset is a hexdump line with a typo, not plain hex.
+        let e = err("00000000: 3032303 37323343  0200723\n");
+        assert!(e.message.contains("odd number"), "{e}");
     }
 
     #[test]
@@ -768,8 +788,9 @@ mod tests {
         assert_eq!(ok("000000 30 32 303030"), b"\0\0\x0002000");
         // A run of hex after the gutter's gap does not count: the line is still a dump.
         assert_eq!(ok("0000   30 32   3032\n"), b"02");
-        // An offset with a colon, then a long run, is not a dump line: the colon is no hex.
-        assert!(err("0000: 30323030").message.contains("':'"));
+        // An offset with a colon, then a long run, is a dump line (`xxd -g 4`): a colon is no
+        // hex, so the text cannot be plain hex.
+        assert_eq!(ok("0000: 30323030"), b"0200");
         // A typo in a dump's byte group is still found where it is.
         assert_eq!(err("0000   30 3G\n").position, 11);
     }
