@@ -141,6 +141,13 @@ fn table(out: &mut Output, peeled: &Peeled<'_>, message: &Message<'_>, reveal: b
         message.mti(),
         message.spec().name()
     ));
+    // As wide as the longest name present, within reason.
+    let width = message
+        .fields()
+        .map(|f| f.spec().name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(64);
     for field in message.fields() {
         let value = match field_json(&field, reveal) {
             Json::String(text) => text,
@@ -150,8 +157,11 @@ fn table(out: &mut Output, peeled: &Peeled<'_>, message: &Message<'_>, reveal: b
             },
             other => other.to_string(),
         };
-        let name: String = field.spec().name.chars().take(40).collect();
-        out.line(format_args!("{:>5}  {name:<40} [{value}]", field.number()));
+        let name: String = field.spec().name.chars().take(width).collect();
+        out.line(format_args!(
+            "{:>5}  {name:<width$} [{value}]",
+            field.number()
+        ));
     }
     for warning in warnings(message, peeled.body_offset) {
         out.line(format_args!("warning: {warning}"));

@@ -417,6 +417,17 @@ fn readable_table() {
         lines[2]
     );
     assert!(r.stdout.contains("[TERM0001]"), "{}", r.stdout);
+    // The name column is as wide as the longest name shown (field 60's), so no name is cut
+    // and every value starts in the same column.
+    let field_60 = lines.iter().find(|l| l.starts_with("   60  ")).unwrap();
+    assert!(
+        field_60.contains("Reserved private: type, batch, network code ["),
+        "{field_60}"
+    );
+    let column = field_60.find('[').unwrap();
+    for line in &lines[2..] {
+        assert_eq!(line.find('['), Some(column), "{}", r.stdout);
+    }
     assert!(!r.stdout.contains("6212345678901234"), "{}", r.stdout);
     assert!(!r.stdout.contains("warning"), "{}", r.stdout);
 

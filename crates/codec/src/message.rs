@@ -446,6 +446,16 @@ impl<'a> Message<'a> {
         self.bitmap.iter().filter_map(move |n| self.field(n))
     }
 
+    /// The name column of the readable table: as wide as the longest name of a present field,
+    /// up to [`MAX_NAME_WIDTH`] characters.
+    fn name_width(&self) -> usize {
+        self.fields()
+            .map(|f| f.spec().name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(MAX_NAME_WIDTH)
+    }
+
     /// Byte range of field `n` as written, length prefix included.
     pub fn span_of(&self, n: u16) -> Option<Range<usize>> {
         let field = self.field(n)?;
@@ -506,18 +516,22 @@ impl fmt::Debug for DebugFields<'_, '_> {
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "MTI {}  ({})", self.mti, self.spec.name())?;
+        let width = self.name_width();
         for field in self.fields() {
             writeln!(
                 f,
-                "{:>5}  {:<40} [{}]",
+                "{:>5}  {:<width$} [{}]",
                 field.number(),
-                truncate(&field.spec().name, 40),
+                truncate(&field.spec().name, width),
                 field.masked()
             )?;
         }
         Ok(())
     }
 }
+
+/// Field names longer than this are cut in the readable table.
+const MAX_NAME_WIDTH: usize = 64;
 
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {

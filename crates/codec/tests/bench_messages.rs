@@ -45,3 +45,25 @@ fn message_a_with_iso87_ascii() {
 fn message_b_with_cup_pos() {
     check("cup-pos", "b.hex", "b");
 }
+
+/// The readable table of message (b): no field name is cut (field 60's is the longest), every
+/// value starts in one column, and sensitive fields are masked.
+#[test]
+fn the_readable_table_fits_its_longest_name() {
+    let spec = Spec::builtin("cup-pos").unwrap();
+    let wire = unhex(&std::fs::read_to_string("tests/data/b.hex").unwrap());
+    let message = spec.decode(&wire).unwrap().complete().unwrap();
+    let table = message.to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "MTI 0200  (cup-pos)");
+    assert_eq!(lines.len(), 1 + message.fields().count(), "{table}");
+    let name_60 = &spec.field(60).unwrap().name;
+    assert!(name_60.len() > 40, "{name_60}");
+    assert!(table.contains(&format!("   60  {name_60} [")), "{table}");
+    let column = lines[1].find('[').unwrap();
+    for line in &lines[1..] {
+        assert_eq!(line.find('['), Some(column), "{table}");
+    }
+    assert!(table.contains("[621234******1234]"), "{table}");
+    assert!(!table.contains("6212345678901234"), "{table}");
+}
