@@ -146,9 +146,7 @@ async fn a_wrong_expectation_exits_1_and_says_which() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_host_exits_3() {
     // A port that was just free: nothing listens there.
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap().to_string();
-    drop(socket);
+    let (_refusing, addr) = support::refused_addr();
     let scenario = support::scenarios_dir().join("intl/sign-on-echo.toml");
     let out = posemu(&["run", "--host", &addr, path(&scenario)]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -494,9 +492,7 @@ async fn demo_refuses_a_state_file_that_holds_a_terminal() {
 /// reverse.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shell_against_a_closed_port_leaves_no_reversal() {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap().to_string();
-    drop(socket);
+    let (_refusing, addr) = support::refused_addr();
     let out = tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_posemu"))

@@ -220,9 +220,7 @@ async fn the_binary_with_its_own_host_exits_0_and_prints_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_exits_3_when_unreachable_and_2_on_usage() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    drop(listener);
+    let (_refusing, addr) = support::refused_addr();
     let out = posemu(&["load", "--host", &addr, "--terminals", "2", "--sales", "3"]).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("unreachable: 2 terminal(s)"));

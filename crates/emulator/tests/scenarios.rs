@@ -316,6 +316,41 @@ fn every_scenario_file_has_a_test() {
     );
 }
 
+/// Scenarios that make the host silent wait 500 ms for an answer, the rest 10 s: the support
+/// code finds the faults in `[host]` and in the steps' `host` tables.
+#[test]
+fn only_scenarios_with_a_silent_host_get_short_timeouts() {
+    let dir = support::scenarios_dir();
+    let mut short = 0;
+    for dialect in ["intl", "cup"] {
+        for entry in std::fs::read_dir(dir.join(dialect)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let silent = ["no_answer", "delay", "wrong_trace"]
+                .iter()
+                .any(|a| text.contains(&format!("action = \"{a}\"")));
+            let scenario = posemu::Scenario::load(&path).unwrap();
+            let layer = support::layer_for(&scenario);
+            let want = if silent { 500 } else { 10_000 };
+            assert_eq!(
+                layer["response_timeout_ms"].as_integer(),
+                Some(want),
+                "{}",
+                path.display()
+            );
+            short += usize::from(silent);
+        }
+    }
+    assert!(short >= 10, "{short} scenarios with a silent host");
+    let in_a_step = "[[step]]\nrun = \"echo\"\nhost = { faults = [{ mti = \"0800\", \
+                     action = \"no_answer\" }] }\n";
+    let scenario = posemu::Scenario::from_toml_str(in_a_step, "step.toml").unwrap();
+    assert_eq!(
+        support::layer_for(&scenario)["response_timeout_ms"].as_integer(),
+        Some(500)
+    );
+}
+
 /// Trace numbers that wrap from 999999 to 1 inside a scenario: the next scenario of the same
 /// terminal id starts after the last one sent (3), not at 1, which the host has just seen
 /// (`ScenarioResult::next_trace` used to take the highest trace sent as the newest).

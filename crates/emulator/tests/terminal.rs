@@ -18,7 +18,16 @@ use posemu::{
 const MAC_KEY: &str = "3D3D3D3D3D3D3D3D4C4C4C4C4C4C4C4C";
 
 fn profile(dialect: DialectName, extra: &str) -> Profile {
-    let layer: toml::Table = format!("{}{extra}", support::TEST_PROFILE).parse().unwrap();
+    layered(dialect, support::TEST_PROFILE, extra)
+}
+
+/// [`profile`] with the short timeouts of a test whose host goes silent.
+fn silent_host_profile(dialect: DialectName) -> Profile {
+    layered(dialect, support::SILENT_HOST_PROFILE, "")
+}
+
+fn layered(dialect: DialectName, timeouts: &str, extra: &str) -> Profile {
+    let layer: toml::Table = format!("{timeouts}{extra}").parse().unwrap();
     Profile::layered(Some(dialect), &[&layer]).unwrap()
 }
 
@@ -140,9 +149,7 @@ async fn the_tap_sees_every_frame_of_every_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_host_loses_nothing() {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap().to_string();
-    drop(socket);
+    let (_refusing, addr) = support::refused_addr();
     let p = profile(DialectName::Intl, "");
     let mut terminal =
         Terminal::new(p, StateSource::memory(), &addr, TerminalOptions::default()).unwrap();
@@ -175,7 +182,7 @@ async fn an_unreachable_host_keeps_a_pending_reversal() {
     let host = TestHost::spawn(config).await.unwrap();
     let addr = host.addr(Dialect::International).unwrap().to_string();
     let state = StateSource::memory();
-    let p = profile(DialectName::Intl, "");
+    let p = silent_host_profile(DialectName::Intl);
     let mut terminal =
         Terminal::new(p.clone(), state.clone(), &addr, TerminalOptions::default()).unwrap();
     terminal.power_on().await.unwrap();
@@ -185,9 +192,7 @@ async fn an_unreachable_host_keeps_a_pending_reversal() {
     drop(terminal);
 
     // The same terminal (its state) now finds no host at all.
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = socket.local_addr().unwrap().to_string();
-    drop(socket);
+    let (_refusing, closed) = support::refused_addr();
     let mut terminal = Terminal::new(p, state, &closed, TerminalOptions::default()).unwrap();
     terminal.power_on().await.unwrap();
     assert_eq!(terminal.status().reversal, Some(1));
