@@ -1,6 +1,7 @@
 //! Test support: run a scenario file of `examples/scenarios/` against an in-process test host
-//! on 127.0.0.1 port 0, with its `[host]` section applied and short timeouts, and show every
-//! step on stderr (cargo shows it when a test fails).
+//! on 127.0.0.1 port 0, with its `[host]` section applied and timeouts to suit it (short only
+//! where the host goes silent), and show every step on stderr (cargo shows it when a test
+//! fails).
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
