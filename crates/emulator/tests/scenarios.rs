@@ -316,7 +316,7 @@ fn every_scenario_file_has_a_test() {
     );
 }
 
-/// Scenarios that make the host silent wait 500 ms for an answer, the rest 10 s: the support
+/// Scenarios that make the host silent wait 1.5 s for an answer, the rest 10 s: the support
 /// code finds the faults in `[host]` and in the steps' `host` tables.
 #[test]
 fn only_scenarios_with_a_silent_host_get_short_timeouts() {
@@ -331,7 +331,7 @@ fn only_scenarios_with_a_silent_host_get_short_timeouts() {
                 .any(|a| text.contains(&format!("action = \"{a}\"")));
             let scenario = posemu::Scenario::load(&path).unwrap();
             let layer = support::layer_for(&scenario);
-            let want = if silent { 500 } else { 10_000 };
+            let want = if silent { 1500 } else { 10_000 };
             assert_eq!(
                 layer["response_timeout_ms"].as_integer(),
                 Some(want),
@@ -347,7 +347,7 @@ fn only_scenarios_with_a_silent_host_get_short_timeouts() {
     let scenario = posemu::Scenario::from_toml_str(in_a_step, "step.toml").unwrap();
     assert_eq!(
         support::layer_for(&scenario)["response_timeout_ms"].as_integer(),
-        Some(500)
+        Some(1500)
     );
 }
 
