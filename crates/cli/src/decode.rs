@@ -141,13 +141,7 @@ fn table(out: &mut Output, peeled: &Peeled<'_>, message: &Message<'_>, reveal: b
         message.mti(),
         message.spec().name()
     ));
-    // As wide as the longest name present, within reason.
-    let width = message
-        .fields()
-        .map(|f| f.spec().name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(64);
+    let width = message.name_width();
     for field in message.fields() {
         let value = match field_json(&field, reveal) {
             Json::String(text) => text,

@@ -446,9 +446,10 @@ impl<'a> Message<'a> {
         self.bitmap.iter().filter_map(move |n| self.field(n))
     }
 
-    /// The name column of the readable table: as wide as the longest name of a present field,
-    /// up to [`MAX_NAME_WIDTH`] characters.
-    fn name_width(&self) -> usize {
+    /// The width of the readable table's name column ([`Display`](fmt::Display)): the
+    /// longest name of a present field, at most 64 characters (longer names are cut). For
+    /// tools that print their own table in the same layout.
+    pub fn name_width(&self) -> usize {
         self.fields()
             .map(|f| f.spec().name.chars().count())
             .max()

@@ -316,8 +316,8 @@ fn every_scenario_file_has_a_test() {
     );
 }
 
-/// Scenarios that make the host silent wait 1.5 s for an answer, the rest 10 s: the support
-/// code finds the faults in `[host]` and in the steps' `host` tables.
+/// Scenarios that make the host silent get the short timeouts, the rest the long ones: the
+/// support code finds the faults in `[host]` and in the steps' `host` tables.
 #[test]
 fn only_scenarios_with_a_silent_host_get_short_timeouts() {
     let dir = support::scenarios_dir();
@@ -326,18 +326,15 @@ fn only_scenarios_with_a_silent_host_get_short_timeouts() {
         for entry in std::fs::read_dir(dir.join(dialect)).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let silent = ["no_answer", "delay", "wrong_trace"]
+            let silent = support::SILENT_FAULTS
                 .iter()
                 .any(|a| text.contains(&format!("action = \"{a}\"")));
             let scenario = posemu::Scenario::load(&path).unwrap();
-            let layer = support::layer_for(&scenario);
-            let want = if silent { 1500 } else { 10_000 };
-            assert_eq!(
-                layer["response_timeout_ms"].as_integer(),
-                Some(want),
-                "{}",
-                path.display()
-            );
+            let want = match silent {
+                true => support::silent_host_layer(),
+                false => support::test_layer(),
+            };
+            assert_eq!(support::layer_for(&scenario), want, "{}", path.display());
             short += usize::from(silent);
         }
     }
@@ -345,10 +342,7 @@ fn only_scenarios_with_a_silent_host_get_short_timeouts() {
     let in_a_step = "[[step]]\nrun = \"echo\"\nhost = { faults = [{ mti = \"0800\", \
                      action = \"no_answer\" }] }\n";
     let scenario = posemu::Scenario::from_toml_str(in_a_step, "step.toml").unwrap();
-    assert_eq!(
-        support::layer_for(&scenario)["response_timeout_ms"].as_integer(),
-        Some(1500)
-    );
+    assert_eq!(support::layer_for(&scenario), support::silent_host_layer());
 }
 
 /// Trace numbers that wrap from 999999 to 1 inside a scenario: the next scenario of the same

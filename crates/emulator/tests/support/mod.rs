@@ -24,7 +24,7 @@ pub const TEST_PROFILE: &str = "response_timeout_ms = 10000\nconnect_timeout_ms 
 pub const SILENT_HOST_PROFILE: &str = "response_timeout_ms = 1500\nconnect_timeout_ms = 2000\n";
 
 /// Host faults after which the terminal waits out its response timeout.
-const SILENT_FAULTS: [&str; 3] = ["no_answer", "delay", "wrong_trace"];
+pub const SILENT_FAULTS: [&str; 3] = ["no_answer", "delay", "wrong_trace"];
 
 /// The repository's scenario directory.
 pub fn scenarios_dir() -> PathBuf {
@@ -36,6 +36,11 @@ pub fn test_layer() -> toml::Table {
     TEST_PROFILE.parse().unwrap()
 }
 
+/// The profile layer of a host that goes silent.
+pub fn silent_host_layer() -> toml::Table {
+    SILENT_HOST_PROFILE.parse().unwrap()
+}
+
 /// The profile layer for `scenario`: short timeouts when its `[host]` section or a step's
 /// `host` table injects a fault that leaves the terminal waiting, long ones otherwise.
 pub fn layer_for(scenario: &Scenario) -> toml::Table {
@@ -45,7 +50,7 @@ pub fn layer_for(scenario: &Scenario) -> toml::Table {
         .chain(scenario.steps.iter().filter_map(|s| s.host.as_ref()));
     let silent = tables.into_iter().any(has_silent_fault);
     match silent {
-        true => SILENT_HOST_PROFILE.parse().unwrap(),
+        true => silent_host_layer(),
         false => test_layer(),
     }
 }
