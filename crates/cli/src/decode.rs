@@ -151,9 +151,9 @@ fn table(out: &mut Output, peeled: &Peeled<'_>, message: &Message<'_>, reveal: b
             },
             other => other.to_string(),
         };
-        let name: String = field.spec().name.chars().take(width).collect();
+        let name = &field.spec().name;
         out.line(format_args!(
-            "{:>5}  {name:<width$} [{value}]",
+            "{:>5}  {name:<width$.width$} [{value}]",
             field.number()
         ));
     }

@@ -448,7 +448,8 @@ impl<'a> Message<'a> {
 
     /// The width of the readable table's name column ([`Display`](fmt::Display)): the
     /// longest name of a present field, at most 64 characters (longer names are cut). For
-    /// tools that print their own table in the same layout.
+    /// tools that print their own table in the same layout, with `{name:<width$.width$}`
+    /// (the precision cuts a longer name to `width` characters).
     pub fn name_width(&self) -> usize {
         self.fields()
             .map(|f| f.spec().name.chars().count())
@@ -521,9 +522,9 @@ impl fmt::Display for Message<'_> {
         for field in self.fields() {
             writeln!(
                 f,
-                "{:>5}  {:<width$} [{}]",
+                "{:>5}  {:<width$.width$} [{}]",
                 field.number(),
-                truncate(&field.spec().name, width),
+                field.spec().name,
                 field.masked()
             )?;
         }
@@ -533,13 +534,6 @@ impl fmt::Display for Message<'_> {
 
 /// Field names longer than this are cut in the readable table.
 const MAX_NAME_WIDTH: usize = 64;
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => s.get(..i).unwrap_or(s),
-        None => s,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -570,6 +564,33 @@ mod tests {
         assert_eq!(Mti::new("1420").unwrap().version(), MtiVersion::Iso1993);
         assert!(Mti::new("02A0").is_none());
         assert!(Mti::new("020").is_none());
+    }
+
+    /// A name longer than the column's maximum is cut to that many characters (not bytes:
+    /// this one is Chinese), and every value still starts in one column.
+    #[test]
+    fn the_readable_table_cuts_long_names_by_characters() {
+        let long = "终端".repeat(40);
+        let text = format!(
+            "[spec]\nname = \"t\"\nmti = \"ascii\"\nbitmap = \"hex\"\n\
+             [defaults]\nnumeric = \"ascii\"\ntext = \"ascii\"\nbinary = \"hex\"\nprefix = \"ascii\"\n\
+             [[field]]\nnumber = 3\nname = \"Processing code\"\nclass = \"n\"\nlength = 6\n\
+             [[field]]\nnumber = 41\nname = \"{long}\"\nclass = \"ans\"\nlength = 8\n"
+        );
+        let spec = crate::Spec::from_toml_str(&text).unwrap();
+        let wire = b"02002000000000800000000000TERM0001";
+        let message = spec.decode(wire).unwrap().complete().unwrap();
+        assert_eq!(message.name_width(), MAX_NAME_WIDTH);
+        let table = message.to_string();
+        let cut: String = long.chars().take(MAX_NAME_WIDTH).collect();
+        assert!(
+            table.contains(&format!("   41  {cut} [TERM0001]")),
+            "{table}"
+        );
+        let lines: Vec<&str> = table.lines().skip(1).collect();
+        assert_eq!(lines.len(), 2, "{table}");
+        let column = |line: &str| line.chars().take_while(|&c| c != '[').count();
+        assert_eq!(column(lines[0]), column(lines[1]), "{table}");
     }
 
     /// Small enough that the compiler moves a message (out of the decoder, out of its

@@ -14,7 +14,8 @@ use posemu::{
 use serde::Deserialize;
 
 /// Timeouts for a host that answers everything: long, so that a stall of a loaded machine is
-/// never taken for a silent host (a 500 ms wait once lost one sale in 1,600 under load).
+/// never taken for a silent host (under load, a 500 ms wait once turned one sale in 1,600
+/// into a timeout and its reversal, failing a test that expected it approved).
 pub const TEST_PROFILE: &str = "response_timeout_ms = 10000\nconnect_timeout_ms = 2000\n";
 
 /// Timeouts for tests that make the host silent: each silence costs the whole wait, so it is
